@@ -1,0 +1,87 @@
+"""Input validation shared by every public function.
+
+Each check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value)
+with a message that names the argument and says what was expected. The checks use only the
+array-API standard, so they work on every backend.
+"""
+
+from __future__ import annotations
+
+from .backend import get_xp
+
+__all__ = ["check_finite", "check_ndim", "check_shape", "check_float", "check_actions",
+           "check_unit_interval", "check_positive_int", "check_positive"]
+
+
+def check_finite(name: str, x) -> None:
+    """ValueError if ``x`` holds NaN or +-inf."""
+    xp = get_xp(x)
+    if not bool(xp.all(xp.isfinite(x))):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+
+
+def check_ndim(name: str, x, ndims: tuple[int, ...], what: str) -> None:
+    if not hasattr(x, "ndim"):
+        raise TypeError(f"{name} must be an array ({what}); got {type(x).__name__}")
+    if x.ndim not in ndims:
+        raise ValueError(f"{name} must be {what}; got shape {tuple(x.shape)}")
+
+
+def check_shape(name: str, x, shape: tuple, what: str | None = None) -> None:
+    """ValueError unless ``x.shape == shape`` (``None`` entries match any size)."""
+    ok = hasattr(x, "shape") and len(x.shape) == len(shape) and all(
+        s is None or int(d) == s for d, s in zip(x.shape, shape))
+    if not ok:
+        want = "[" + ", ".join("*" if s is None else str(s) for s in shape) + "]"
+        got = tuple(x.shape) if hasattr(x, "shape") else type(x).__name__
+        raise ValueError(f"{name} must have shape {want}{' (' + what + ')' if what else ''}; "
+                         f"got {got}")
+
+
+def check_float(name: str, x) -> None:
+    xp = get_xp(x)
+    if not xp.isdtype(x.dtype, "real floating"):
+        raise TypeError(f"{name} must be a real floating-point array; got dtype {x.dtype}")
+
+
+def check_actions(name: str, a, n_actions: int) -> None:
+    """Discrete actions: an integer array with every entry in [0, n_actions)."""
+    xp = get_xp(a)
+    if not hasattr(a, "dtype") or not xp.isdtype(a.dtype, "integral"):
+        raise TypeError(f"{name} must be an integer array of action indices in "
+                        f"[0, {n_actions}); got dtype {getattr(a, 'dtype', type(a).__name__)}")
+    if a.size and (bool(xp.any(a < 0)) or bool(xp.any(a >= n_actions))):
+        raise ValueError(f"{name} must lie in [0, {n_actions}); got values from "
+                         f"{int(xp.min(a))} to {int(xp.max(a))}")
+
+
+def check_unit_interval(name: str, x: float) -> float:
+    """A float in [0, 1] (gamma, lambda)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number in [0, 1]; got {type(x).__name__}") \
+            from None
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1]; got {v}")
+    return v
+
+
+def check_positive_int(name: str, x) -> int:
+    if isinstance(x, bool) or not isinstance(x, int) and not (
+            hasattr(x, "dtype") and get_xp(x).isdtype(x.dtype, "integral")):
+        raise TypeError(f"{name} must be a positive int; got {type(x).__name__}")
+    if int(x) <= 0:
+        raise ValueError(f"{name} must be a positive int; got {int(x)}")
+    return int(x)
+
+
+def check_positive(name: str, x) -> float:
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a positive real number; got {type(x).__name__}") \
+            from None
+    if not v > 0.0 or v != v or v == float("inf"):
+        raise ValueError(f"{name} must be a positive finite number; got {v}")
+    return v

@@ -1,0 +1,93 @@
+"""Parameters are plain dicts of named arrays; gradients are dicts with the same keys and shapes.
+
+The math sometimes wants one vector theta in R^P (finite differences, Fisher matrices, natural
+gradients, per-sample scores [B, P]); ``flatten``/``unflatten`` convert in the dict's key order,
+which is the order the policy's ``init`` created the keys in.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .backend import get_xp
+
+Params = dict  # str -> array
+
+__all__ = ["Params", "flatten", "unflatten", "size", "zeros_like", "add", "scale", "axpy",
+           "vdot", "global_norm", "copy", "allclose_tree"]
+
+
+def size(params: Mapping) -> int:
+    """P, the total number of scalars in ``params``."""
+    total = 0
+    for v in params.values():
+        n = 1
+        for d in v.shape:
+            n *= int(d)
+        total += n
+    return total
+
+
+def flatten(params: Mapping):
+    """Concatenate every array of ``params`` (in key order, C order) into one vector [P]."""
+    arrays = list(params.values())
+    xp = get_xp(*arrays)
+    if not arrays:
+        return xp.zeros((0,))
+    return xp.concat([xp.reshape(a, (-1,)) for a in arrays])
+
+
+def unflatten(vector, like: Mapping) -> Params:
+    """Inverse of ``flatten``: split a vector [P] into arrays shaped like ``like``'s values."""
+    xp = get_xp(vector)
+    if vector.ndim != 1 or vector.shape[0] != size(like):
+        raise ValueError(f"vector must have shape [{size(like)}]; got {tuple(vector.shape)}")
+    out, start = {}, 0
+    for k, v in like.items():
+        n = size({k: v})
+        out[k] = xp.reshape(vector[start:start + n], tuple(v.shape))
+        start += n
+    return out
+
+
+def zeros_like(params: Mapping) -> Params:
+    return {k: get_xp(v).zeros_like(v) for k, v in params.items()}
+
+
+def copy(params: Mapping) -> Params:
+    return {k: get_xp(v).asarray(v, copy=True) for k, v in params.items()}
+
+
+def add(a: Mapping, b: Mapping) -> Params:
+    return {k: a[k] + b[k] for k in a}
+
+
+def scale(a: Mapping, c: float) -> Params:
+    return {k: c * v for k, v in a.items()}
+
+
+def axpy(c: float, x: Mapping, y: Mapping) -> Params:
+    """c * x + y, key by key."""
+    return {k: c * x[k] + y[k] for k in y}
+
+
+def vdot(a: Mapping, b: Mapping):
+    """sum over keys of <a[k], b[k]>, a 0-d array."""
+    return sum(get_xp(a[k]).sum(a[k] * b[k]) for k in a)
+
+
+def global_norm(grads: Mapping):
+    """sqrt(sum_k ||g_k||^2), the norm of the flattened gradient (0-d array)."""
+    xp = get_xp(*grads.values())
+    return xp.sqrt(vdot(grads, grads)) if grads else xp.asarray(0.0)
+
+
+def allclose_tree(a: Mapping, b: Mapping, rtol: float = 1e-7, atol: float = 0.0) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        xp = get_xp(a[k])
+        if a[k].shape != b[k].shape or not bool(xp.all(xp.abs(a[k] - b[k])
+                                                        <= atol + rtol * xp.abs(b[k]))):
+            return False
+    return True
