@@ -1,0 +1,214 @@
+"""Optimizers that descend a loss given its gradient: SGD (momentum, Nesterov), Adam, clipping.
+
+An optimizer is a pair ``init`` / ``step`` in the style of optax, with the state as plain data::
+
+    opt = Adam(lr=3e-4)
+    state = opt.init(params)                         # {"step": 0, "m.W1": zeros, ...}
+    params, state = opt.step(params, grads, state)   # one update; params and state are new dicts
+
+The state is a flat dict of arrays plus the int ``"step"`` (updates taken so far), keyed
+``"<buffer>.<param name>"``, so it saves and loads as it is::
+
+    np.savez(path, **state);  state = dict(np.load(path))     # (npg.to_numpy first off NumPy)
+
+``lr`` is a positive float or a schedule (``npg.schedules``): a callable of the step count,
+called with the number of updates taken before the current one (``lr(0)`` for the first).
+Updates keep the dtype of the parameters (the hyperparameters are Python floats).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Mapping
+
+from ._checks import check_finite, check_positive, check_shape
+from .backend import get_xp
+
+__all__ = ["SGD", "Adam", "clip_by_global_norm"]
+
+
+def _check_lr(lr):
+    if callable(lr):
+        return lr
+    if isinstance(lr, bool):
+        raise TypeError("lr must be a positive float or a schedule callable; got bool")
+    return check_positive("lr", lr)
+
+
+def _rate(name: str, x, what: str) -> float:
+    """A float in [0, 1), e.g. a momentum or an exponential decay rate."""
+    if isinstance(x, bool):
+        raise TypeError(f"{name} must be a real number in [0, 1) ({what}); got bool")
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a real number in [0, 1) ({what}); "
+                        f"got {type(x).__name__}") from None
+    if not 0.0 <= v < 1.0:
+        raise ValueError(f"{name} must lie in [0, 1) ({what}); got {v}")
+    return v
+
+
+def _lr_at(lr, t: int) -> float:
+    value = float(lr(t)) if callable(lr) else lr
+    if not (math.isfinite(value) and value >= 0.0):
+        raise ValueError(f"lr schedule must give a finite value >= 0; got {value} at step {t}")
+    return value
+
+
+def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[str, ...]):
+    """grads (and each state buffer) must have params' keys and shapes; grads finite."""
+    if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
+        raise TypeError("params and grads must be dicts of arrays")
+    if set(grads) != set(params):
+        raise ValueError(f"grads must have the keys of params {sorted(params)}; "
+                         f"got {sorted(grads)}")
+    if "step" not in state:
+        raise ValueError("state must come from opt.init(params): it has no 'step'")
+    for k, p in params.items():
+        check_shape(f"grads[{k!r}]", grads[k], tuple(p.shape), f"the shape of params[{k!r}]")
+        check_finite(f"grads[{k!r}]", grads[k])
+        for name in buffers:
+            key = f"{name}.{k}"
+            if key not in state:
+                raise ValueError(f"state has no {key!r}: it must come from opt.init(params)")
+            check_shape(f"state[{key!r}]", state[key], tuple(p.shape))
+    t = int(state["step"])
+    if t < 0:
+        raise ValueError(f"state['step'] must be >= 0; got {t}")
+    return t
+
+
+def _buffer(xp, x, like):
+    """A state buffer on the parameters' array module and dtype (state may come from np.load)."""
+    return xp.astype(xp.asarray(x), like.dtype)
+
+
+class SGD:
+    """Stochastic gradient descent with optional (Nesterov) momentum, as in PyTorch's SGD.
+
+        without momentum:  theta <- theta - lr_t g
+        with momentum mu:  u <- mu u + g                 (u = "velocity", starts at 0)
+                           theta <- theta - lr_t u                      (heavy ball, Polyak 1964)
+                           theta <- theta - lr_t (g + mu u)             (nesterov=True, Sutskever
+                                                                         et al. 2013)
+
+    State: ``{"step": int}`` plus ``"u.<name>"`` buffers when momentum > 0.
+    """
+
+    def __init__(self, lr: float | Callable[[int], float], momentum: float = 0.0,
+                 nesterov: bool = False):
+        self.lr = _check_lr(lr)
+        self.momentum = _rate("momentum", momentum, "the momentum coefficient")
+        if not isinstance(nesterov, bool):
+            raise TypeError(f"nesterov must be a bool; got {type(nesterov).__name__}")
+        if nesterov and self.momentum == 0.0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.nesterov = nesterov
+
+    def __repr__(self):
+        return f"SGD(lr={self.lr!r}, momentum={self.momentum!r}, nesterov={self.nesterov!r})"
+
+    def _buffers(self):
+        return ("u",) if self.momentum > 0.0 else ()
+
+    def init(self, params: Mapping) -> dict:
+        """``{"step": 0}`` and, with momentum, a zero velocity ``"u.<name>"`` per parameter."""
+        state = {"step": 0}
+        for name in self._buffers():
+            state.update({f"{name}.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
+        return state
+
+    def step(self, params: Mapping, grads: Mapping, state: Mapping):
+        """One descent step; returns new ``(params, state)`` (inputs are not modified)."""
+        t = _check_tree(params, grads, state, self._buffers())
+        lr, mu = _lr_at(self.lr, t), self.momentum
+        new_params, new_state = {}, {"step": t + 1}
+        for k, p in params.items():
+            xp = get_xp(p)
+            g = xp.astype(grads[k], p.dtype)
+            if mu == 0.0:
+                new_params[k] = p - lr * g
+                continue
+            u = mu * _buffer(xp, state[f"u.{k}"], p) + g
+            d = g + mu * u if self.nesterov else u
+            new_params[k] = p - lr * d
+            new_state[f"u.{k}"] = u
+        return new_params, new_state
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015, Algorithm 1), with bias correction.
+
+    At update t = 1, 2, ... with gradient g (all operations elementwise):
+
+        m <- b1 m + (1 - b1) g                     first-moment estimate, starts at 0
+        v <- b2 v + (1 - b2) g^2                   second raw-moment estimate, starts at 0
+        m_hat = m / (1 - b1^t)                     bias-corrected
+        v_hat = v / (1 - b2^t)
+        theta <- theta - lr_t m_hat / (sqrt(v_hat) + eps)
+
+    ``eps`` is added to sqrt(v_hat), the *bias-corrected* root, outside the square root, exactly
+    as in Algorithm 1 (not inside the root, and not to the uncorrected sqrt(v) as in the
+    paper's "more efficient" reordering of section 2). ``lr_t`` is ``lr(t - 1)`` for a schedule.
+
+    State: ``{"step": t, "m.<name>": m, "v.<name>": v}``.
+    """
+
+    def __init__(self, lr: float | Callable[[int], float] = 3e-4, b1: float = 0.9,
+                 b2: float = 0.999, eps: float = 1e-8):
+        self.lr = _check_lr(lr)
+        self.b1 = _rate("b1", b1, "the first-moment decay rate")
+        self.b2 = _rate("b2", b2, "the second-moment decay rate")
+        self.eps = check_positive("eps", eps)
+
+    def __repr__(self):
+        return f"Adam(lr={self.lr!r}, b1={self.b1!r}, b2={self.b2!r}, eps={self.eps!r})"
+
+    def init(self, params: Mapping) -> dict:
+        """``{"step": 0}`` and zero moments ``"m.<name>"``, ``"v.<name>"`` per parameter."""
+        state = {"step": 0}
+        for name in ("m", "v"):
+            state.update({f"{name}.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
+        return state
+
+    def step(self, params: Mapping, grads: Mapping, state: Mapping):
+        """One Adam update; returns new ``(params, state)`` (inputs are not modified)."""
+        t = _check_tree(params, grads, state, ("m", "v"))
+        lr, b1, b2 = _lr_at(self.lr, t), self.b1, self.b2
+        c1, c2 = 1.0 - b1 ** (t + 1), 1.0 - b2 ** (t + 1)      # bias corrections at t + 1
+        new_params, new_state = {}, {"step": t + 1}
+        for k, p in params.items():
+            xp = get_xp(p)
+            g = xp.astype(grads[k], p.dtype)
+            m = b1 * _buffer(xp, state[f"m.{k}"], p) + (1.0 - b1) * g
+            v = b2 * _buffer(xp, state[f"v.{k}"], p) + (1.0 - b2) * (g * g)
+            m_hat, v_hat = m / c1, v / c2
+            new_params[k] = p - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+            new_state[f"m.{k}"], new_state[f"v.{k}"] = m, v
+        return new_params, new_state
+
+
+def clip_by_global_norm(grads: Mapping, max_norm: float):
+    """Rescale ``grads`` so that their global norm is at most ``max_norm``.
+
+        n = ||g|| = sqrt(sum_k ||g_k||^2)
+        g <- g * max_norm / max(n, max_norm)           (unchanged, bit for bit, when n <= max_norm)
+
+    Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array). The norm is
+    computed as ``s * ||g / s||`` with s = max_k |g_k| so that it does not overflow in float32.
+    """
+    max_norm = check_positive("max_norm", max_norm)
+    if not isinstance(grads, Mapping) or not grads:
+        raise TypeError("grads must be a non-empty dict of arrays")
+    for k, g in grads.items():
+        check_finite(f"grads[{k!r}]", g)
+    xp = get_xp(*grads.values())
+    dtype = next(iter(grads.values())).dtype
+    s = xp.max(xp.stack([xp.max(xp.abs(xp.astype(g, dtype)))
+                         if g.size else xp.asarray(0, dtype=dtype) for g in grads.values()]))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    norm = safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
+    scale = max_norm / xp.maximum(norm, xp.asarray(max_norm, dtype=dtype))
+    clipped = {k: g * xp.astype(scale, g.dtype) for k, g in grads.items()}
+    return clipped, norm
