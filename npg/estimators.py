@@ -1,0 +1,420 @@
+"""Sampled policy-gradient estimators, and a harness that measures them against the exact gradient.
+
+The discounted objective and the policy gradient theorem (Sutton et al., 2000; Sutton & Barto,
+2nd ed., sec. 13.2):
+
+    J(theta) = E[ sum_t gamma^t r_t ],
+    grad J   = E[ sum_t gamma^t Q(s_t, a_t) grad log pi(a_t | s_t) ].
+
+Every estimator here is one weighted score sum per trajectory m,
+
+    g_m = sum_t w_t^m grad_theta log pi(a_t^m | s_t^m)                          g: [P],
+
+and differs only in the weights w [T, M]:
+
+| estimator                 | w_t                                           | unbiased for grad J |
+|---------------------------|-----------------------------------------------|---------------------|
+| ``WholeReturn``           | G_0 = sum_k gamma^k r_k                       | yes                 |
+| ``RewardToGo()``          | gamma^t G_t,  G_t = sum_{k>=t} gamma^(k-t) r_k | yes                |
+| ``RewardToGo(False)``     | G_t  (gamma^t dropped: common practice)       | no                  |
+| ``Baseline(b)``           | gamma^t (G_t - b(s_t))                        | yes, any b [S]      |
+| ``ExactQ(Q)``             | gamma^t Q(s_t, a_t)                           | yes                 |
+| ``ExactA(A)``             | gamma^t A(s_t, a_t)                           | yes                 |
+| ``TD(V)``                 | gamma^t delta_t                               | only if V = V^pi    |
+| ``GAE(V, lam)``           | gamma^t sum_l (gamma lam)^l delta_{t+l}       | only if V = V^pi (or lam = 1) |
+| ``ImportanceSampled(beta)`` | per-decision or whole-trajectory ratios     | yes (off-policy)    |
+
+with the TD error delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t). Why each is or
+is not unbiased is derived in ``docs/estimators.md``; ``tests/test_estimators.py`` measures it.
+
+Fast path: on a finite MDP the score grad log pi(a | s) depends only on the pair (s, a), so the
+policy's own ``scores`` are computed once for all S A pairs (a table ``[S A, P]``); the weights of
+trajectory m are summed per pair (``bincount``) into ``W [M, S A]`` and the M estimates are the
+product ``W @ table`` ``[M, P]``. Weights are NumPy (the sampler's output); the policy and its
+parameters may live on any backend.
+
+With a horizon cap T the sums stop at T: the Monte-Carlo estimators are then unbiased for the
+truncated objective, which differs from J by at most gamma^T max|R| / (1 - gamma); pick T so that
+this is negligible or so that episodes terminate first.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._checks import check_positive, check_unit_interval
+from .backend import get_xp, to_numpy
+from .mdp.sampler import Trajectories, as_generator, sample_trajectories
+from .params import flatten
+
+__all__ = [
+    "reward_to_go", "td_errors", "gae_advantages",
+    "WholeReturn", "RewardToGo", "Baseline", "ExactQ", "ExactA", "TD", "GAE", "ImportanceSampled",
+    "EstimatorReport", "score_table", "expected_score_sum", "estimates_from_weights",
+    "gradient_estimates", "summarize", "compare_estimators", "required_samples",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# Return kernels over [T, M] (time-major, one episode per column; array-API generic)
+
+def reward_to_go(rew, gamma: float):
+    """G_t = r_t + gamma G_{t+1}, G_T = 0;  rew [T, M] -> G [T, M].
+
+    Rewards after an episode's end are 0 (the sampler's convention), so each column is one
+    episode and no reset is needed. No bootstrap at truncation (a Monte-Carlo return).
+    """
+    xp = get_xp(rew)
+    g = xp.zeros_like(rew[0, ...])
+    out = []
+    for t in range(rew.shape[0] - 1, -1, -1):
+        g = rew[t, ...] + gamma * g
+        out.append(g)
+    return xp.stack(out[::-1], axis=0)
+
+
+def td_errors(rew, value, next_value, terminated, valid, gamma: float):
+    """delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t), and 0 where not ``valid``.
+
+    All inputs ``[T, M]``: ``value[t] = V(s_t)``, ``next_value[t] = V(s_{t+1})`` (at a truncated
+    step s_{t+1} is the real final state, so the error bootstraps from it).
+    """
+    xp = get_xp(rew, value)
+    boot = xp.where(terminated, xp.zeros_like(next_value), next_value)
+    delta = rew + gamma * boot - value
+    return xp.where(valid, delta, xp.zeros_like(delta))
+
+
+def gae_advantages(delta, done, gamma: float, lam: float):
+    """GAE (Schulman et al., 2016): A_t = delta_t + gamma lam (1 - done_t) A_{t+1}, A_T = 0.
+
+    ``delta`` [T, M] TD errors (0 after the end), ``done`` [T, M] = terminated or truncated: the
+    trace stops at the episode's last step.
+    """
+    xp = get_xp(delta)
+    a = xp.zeros_like(delta[0, ...])
+    out = []
+    for t in range(delta.shape[0] - 1, -1, -1):
+        a = delta[t, ...] + gamma * lam * xp.where(done[t, ...], xp.zeros_like(a), a)
+        out.append(a)
+    return xp.stack(out[::-1], axis=0)
+
+
+def _discounts(traj: Trajectories, gamma: float) -> np.ndarray:
+    """gamma^t [T, 1]."""
+    return (gamma ** np.arange(traj.horizon, dtype=np.float64))[:, None]
+
+
+def _table(name: str, x, shape: tuple) -> np.ndarray:
+    a = np.asarray(to_numpy(x), dtype=np.float64)
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {list(shape)}; got {list(a.shape)}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} must be finite; it contains NaN or inf")
+    return a
+
+
+# ----------------------------------------------------------------------------------------------
+# Estimators: weights(traj, gamma, pi) -> w [T, M]; ``behaviour`` is None for on-policy ones.
+
+@dataclass(frozen=True)
+class WholeReturn:
+    """REINFORCE with the whole return: w_t = G_0 = sum_k gamma^k r_k (Williams, 1992)."""
+
+    behaviour = None
+    name: str = "whole return"
+
+    def weights(self, traj, gamma, pi):
+        return np.where(traj.valid, reward_to_go(traj.rew, gamma)[0], 0.0)
+
+
+@dataclass(frozen=True)
+class RewardToGo:
+    """w_t = gamma^t G_t (``discount_weight=True``) or G_t (dropped: biased for grad J)."""
+
+    discount_weight: bool = True
+    behaviour = None
+
+    @property
+    def name(self):
+        return "reward-to-go" + ("" if self.discount_weight else " (no gamma^t)")
+
+    def weights(self, traj, gamma, pi):
+        g = reward_to_go(traj.rew, gamma)
+        return _discounts(traj, gamma) * g if self.discount_weight else g
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """w_t = gamma^t (G_t - b(s_t)), b [S] any function of the state (constant, V^pi, ...)."""
+
+    values: np.ndarray = field(repr=False)
+    name: str = "baseline"
+    behaviour = None
+
+    def weights(self, traj, gamma, pi):
+        b = _table("values", self.values, (pi.shape[0],))
+        g = reward_to_go(traj.rew, gamma) - b[traj.states[:-1]]
+        return np.where(traj.valid, _discounts(traj, gamma) * g, 0.0)
+
+
+@dataclass(frozen=True)
+class ExactQ:
+    """w_t = gamma^t Q(s_t, a_t) with a given Q [S, A] (exact Q^pi: unbiased)."""
+
+    q: np.ndarray = field(repr=False)
+    name: str = "exact Q"
+    behaviour = None
+
+    def weights(self, traj, gamma, pi):
+        q = _table("q", self.q, pi.shape)[traj.states[:-1], traj.actions]
+        return np.where(traj.valid, _discounts(traj, gamma) * q, 0.0)
+
+
+@dataclass(frozen=True)
+class ExactA(ExactQ):
+    """w_t = gamma^t A(s_t, a_t) with a given A [S, A] (exact A^pi = Q^pi - V^pi: unbiased)."""
+
+    name: str = "exact A"
+
+
+@dataclass(frozen=True)
+class TD:
+    """One-step actor-critic: w_t = gamma^t delta_t with delta from the critic V [S]."""
+
+    values: np.ndarray = field(repr=False)
+    name: str = "TD(0)"
+    behaviour = None
+
+    def weights(self, traj, gamma, pi):
+        v = _table("values", self.values, (pi.shape[0],))
+        delta = td_errors(traj.rew, v[traj.states[:-1]], v[traj.states[1:]], traj.terminated,
+                          traj.valid, gamma)
+        return _discounts(traj, gamma) * delta
+
+
+@dataclass(frozen=True)
+class GAE:
+    """w_t = gamma^t A_t^{GAE(gamma, lam)} with the critic V [S]."""
+
+    values: np.ndarray = field(repr=False)
+    lam: float = 0.95
+    name: str = "GAE"
+    behaviour = None
+
+    def weights(self, traj, gamma, pi):
+        lam = check_unit_interval("lam", self.lam)
+        delta = TD(self.values).weights(traj, gamma, pi) / _discounts(traj, gamma)
+        adv = gae_advantages(delta, traj.terminated | traj.truncated, gamma, lam)
+        return _discounts(traj, gamma) * adv
+
+
+@dataclass(frozen=True)
+class ImportanceSampled:
+    """Off-policy reward-to-go from trajectories of a behaviour policy beta [S, A].
+
+    rho_t = pi(a_t | s_t) / beta(a_t | s_t),  c_k = rho_0 rho_1 ... rho_k (1 after the end).
+    Per-decision (``per_decision=True``; Precup et al., 2000): the reward r_k only depends on the
+    actions up to k, so it is reweighted by c_k alone:
+        w_t = gamma^t sum_{k>=t} gamma^(k-t) c_k r_k.
+    Whole trajectory: w_t = c_{T-1} gamma^t G_t. Both have expectation under beta equal to the
+    on-policy reward-to-go's under pi. beta must be > 0 wherever pi is.
+    """
+
+    behaviour: np.ndarray = field(repr=False)
+    per_decision: bool = True
+
+    @property
+    def name(self):
+        return "IS " + ("per-decision" if self.per_decision else "whole trajectory")
+
+    def weights(self, traj, gamma, pi):
+        beta = _table("behaviour", self.behaviour, pi.shape)
+        s, a = traj.states[:-1], traj.actions
+        rho = np.where(traj.valid, pi[s, a] / beta[s, a], 1.0)
+        c = np.cumprod(rho, axis=0)
+        if self.per_decision:
+            return _discounts(traj, gamma) * reward_to_go(c * traj.rew, gamma)
+        g = _discounts(traj, gamma) * reward_to_go(traj.rew, gamma)
+        return np.where(traj.valid, c[-1] * g, 0.0)
+
+
+# ----------------------------------------------------------------------------------------------
+# The harness
+
+def score_table(policy, params, obs):
+    """pi [S, A] and the score table grad log pi(a | s) [S A, P] (row s A + a), as NumPy.
+
+    ``obs`` [S, ...] is every state's observation; the scores come from ``policy.scores`` (in
+    ``flatten(params)`` order) on the S A pairs (obs(s), a).
+    """
+    xp = get_xp(*params.values())
+    obs = xp.asarray(to_numpy(obs))
+    n_s, n_a = int(obs.shape[0]), int(policy.n_actions)
+    obs_sa = xp.take(obs, xp.asarray(np.repeat(np.arange(n_s), n_a)), axis=0)
+    act = xp.asarray(np.tile(np.arange(n_a), n_s))
+    pi = np.asarray(to_numpy(policy.probs(params, obs)), dtype=np.float64)
+    return pi, np.asarray(to_numpy(policy.scores(params, obs_sa, act)), dtype=np.float64)
+
+
+def expected_score_sum(policy, params, obs, weight) -> np.ndarray:
+    """sum_{s, a} weight(s, a) grad log pi(a | s), flattened [P]; ``weight`` [S, A].
+
+    With weight = d(s) pi(a | s) Q(s, a) (discounted visitation d) this is grad J; with other
+    weights it is the exact expectation of an estimator whose E[w_t | s_t, a_t] is known.
+    """
+    _, table = score_table(policy, params, obs)
+    return np.asarray(to_numpy(weight), dtype=np.float64).reshape(-1) @ table
+
+
+def estimates_from_weights(traj: Trajectories, w, table: np.ndarray, n_actions: int,
+                           chunk_entries: int = 4_000_000) -> np.ndarray:
+    """g_m = sum_t w_t^m table[s_t^m A + a_t^m]:  w [T, M], table [S A, P] -> [M, P].
+
+    Per-pair weight sums W [M, S A] by ``bincount`` (in chunks of trajectories so that W holds at
+    most ``chunk_entries`` numbers), then ``W @ table``.
+    """
+    w = np.where(traj.valid, np.asarray(w, dtype=np.float64), 0.0)
+    n_sa, m = table.shape[0], traj.n_traj
+    pair = traj.states[:-1] * n_actions + traj.actions  # [T, M]
+    out = np.empty((m, table.shape[1]))
+    step = max(1, chunk_entries // n_sa)
+    for lo in range(0, m, step):
+        hi = min(m, lo + step)
+        idx = (np.arange(hi - lo) * n_sa)[None, :] + pair[:, lo:hi]
+        counts = np.bincount(idx.ravel(), weights=w[:, lo:hi].ravel(), minlength=(hi - lo) * n_sa)
+        out[lo:hi] = counts.reshape(hi - lo, n_sa) @ table
+    return out
+
+
+def _obs(mdp, policy, obs):
+    if obs is not None:
+        return obs
+    from .mdp import default_obs  # noqa: PLC0415  (npg.mdp imports this module's sampler)
+    return default_obs(mdp, policy)
+
+
+def _behaviour(estimator, pi):
+    beta = getattr(estimator, "behaviour", None)
+    if beta is None:
+        return pi
+    beta = _table("behaviour", beta, pi.shape)
+    if np.any((beta <= 0) & (pi > 0)):
+        raise ValueError("behaviour must be > 0 wherever the target policy pi is > 0 "
+                         "(importance ratios would be infinite)")
+    return beta
+
+
+def gradient_estimates(mdp, policy, params, estimator, n_traj: int, horizon: int, rng,
+                       obs=None) -> np.ndarray:
+    """M independent estimates [M, P] of grad J: one trajectory each, from ``estimator``.
+
+    Trajectories follow pi (or the estimator's ``behaviour`` matrix when it has one).
+    """
+    pi, table = score_table(policy, params, _obs(mdp, policy, obs))
+    traj = sample_trajectories(mdp, _behaviour(estimator, pi), n_traj, horizon, as_generator(rng))
+    return estimates_from_weights(traj, estimator.weights(traj, float(mdp.gamma), pi), table,
+                                  pi.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class EstimatorReport:
+    """Statistics of M estimates g_1..g_M [P] of a gradient whose exact value is ``exact`` [P].
+
+    mean = (1/M) sum_m g_m;  stderr_j = std_j / sqrt(M) (ddof 1);  bias = mean - exact;
+    z_j = bias_j / stderr_j (0 where both are 0: a coordinate no sample touches);
+    variance = trace Cov(g) = sum_j std_j^2;  mse = (1/M) sum_m ||g_m - exact||^2;
+    cosine = cos(mean, exact);  mean_cosine = (1/M) sum_m cos(g_m, exact) (one-sample quality).
+    """
+
+    name: str
+    n_samples: int
+    mean: np.ndarray
+    stderr: np.ndarray
+    exact: np.ndarray
+    bias: np.ndarray
+    z: np.ndarray
+    variance: float
+    mse: float
+    cosine: float
+    mean_cosine: float
+
+    @property
+    def max_abs_z(self) -> float:
+        return float(np.max(np.abs(self.z))) if self.z.size else 0.0
+
+    @property
+    def bias_norm(self) -> float:
+        return float(np.linalg.norm(self.bias))
+
+
+def _cos(a, b) -> np.ndarray:
+    na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b)
+    den = na * nb
+    return np.where(den > 0, (a @ b) / np.where(den > 0, den, 1.0), 0.0)
+
+
+def summarize(estimates, exact, name: str = "") -> EstimatorReport:
+    """The ``EstimatorReport`` of ``estimates`` [M, P] (M >= 2) against ``exact`` [P]."""
+    g = np.asarray(estimates, dtype=np.float64)
+    exact = np.asarray(to_numpy(exact), dtype=np.float64)
+    if g.ndim != 2 or g.shape[0] < 2 or exact.shape != g.shape[1:]:
+        raise ValueError(f"estimates must be [M, P] with M >= 2 and exact [P]; got "
+                         f"{list(g.shape)} and {list(exact.shape)}")
+    if not (np.all(np.isfinite(g)) and np.all(np.isfinite(exact))):
+        raise ValueError("estimates and exact must be finite")
+    m = g.shape[0]
+    mean, std = g.mean(axis=0), g.std(axis=0, ddof=1)
+    stderr, bias = std / math.sqrt(m), mean - exact
+    scale = 1e-12 * (1.0 + np.abs(exact))
+    z = np.where(stderr > 0, bias / np.where(stderr > 0, stderr, 1.0),
+                 np.where(np.abs(bias) <= scale, 0.0, np.copysign(np.inf, bias)))
+    return EstimatorReport(
+        name=name, n_samples=m, mean=mean, stderr=stderr, exact=exact, bias=bias, z=z,
+        variance=float(np.sum(std ** 2)), mse=float(np.mean(np.sum((g - exact) ** 2, axis=1))),
+        cosine=float(_cos(mean, exact)), mean_cosine=float(np.mean(_cos(g, exact))))
+
+
+def compare_estimators(mdp, policy, params, estimators, n_traj: int, horizon: int, rng,
+                       obs=None, exact=None) -> dict:
+    """``{name: EstimatorReport}`` for a dict (or list) of estimators against the exact grad J.
+
+    The on-policy estimators share one set of M trajectories (a paired comparison); each
+    off-policy one draws its own from its behaviour policy. ``exact`` defaults to
+    ``npg.mdp.policy_gradient`` (the policy gradient theorem, solved exactly).
+    """
+    if not isinstance(estimators, dict):
+        estimators = {e.name: e for e in estimators}
+    rng = as_generator(rng)
+    obs = _obs(mdp, policy, obs)
+    if exact is None:
+        from .mdp import policy_gradient  # noqa: PLC0415
+        exact = flatten(policy_gradient(mdp, policy, params, obs))
+    pi, table = score_table(policy, params, obs)
+    gamma, shared, out = float(mdp.gamma), None, {}
+    for name, est in estimators.items():
+        beta = _behaviour(est, pi)
+        if beta is pi:
+            if shared is None:
+                shared = sample_trajectories(mdp, pi, n_traj, horizon, rng)
+            traj = shared
+        else:
+            traj = sample_trajectories(mdp, beta, n_traj, horizon, rng)
+        g = estimates_from_weights(traj, est.weights(traj, gamma, pi), table, pi.shape[1])
+        out[name] = summarize(g, exact, name)
+    return out
+
+
+def required_samples(effect: float = 0.05, z_threshold: float = 4.5, z_power: float = 1.645) -> int:
+    """M such that a bias of ``effect`` standard deviations gives E[z] = z_threshold + z_power.
+
+    The mean of M estimates has standard error sd / sqrt(M), so a bias b = effect sd has
+    E[z] = effect sqrt(M). Requiring effect sqrt(M) >= z_threshold + z_power (1.645: the bias is
+    flagged with probability >= 95%) gives M = ceil(((z_threshold + z_power) / effect)^2);
+    the defaults give 15 101.
+    """
+    check_positive("effect", effect)
+    return math.ceil(((z_threshold + z_power) / effect) ** 2)
