@@ -1,0 +1,9 @@
+"""Distributions on their parameters, each function with its hand-derived gradient.
+
+``categorical``: logits z [..., A]. ``gaussian``: diagonal Gaussian (mean, log_std) [..., K].
+Use them as modules: ``from npg.distributions import categorical; categorical.log_prob(z, a)``.
+"""
+
+from . import categorical, gaussian
+
+__all__ = ["categorical", "gaussian"]

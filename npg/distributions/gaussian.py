@@ -1,0 +1,147 @@
+"""Diagonal Gaussian over K action dimensions, parametrised by mean mu and log_std = log sigma.
+
+    pi(a) = prod_k N(a_k; mu_k, sigma_k^2),   sigma = exp(log_std)
+
+Arguments broadcast against each other (e.g. mean [B, K] with a state-independent log_std [K]);
+results summed over K have the broadcast batch shape [...], gradients the full broadcast shape
+[..., K] (sum them over broadcast axes yourself). Functions take their array module from their
+inputs (NumPy, CuPy, array_api_strict).
+
+log_std is kept in [LOG_STD_MIN, LOG_STD_MAX] = [-20, 2] by the policies (``clip_log_std``):
+sigma in [2e-9, 7.4], so 1/sigma^2 <= e^40 and exp(2 (log_std_p - log_std_q)) <= e^44 stay
+finite even in float32. The functions here do not clip: they are the plain formulas.
+
+| symbol  | shape    | meaning                |
+|---------|----------|------------------------|
+| mean    | [..., K] | mu                     |
+| log_std | [..., K] | log sigma              |
+| a       | [..., K] | actions (real)         |
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._checks import check_float
+from ..backend import get_xp
+
+__all__ = ["LOG_STD_MIN", "LOG_STD_MAX", "clip_log_std", "log_prob", "log_prob_grad",
+           "entropy", "entropy_grad", "kl", "kl_grad", "sample"]
+
+LOG_STD_MIN = -20.0
+LOG_STD_MAX = 2.0
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _check(**arrays):
+    for name, x in arrays.items():
+        if not hasattr(x, "ndim") or x.ndim < 1:
+            raise ValueError(f"{name} must be an array [..., K]; got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+        check_float(name, x)
+
+
+def clip_log_std(log_std):
+    """clip(log_std, LOG_STD_MIN, LOG_STD_MAX).
+
+    Gradient: 1 where LOG_STD_MIN <= log_std <= LOG_STD_MAX, 0 outside (multiply incoming
+    gradients by ``(log_std >= LOG_STD_MIN) & (log_std <= LOG_STD_MAX)``).
+    """
+    _check(log_std=log_std)
+    return get_xp(log_std).clip(log_std, LOG_STD_MIN, LOG_STD_MAX)
+
+
+def log_prob(mean, log_std, a):
+    """log pi(a) = sum_k [ -((a_k - mu_k) / sigma_k)^2 / 2 - log sigma_k - log(2 pi) / 2 ].
+
+    Shapes: broadcast of [..., K] -> [...].
+    Gradients (see ``log_prob_grad``): d/d mu_k = (a_k - mu_k) / sigma_k^2,
+    d/d log_std_k = ((a_k - mu_k) / sigma_k)^2 - 1.
+    """
+    _check(mean=mean, log_std=log_std, a=a)
+    xp = get_xp(mean, log_std, a)
+    u = (a - mean) * xp.exp(-log_std)
+    return xp.sum(-0.5 * u * u - log_std - 0.5 * _LOG_2PI, axis=-1)
+
+
+def log_prob_grad(mean, log_std, a):
+    """(d log pi / d mu, d log pi / d log_std) = ((a - mu) / sigma^2, ((a - mu) / sigma)^2 - 1).
+
+    Derivation with u = (a - mu) / sigma: d(-u^2/2)/d mu = u / sigma; d u / d log_std = -u, so
+    d(-u^2/2 - log_std)/d log_std = u^2 - 1.
+    Shapes: broadcast of [..., K] -> ([..., K], [..., K]).
+    """
+    _check(mean=mean, log_std=log_std, a=a)
+    xp = get_xp(mean, log_std, a)
+    inv_std = xp.exp(-log_std)
+    u = (a - mean) * inv_std
+    return u * inv_std, u * u - 1.0
+
+
+def entropy(log_std):
+    """H = sum_k [ log sigma_k + (1 + log 2 pi) / 2 ].   Shapes: [..., K] -> [...].
+
+    Gradient: d H / d log_std_k = 1 (see ``entropy_grad``); H does not depend on the mean.
+    """
+    _check(log_std=log_std)
+    xp = get_xp(log_std)
+    return xp.sum(log_std + 0.5 * (1.0 + _LOG_2PI), axis=-1)
+
+
+def entropy_grad(log_std):
+    """d H / d log_std = 1 for every k.   Shapes: [..., K] -> [..., K]."""
+    _check(log_std=log_std)
+    return get_xp(log_std).ones_like(log_std)
+
+
+def kl(mean_p, log_std_p, mean_q, log_std_q):
+    """KL(p || q) = sum_k [ log sigma_q - log sigma_p + (sigma_p^2 + (mu_p - mu_q)^2) / (2 sigma_q^2)
+    - 1/2 ].
+
+    Shapes: broadcast of [..., K] -> [...]; >= 0 with equality iff p = q.
+    Gradients (see ``kl_grad``), with d = mu_p - mu_q, rho = sigma_p^2 / sigma_q^2:
+    d/d mu_p = d / sigma_q^2, d/d mu_q = -d / sigma_q^2, d/d log_std_p = rho - 1,
+    d/d log_std_q = 1 - rho - d^2 / sigma_q^2.
+    """
+    _check(mean_p=mean_p, log_std_p=log_std_p, mean_q=mean_q, log_std_q=log_std_q)
+    xp = get_xp(mean_p, log_std_p, mean_q, log_std_q)
+    rho = xp.exp(2.0 * (log_std_p - log_std_q))
+    v = (mean_p - mean_q) * xp.exp(-log_std_q)
+    return xp.sum(log_std_q - log_std_p + 0.5 * (rho + v * v) - 0.5, axis=-1)
+
+
+def kl_grad(mean_p, log_std_p, mean_q, log_std_q):
+    """(d/d mu_p, d/d log_std_p, d/d mu_q, d/d log_std_q) of KL(p || q), each [..., K].
+
+    With d = mu_p - mu_q, rho = exp(2 (log_std_p - log_std_q)):
+      d/d mu_p = d / sigma_q^2                 (from d^2 / (2 sigma_q^2))
+      d/d mu_q = -d / sigma_q^2
+      d/d log_std_p = -1 + rho                 (d sigma_p^2 / d log_std_p = 2 sigma_p^2)
+      d/d log_std_q = 1 - rho - d^2 / sigma_q^2  (d sigma_q^-2 / d log_std_q = -2 sigma_q^-2)
+    """
+    _check(mean_p=mean_p, log_std_p=log_std_p, mean_q=mean_q, log_std_q=log_std_q)
+    xp = get_xp(mean_p, log_std_p, mean_q, log_std_q)
+    rho = xp.exp(2.0 * (log_std_p - log_std_q))
+    inv_std_q = xp.exp(-log_std_q)
+    v = (mean_p - mean_q) * inv_std_q
+    d_mean_p = v * inv_std_q
+    d_mean_p, d_log_std_p, d_log_std_q = xp.broadcast_arrays(d_mean_p, rho - 1.0,
+                                                             1.0 - rho - v * v)
+    return d_mean_p, d_log_std_p, -d_mean_p, d_log_std_q
+
+
+def sample(mean, log_std, rng: np.random.Generator):
+    """a = mu + sigma * eps, eps ~ N(0, I) drawn from the NumPy Generator ``rng``.
+
+    Shapes: broadcast of mean, log_std [..., K] -> [..., K]. Not differentiated here (the
+    reparametrisation gradient would be d a / d mu = 1, d a / d log_std = sigma eps).
+    """
+    _check(mean=mean, log_std=log_std)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
+    xp = get_xp(mean, log_std)
+    shape = tuple(np.broadcast_shapes(tuple(mean.shape), tuple(log_std.shape)))
+    eps = xp.asarray(rng.standard_normal(shape), dtype=mean.dtype)
+    return mean + xp.exp(log_std) * eps

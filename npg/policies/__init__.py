@@ -1,0 +1,19 @@
+"""Policies: pi(a|s; theta) with hand-derived score functions.
+
+Every policy offers init, forward, log_prob, sample, mode, entropy, score_sum, scores,
+entropy_grad, kl and kl_grad (see ``base``); discrete ones also ``probs``.
+"""
+
+from .base import CategoricalPolicy, GaussianPolicy, Policy, as_generator
+from .linear import LinearGaussianPolicy, LinearSoftmaxPolicy
+from .tabular import TabularSoftmaxPolicy
+
+try:  # written in parallel; imported plainly once mlp.py and shared.py land
+    from .mlp import MLPCategoricalPolicy, MLPGaussianPolicy
+    from .shared import SharedActorCritic
+except ImportError:  # pragma: no cover
+    pass
+
+__all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator",
+           "TabularSoftmaxPolicy", "LinearSoftmaxPolicy", "LinearGaussianPolicy",
+           "MLPCategoricalPolicy", "MLPGaussianPolicy", "SharedActorCritic"]
