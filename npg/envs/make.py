@@ -1,0 +1,100 @@
+"""Building gymnasium vector environments, and reading how they autoreset.
+
+Gymnasium 1.x vector environments reset a finished sub-environment automatically, in one of three
+modes (``gymnasium.vector.AutoresetMode``; https://farama.org/Vector-Autoreset-Mode):
+
+NEXT_STEP (the default, and the only mode of CartPole's own ``CartPoleVectorEnv``)
+    The step that ends an episode returns its real final observation. The *next* call to
+    ``step`` ignores the action, resets that sub-environment and returns the first observation
+    with reward 0 and terminated = truncated = False. That call is a phantom transition
+    (final obs, ignored action) -> reset obs, which no update may learn from.
+SAME_STEP
+    The ending step already returns the reset observation; the real final observation is in
+    ``info["final_obs"][i]`` (with mask ``info["_final_obs"]``). No phantom transitions.
+DISABLED
+    Nothing resets by itself; the caller must ``reset(options={"reset_mask": done})``.
+
+``npg.rollout.Collector`` handles all three; ``make_vec_env`` builds NEXT_STEP environments unless
+asked otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import gymnasium as gym
+from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
+
+from .._checks import check_positive_int
+
+__all__ = ["make_vec_env", "autoreset_mode_of", "MODES"]
+
+MODES = ("sync", "async", "vector_entry_point")
+
+
+def _as_autoreset_mode(mode) -> AutoresetMode:
+    if isinstance(mode, AutoresetMode):
+        return mode
+    try:
+        return AutoresetMode(mode)
+    except ValueError:
+        names = ", ".join(repr(m.value) for m in AutoresetMode)
+        raise ValueError(f"autoreset_mode must be an AutoresetMode or one of {names}; "
+                         f"got {mode!r}") from None
+
+
+def make_vec_env(env_id: str | Callable[[], gym.Env], num_envs: int, mode: str = "sync",
+                 seed: int | None = None, autoreset_mode=AutoresetMode.NEXT_STEP,
+                 **kwargs) -> VectorEnv:
+    """``num_envs`` copies of an environment behind one ``VectorEnv``, seeded and reset.
+
+    env_id          a registered id (``"CartPole-v1"``) or a callable returning a fresh ``Env``
+                    (the callable form works with "sync" and "async").
+    num_envs        N, the number of parallel copies.
+    mode            "sync" (one process, ``SyncVectorEnv``), "async" (one subprocess per copy,
+                    ``AsyncVectorEnv``) or "vector_entry_point" (the environment's own vectorised
+                    implementation, e.g. ``CartPoleVectorEnv``; NEXT_STEP autoreset only).
+    seed            copy i is reset with seed ``seed + i`` and the action space is seeded with
+                    ``seed``; None leaves both unseeded.
+    autoreset_mode  NEXT_STEP (default), SAME_STEP or DISABLED, for "sync" and "async".
+    kwargs          passed to the environment's constructor (``gymnasium.make_vec`` kwargs).
+
+    The environment is reset here (with ``seed``); ``Collector`` continues from the observations
+    it gets by resetting again without a seed, which keeps the seeded generators.
+    """
+    num_envs = check_positive_int("num_envs", num_envs)
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"seed must be an int or None; got {type(seed).__name__}")
+    autoreset_mode = _as_autoreset_mode(autoreset_mode)
+    if callable(env_id) and not isinstance(env_id, str):
+        if mode == "vector_entry_point":
+            raise ValueError("mode 'vector_entry_point' needs a registered env_id, not a callable")
+        fns = [lambda: env_id(**kwargs) for _ in range(num_envs)]
+        cls = SyncVectorEnv if mode == "sync" else AsyncVectorEnv
+        envs = cls(fns, autoreset_mode=autoreset_mode)
+    elif isinstance(env_id, str):
+        if mode == "vector_entry_point":
+            if autoreset_mode != AutoresetMode.NEXT_STEP:
+                raise ValueError("mode 'vector_entry_point' supports only the environment's own "
+                                 f"autoreset mode (NEXT_STEP); got {autoreset_mode}")
+            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+        else:
+            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
+                                vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)
+    else:
+        raise TypeError(f"env_id must be a registered id (str) or a callable returning an Env; "
+                        f"got {type(env_id).__name__}")
+    envs.reset(seed=seed)
+    if seed is not None:
+        envs.action_space.seed(seed)
+        envs.single_action_space.seed(seed)
+    return envs
+
+
+def autoreset_mode_of(envs: VectorEnv) -> AutoresetMode:
+    """The autoreset mode a vector env declares in ``metadata["autoreset_mode"]`` (NEXT_STEP
+    when it declares none, gymnasium's default)."""
+    meta = getattr(envs, "metadata", None) or {}
+    return _as_autoreset_mode(meta.get("autoreset_mode", AutoresetMode.NEXT_STEP))

@@ -1,0 +1,314 @@
+"""Collecting fixed-length rollouts ``[T, N]`` from a gymnasium vector environment.
+
+Time alignment (DESIGN.md): ``obs[t]``, then ``act[t]`` and ``logp[t] = log pi(act[t] | obs[t])``,
+then ``rew[t]``, ``terminated[t]``, ``truncated[t]`` that follow ``act[t]``;
+``value[t] = V(obs[t])`` and ``next_value[t] = V(s_{t+1})`` where s_{t+1} is the *real*
+observation that followed ``act[t]``: for a truncated step the real final observation of the
+episode (not the reset observation), and 0 for a terminated step (a terminal state has value 0,
+so ``rew[t] + gamma next_value[t]`` is the one-step target on every valid step). Terminated and
+truncated stay apart; both end the trace.
+
+Autoreset (see ``npg.envs.make``): in NEXT_STEP mode the step after an episode's end is a phantom
+transition (final obs, ignored action) -> reset obs with reward 0; it is kept in the ``[T, N]``
+arrays so that they stay rectangular, but ``valid[t, i]`` is False there, its reward is 0, its
+``next_value`` is 0, and it enters neither the episode statistics nor the normalisers' return.
+Every update must use only the valid steps (``Rollout.flat`` selects them). In SAME_STEP and
+DISABLED mode every step is valid and the final observation of a truncated episode comes from
+``info["final_obs"]`` (or from the step itself, before npg resets the finished copies).
+
+The collector keeps the current observations, the per-environment episode accumulators and the
+autoreset flags between ``collect`` calls, so consecutive rollouts continue the same episodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from gymnasium.vector import AutoresetMode, VectorEnv
+
+from ._checks import check_positive_int
+from .backend import to_numpy
+from .envs.make import autoreset_mode_of
+from .envs.normalize import ObsNormalizer, RewardScaler
+from .envs.spaces import action_decoder, obs_encoder, single_spaces, space_info
+
+__all__ = ["Rollout", "Collector", "ActFn", "ValueFn"]
+
+ActFn = Callable[[np.ndarray], tuple]            # obs [N, D] -> (env_action, action, logp [N])
+ValueFn = Callable[[np.ndarray], np.ndarray]     # obs [M, D] -> [M]
+
+_STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value", "next_value")
+
+
+@dataclass
+class Rollout:
+    """One rollout of T steps from N environments (NumPy arrays).
+
+    obs         [T, N, D]  observations given to the policy (encoded, normalised if enabled)
+    act         [T, N] int64 (Discrete) or [T, N, K] (Box): the actions whose log-probability
+                is ``logp``, i.e. the *unclipped* Gaussian sample
+    logp        [T, N]     log pi(act[t] | obs[t]) as returned by ``act_fn``
+    rew         [T, N]     rewards following act[t] (scaled if a RewardScaler is used)
+    terminated  [T, N] bool;  truncated [T, N] bool  (both may be True on one step)
+    value       [T, N]     V(obs[t]), or None without a value function
+    next_value  [T, N]     V(real s_{t+1}); 0 where terminated or invalid; None without V
+    valid       [T, N] bool False on phantom autoreset transitions
+    last_obs    [N, D]     the observations after the last step (where the next rollout starts)
+    episode_returns [E] float64, episode_lengths [E] int64: the episodes that finished during
+                this rollout, in the order they finished, from raw (unscaled) rewards; valid
+                steps only.
+    """
+
+    obs: np.ndarray
+    act: np.ndarray
+    logp: np.ndarray
+    rew: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    value: np.ndarray | None
+    next_value: np.ndarray | None
+    valid: np.ndarray
+    last_obs: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+
+    @property
+    def env_steps(self) -> int:
+        """T * N: the environment steps this rollout cost, phantom ones included."""
+        return int(self.valid.size)
+
+    @property
+    def n_valid(self) -> int:
+        """B, the number of valid transitions."""
+        return int(np.count_nonzero(self.valid))
+
+    @property
+    def done(self) -> np.ndarray:
+        """[T, N] terminated or truncated: where the trace of an episode ends."""
+        return self.terminated | self.truncated
+
+    def flat(self, **extra: np.ndarray) -> dict[str, np.ndarray]:
+        """The valid steps as a batch: every ``[T, N, ...]`` field becomes ``[B, ...]``.
+
+        ``extra`` adds arrays aligned with the rollout (e.g. ``adv=[T, N]``, ``ret=[T, N]``)
+        selected by the same mask; row b of every output is the same transition.
+        """
+        mask = self.valid
+        out = {k: getattr(self, k)[mask] for k in _STEP_FIELDS if getattr(self, k) is not None}
+        for k, x in extra.items():
+            x = np.asarray(x)
+            if x.shape[:2] != mask.shape:
+                raise ValueError(f"{k} must be aligned with the rollout, shape "
+                                 f"[{mask.shape[0]}, {mask.shape[1]}, ...]; got {x.shape}")
+            out[k] = x[mask]
+        return out
+
+
+def _check_step_output(name: str, x: np.ndarray, shape: tuple) -> None:
+    if x.shape != shape:
+        want = "[" + ", ".join(str(s) for s in shape) + "]"
+        raise ValueError(f"{name} must have shape {want}; got {x.shape}")
+
+
+class Collector:
+    """Runs a policy in a ``VectorEnv`` and returns ``Rollout`` s of fixed length.
+
+    envs            a gymnasium ``VectorEnv`` (e.g. from ``npg.envs.make_vec_env``), any
+                    autoreset mode.
+    obs_normalizer  an ``ObsNormalizer`` or None.
+    reward_scaler   a ``RewardScaler`` or None.
+    dtype           float dtype of obs, rewards, log-probabilities and values (float64 default;
+                    float32 for the fast path).
+    seed            seed of the first reset (None: continue the environments' own generators,
+                    seeded by ``make_vec_env``).
+
+    The collector is the stateful runtime object of the loop (current observations, episode
+    accumulators); the first ``collect`` resets the environments.
+    """
+
+    def __init__(self, envs: VectorEnv, obs_normalizer: ObsNormalizer | None = None,
+                 reward_scaler: RewardScaler | None = None, dtype=np.float64,
+                 seed: int | None = None):
+        if not isinstance(envs, VectorEnv):
+            raise TypeError(f"envs must be a gymnasium.vector.VectorEnv (see "
+                            f"npg.envs.make_vec_env); got {type(envs).__name__}")
+        if obs_normalizer is not None and not isinstance(obs_normalizer, ObsNormalizer):
+            raise TypeError(f"obs_normalizer must be an ObsNormalizer or None; got "
+                            f"{type(obs_normalizer).__name__}")
+        if reward_scaler is not None and not isinstance(reward_scaler, RewardScaler):
+            raise TypeError(f"reward_scaler must be a RewardScaler or None; got "
+                            f"{type(reward_scaler).__name__}")
+        dtype = np.dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"dtype must be a floating dtype; got {dtype}")
+        self.envs, self.dtype, self.seed = envs, dtype, seed
+        self.obs_normalizer, self.reward_scaler = obs_normalizer, reward_scaler
+        self.spec = space_info(envs)
+        self.num_envs = int(envs.num_envs)
+        self.autoreset_mode = autoreset_mode_of(envs)
+        obs_space, act_space = single_spaces(envs)
+        self._encode = obs_encoder(obs_space)
+        self._decode = action_decoder(act_space)
+        self._raw = None           # [N, D] float64 encoded, un-normalised current observations
+        self.total_env_steps = 0
+
+    # ---------------------------------------------------------------- state
+    def reset(self, seed: int | None = None) -> None:
+        """Reset every environment (with ``seed``) and the episode accumulators."""
+        N, D = self.num_envs, self.spec.obs_dim
+        obs, _ = self.envs.reset(seed=seed)
+        self._raw = self._encode(obs, np.empty((N, D), np.float64))
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.observe(self._raw)
+        self._phantom = np.zeros(N, dtype=bool)   # NEXT_STEP: next step of env i is a reset
+        self._ep_ret = np.zeros(N, dtype=np.float64)
+        self._ep_len = np.zeros(N, dtype=np.int64)
+
+    @property
+    def frozen(self) -> bool:
+        """True stops the normalisers' statistics (evaluation); they still normalise."""
+        return any(m is not None and m.frozen for m in (self.obs_normalizer, self.reward_scaler))
+
+    @frozen.setter
+    def frozen(self, value: bool) -> None:
+        for m in (self.obs_normalizer, self.reward_scaler):
+            if m is not None:
+                m.frozen = bool(value)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The normalisers' statistics as plain arrays (keys ``obs_*``, ``ret_*``)."""
+        out = {}
+        for m in (self.obs_normalizer, self.reward_scaler):
+            if m is not None:
+                out.update(m.state_dict())
+        return out
+
+    def load_state_dict(self, state) -> None:
+        state = dict(state)
+        if self.obs_normalizer is not None:
+            self.obs_normalizer.load_state_dict({k: v for k, v in state.items()
+                                                 if k.startswith("obs_")})
+        if self.reward_scaler is not None:
+            self.reward_scaler.load_state_dict({k: v for k, v in state.items()
+                                                if k.startswith("ret_")})
+
+    # ---------------------------------------------------------------- collection
+    def _policy_obs(self, raw: np.ndarray, out: np.ndarray) -> np.ndarray:
+        if self.obs_normalizer is None:
+            out[...] = raw
+            return out
+        return self.obs_normalizer.normalize(raw, out=out)
+
+    def _final_obs(self, next_obs, info, idx: np.ndarray) -> np.ndarray:
+        """Encoded, normalised real final observations ``[M, D]`` of the envs ``idx``."""
+        if self.autoreset_mode == AutoresetMode.SAME_STEP:
+            rows = np.stack([np.asarray(info["final_obs"][i]) for i in idx])
+        else:                                               # DISABLED: before npg resets
+            rows = np.asarray(next_obs)[idx]
+        raw = self._encode(rows, np.empty((len(idx), self.spec.obs_dim), np.float64))
+        return self._policy_obs(raw, np.empty(raw.shape, self.dtype))
+
+    def collect(self, act_fn: ActFn, value_fn: ValueFn | None, n_steps: int) -> Rollout:
+        """Run ``n_steps`` vector steps and return the ``Rollout`` ``[T = n_steps, N]``.
+
+        act_fn(obs [N, D]) -> (env_action, action, logp [N]): ``env_action`` goes to the
+            environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
+            bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
+            unclipped sample) and ``logp`` are stored.
+        value_fn(obs [M, D]) -> [M], or None (then ``value``/``next_value`` are None).
+        Both receive NumPy arrays of the collector's dtype and must return NumPy arrays.
+        """
+        T = check_positive_int("n_steps", n_steps)
+        if not callable(act_fn):
+            raise TypeError(f"act_fn must be callable; got {type(act_fn).__name__}")
+        if value_fn is not None and not callable(value_fn):
+            raise TypeError(f"value_fn must be callable or None; got {type(value_fn).__name__}")
+        if self._raw is None:
+            self.reset(self.seed)
+        N, D, dt, spec = self.num_envs, self.spec.obs_dim, self.dtype, self.spec
+        mode = self.autoreset_mode
+        act_shape = (N,) if spec.discrete else (N, spec.act_dim)
+        obs = np.empty((T + 1, N, D), dt)
+        act = np.empty((T,) + act_shape, np.int64 if spec.discrete else dt)
+        logp, rew = np.empty((T, N), dt), np.empty((T, N), dt)
+        term, trunc, valid = (np.empty((T, N), bool) for _ in range(3))
+        value = np.empty((T + 1, N), dt) if value_fn is not None else None
+        next_fix = []                          # (t, env indices, V(final obs)) for SAME/DISABLED
+        ep_rets, ep_lens = [], []
+        norm, scaler, encode = self.obs_normalizer, self.reward_scaler, self._encode
+        raw, ep_ret, ep_len = self._raw, self._ep_ret, self._ep_len
+
+        self._policy_obs(raw, obs[0])
+        for t in range(T):
+            o = obs[t]
+            if value_fn is not None:
+                v = to_numpy(value_fn(o))
+                if t == 0:
+                    _check_step_output("value_fn(obs)", v, (N,))
+                value[t] = v
+            env_a, a, lp = act_fn(o)
+            a, lp = to_numpy(a), to_numpy(lp)
+            if t == 0:
+                _check_step_output("act_fn's action", a, act_shape)
+                _check_step_output("act_fn's logp", lp, (N,))
+            act[t], logp[t] = a, lp
+            next_obs, r, te, tr, info = self.envs.step(self._decode(to_numpy(env_a)))
+            done = te | tr
+            if mode == AutoresetMode.NEXT_STEP:
+                ok = ~self._phantom
+                self._phantom = done
+            else:
+                ok = np.ones(N, dtype=bool)
+                if done.any():
+                    idx = np.flatnonzero(tr & ~te)
+                    if value_fn is not None and idx.size:
+                        next_fix.append((t, idx, to_numpy(value_fn(
+                            self._final_obs(next_obs, info, idx)))))
+                    if mode == AutoresetMode.DISABLED:
+                        next_obs, _ = self.envs.reset(options={"reset_mask": done.copy()})
+            valid[t], term[t], trunc[t] = ok, te, tr
+            ep_ret += r
+            ep_len += ok
+            if done.any():
+                ep_rets.append(ep_ret[done])
+                ep_lens.append(ep_len[done])
+                ep_ret[done] = 0.0
+                ep_len[done] = 0
+            rew[t] = r if scaler is None else scaler.scale(np.asarray(r, np.float64), done, ok)
+            encode(next_obs, raw)
+            if norm is not None:
+                norm.observe(raw)
+            self._policy_obs(raw, obs[t + 1])
+
+        if value_fn is not None:
+            v = to_numpy(value_fn(obs[T]))
+            _check_step_output("value_fn(obs)", v, (N,))
+            value[T] = v
+        self.total_env_steps += T * N
+        return self._finish(obs, act, logp, rew, term, trunc, valid, value, next_fix,
+                            ep_rets, ep_lens)
+
+    def _finish(self, obs, act, logp, rew, term, trunc, valid, value, next_fix,
+                ep_rets, ep_lens) -> Rollout:
+        """Assemble next_value and check the policy's outputs once, vectorised."""
+        next_value = None
+        if value is not None:
+            next_value = value[1:].copy()
+            for t, idx, v in next_fix:
+                next_value[t, idx] = v
+            next_value[term | ~valid] = 0.0
+            value = value[:-1]
+            if not np.all(np.isfinite(value)) or not np.all(np.isfinite(next_value)):
+                raise ValueError("value_fn returned NaN or inf")
+        if not np.all(np.isfinite(logp)):
+            raise ValueError("act_fn returned a NaN or inf log-probability")
+        if self.spec.discrete and act.size and (act.min() < 0 or act.max() >= self.spec.n_actions):
+            raise ValueError(f"act_fn's action must lie in [0, {self.spec.n_actions}); got "
+                             f"values from {act.min()} to {act.max()}")
+        cat = (lambda xs, d: np.concatenate(xs) if xs else np.zeros(0, d))
+        return Rollout(obs=obs[:-1], act=act, logp=logp, rew=rew, terminated=term,
+                       truncated=trunc, value=value, next_value=next_value, valid=valid,
+                       last_obs=obs[-1], episode_returns=cat(ep_rets, np.float64),
+                       episode_lengths=cat(ep_lens, np.int64))
