@@ -165,8 +165,8 @@ def rollout(mdp, policy, params, n_traj: int, horizon: int, rng, obs=None) -> Tr
     policy is evaluated once on all S states; sampling a_t from row pi[s_t] is then exactly
     sampling from pi(. | s_t) for a stationary policy.
     """
-    from .exact import policy_matrix  # noqa: PLC0415  (sibling module, imported lazily)
     if obs is None:
-        from . import default_obs  # noqa: PLC0415
+        from . import default_obs  # noqa: PLC0415  (the package imports this module)
         obs = default_obs(mdp, policy)
-    return sample_trajectories(mdp, policy_matrix(policy, params, obs), n_traj, horizon, rng)
+    pi = to_numpy(policy.probs(params, obs))
+    return sample_trajectories(mdp, pi, n_traj, horizon, rng)
