@@ -1,0 +1,122 @@
+"""Numba kernels for NumPy inputs: each transcribes its public function's recursion line by line.
+
+Layout: time is the outer loop (backwards), environments the inner loop, so the inner loop walks
+a contiguous row of a C-ordered [T, N] array and each environment's running quantity lives in a
+small carry vector [N]. Flags are boolean arrays. The scalars (gamma, lam, ...) arrive already
+cast to the arrays' dtype so a float32 rollout is computed in float32, exactly like the
+vectorised path. ``cache=True`` writes the machine code to ``__pycache__`` beside this file, so a
+second process loads instead of compiling; no ``fastmath`` (it may assume NaN never occurs); no
+random numbers. Importing this module compiles nothing: each kernel compiles (or loads from the
+cache) on its first call, once per dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def td_errors_kernel(rew, value, next_value, terminated, gamma, out):
+    """out[t] = r_t + gamma (1 - d_t) V'_t - V_t (V'_t is never read where d_t)."""
+    T, N = rew.shape
+    for t in range(T):
+        for i in range(N):
+            delta = rew[t, i] - value[t, i]
+            if not terminated[t, i]:
+                delta += gamma * next_value[t, i]
+            out[t, i] = delta
+
+
+@njit(cache=True)
+def gae_kernel(rew, value, next_value, terminated, truncated, gamma, gamma_lam, adv):
+    """A_t = delta_t + gamma lam (1 - e_t) A_{t+1}, with A_T = 0 and e_t = d_t or c_t."""
+    T, N = rew.shape
+    carry = np.zeros(N, adv.dtype)                      # A_{t+1}; zero past the rollout's end
+    for t in range(T - 1, -1, -1):
+        for i in range(N):
+            a = rew[t, i] - value[t, i]                 # delta_t ...
+            if not terminated[t, i]:
+                a += gamma * next_value[t, i]           # ... bootstraps unless terminated
+            if not (terminated[t, i] or truncated[t, i]):
+                a += gamma_lam * carry[i]               # the trace continues inside an episode
+            adv[t, i] = a
+            carry[i] = a
+
+
+@njit(cache=True)
+def discounted_kernel(rew, next_value, terminated, truncated, gamma, bootstrap, out):
+    """G_t = r_t + gamma B_t; B_t = 0 if d_t, V'_t if c_t or t = T-1, else G_{t+1}.
+
+    With ``bootstrap`` False, V'_t is replaced by 0 (Monte-Carlo reward-to-go).
+    """
+    T, N = rew.shape
+    carry = np.zeros(N, out.dtype)                      # G_{t+1}
+    for t in range(T - 1, -1, -1):
+        last = t == T - 1
+        for i in range(N):
+            g = rew[t, i]
+            if terminated[t, i]:
+                pass                                    # B_t = 0
+            elif truncated[t, i] or last:
+                if bootstrap:
+                    g += gamma * next_value[t, i]       # B_t = V(real next observation)
+            else:
+                g += gamma * carry[i]                   # B_t = G_{t+1}
+            out[t, i] = g
+            carry[i] = g
+
+
+@njit(cache=True)
+def lambda_kernel(rew, next_value, terminated, truncated, gamma, lam, one_minus_lam, out):
+    """G_t = r_t + gamma B_t; B_t = 0 if d_t, V'_t if c_t or t = T-1,
+    else (1 - lam) V'_t + lam G_{t+1}."""
+    T, N = rew.shape
+    carry = np.zeros(N, out.dtype)                      # G^lambda_{t+1}
+    for t in range(T - 1, -1, -1):
+        last = t == T - 1
+        for i in range(N):
+            g = rew[t, i]
+            if terminated[t, i]:
+                pass
+            elif truncated[t, i] or last:
+                g += gamma * next_value[t, i]
+            else:
+                g += gamma * (one_minus_lam * next_value[t, i] + lam * carry[i])
+            out[t, i] = g
+            carry[i] = g
+
+
+@njit(cache=True)
+def nstep_kernel(rew, next_value, terminated, truncated, gamma, n, out):
+    """G_t = r_t + gamma r_{t+1} + ... + gamma^{m-1} r_j + gamma^m (1 - d_j) V'_j, j = t + m - 1.
+
+    The window stops at j, the first of: t + n - 1, the step ending the episode, T - 1.
+    Evaluated by Horner's rule from j back to t; cost O(T N min(n, episode length)).
+    """
+    T, N = rew.shape
+    for t in range(T):
+        for i in range(N):
+            j = t                                       # find the window's last step
+            while j < T - 1 and j - t < n - 1 and not (terminated[j, i] or truncated[j, i]):
+                j += 1
+            g = rew[j, i]
+            if not terminated[j, i]:
+                g += gamma * next_value[j, i]
+            for k in range(j - 1, t - 1, -1):
+                g = rew[k, i] + gamma * g
+            out[t, i] = g
+
+
+@njit(cache=True)
+def episode_discount_kernel(out, terminated, truncated, gamma, w0):
+    """In place: out[t] *= w_t with w_0 = w0 [N], w_{t+1} = 1 if e_t else gamma w_t."""
+    T, N = out.shape
+    w = w0.copy()
+    for t in range(T):
+        for i in range(N):
+            out[t, i] *= w[i]
+            if terminated[t, i] or truncated[t, i]:
+                w[i] = 1.0
+            else:
+                w[i] *= gamma
