@@ -1,0 +1,58 @@
+"""Closed forms for the tabular softmax policy pi(a|s) = exp(theta[s, a]) / sum_b exp(theta[s, b]).
+
+Its score is d log pi(a|s) / d theta[s', b] = 1[s = s'] (1[a = b] - pi(b|s)), so (Agarwal,
+Kakade, Lee & Mahajan, 2021, "On the theory of policy gradient methods", Lemma C.1 and sec. 5.3):
+
+    dJ / d theta[s, a] = d(s) pi(a|s) A(s, a)                                        [S, A]
+
+(d unnormalised discounted visitation; the policy gradient theorem with
+sum_b pi(b|s) Q(s, b) = V(s)), and the Fisher matrix is block-diagonal over states,
+
+    F_s = d(s) (diag(pi(.|s)) - pi(.|s) pi(.|s)^T)                                   [A, A]
+
+so F_s x = g_s reads pi(a|s) (x_a - sum_b pi(b|s) x_b) = pi(a|s) A(s, a): x = A(s, .) + c 1.
+The min-norm solution (the pseudo-inverse) is
+
+    natural gradient[s, a] = A(s, a) - mean_b A(s, b)       (states with d(s) > 0)     [S, A]
+
+and a natural-gradient step of size eta gives pi'(a|s) proportional to pi(a|s) exp(eta A(s, a)),
+a soft policy-iteration step. These are checked against the general path of
+``npg.mdp.gradient`` in the tests.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .exact import check_policy_matrix, evaluate, visitation
+from .finite import FiniteMDP
+
+__all__ = ["tabular_softmax_gradient", "tabular_softmax_fisher",
+           "tabular_softmax_natural_gradient"]
+
+
+def tabular_softmax_gradient(mdp: FiniteMDP, pi) -> np.ndarray:
+    """dJ/dtheta[s, a] = d(s) pi(a|s) A(s, a), ``[S, A]``."""
+    pi = check_policy_matrix(mdp, pi)
+    _, _, A = evaluate(mdp, pi)
+    return visitation(mdp, pi)[:, None] * pi * A
+
+
+def tabular_softmax_fisher(mdp: FiniteMDP, pi) -> np.ndarray:
+    """Block-diagonal F with blocks d(s) (diag(pi_s) - pi_s pi_s^T), ``[S*A, S*A]`` (theta
+    flattened s-major, as ``flatten({"theta": theta})`` orders it)."""
+    pi = check_policy_matrix(mdp, pi)
+    d = visitation(mdp, pi)
+    S, A = pi.shape
+    blocks = d[:, None, None] * (pi[:, :, None] * np.eye(A) - pi[:, :, None] * pi[:, None, :])
+    F = np.zeros((S, A, S, A))
+    F[np.arange(S), :, np.arange(S), :] = blocks
+    return F.reshape(S * A, S * A)
+
+
+def tabular_softmax_natural_gradient(mdp: FiniteMDP, pi) -> np.ndarray:
+    """Min-norm natural gradient A(s, a) - mean_b A(s, b) (0 where d(s) = 0), ``[S, A]``."""
+    pi = check_policy_matrix(mdp, pi)
+    _, _, A = evaluate(mdp, pi)
+    reached = visitation(mdp, pi) > 0
+    return np.where(reached[:, None], A - A.mean(axis=1, keepdims=True), 0.0)

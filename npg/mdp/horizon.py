@@ -1,0 +1,78 @@
+"""Finite-horizon objective and its exact gradient by backward recursion (stationary policy).
+
+With H steps and discount gamma (default 1: undiscounted), t = 0..H-1:
+
+    V_H(s) = 0
+    Q_t(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s')                        [S, A]
+    V_t(s) = sum_a pi(a|s) Q_t(s, a)                                                 [S]
+    J_H = E[sum_{t<H} gamma^t r_t] = mu0 . V_0
+
+Terminal states are absorbing with zero reward, so no special case is needed. The gradient is the
+finite-horizon policy gradient theorem, with the forward state distribution p_t(s) = Pr(s_t = s),
+p_0 = mu0, p_{t+1} = p_t P_pi:
+
+    grad J_H = sum_{t<H} gamma^t sum_s p_t(s) sum_a pi(a|s) Q_t(s, a) grad log pi(a|s)
+             = score_sum with w(s, a) = pi(a|s) sum_t gamma^t p_t(s) Q_t(s, a)        [S, A]
+
+The Q_t come from the backward recursion above; the weights accumulate as it runs.
+Identity: as H -> infinity with gamma < 1, J_H and grad J_H tend to J and grad J.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import check_positive_int, check_unit_interval
+from .exact import check_policy_matrix
+from .finite import FiniteMDP
+from .gradient import _check_policy, _obs, _weighted_score_sum, policy_matrix
+
+__all__ = ["finite_horizon_evaluate", "finite_horizon_objective", "finite_horizon_gradient"]
+
+
+def _forward_distributions(mdp, pi, horizon) -> np.ndarray:
+    """p_t = Pr(s_t = .) for t = 0..H-1, ``[H, S]``."""
+    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
+    p = np.empty((horizon, mdp.n_states))
+    p[0] = mdp.mu0
+    for t in range(1, horizon):              # loop over time only; each step is vectorised
+        p[t] = p[t - 1] @ P_pi
+    return p
+
+
+def finite_horizon_evaluate(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.0
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """(V [H+1, S], Q [H, S, A]) by the backward recursion in the module docstring."""
+    pi = check_policy_matrix(mdp, pi)
+    H = check_positive_int("horizon", horizon)
+    gamma = check_unit_interval("gamma", gamma)
+    V = np.zeros((H + 1, mdp.n_states))
+    Q = np.empty((H, mdp.n_states, mdp.n_actions))
+    for t in range(H - 1, -1, -1):
+        Q[t] = mdp.R + gamma * (mdp.P @ V[t + 1])
+        V[t] = np.einsum("sa,sa->s", pi, Q[t])
+    return V, Q
+
+
+def finite_horizon_objective(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.0) -> float:
+    """J_H = E[sum_{t<H} gamma^t r_t] = mu0 . V_0, a float."""
+    V, _ = finite_horizon_evaluate(mdp, pi, horizon, gamma)
+    return float(mdp.mu0 @ V[0])
+
+
+def finite_horizon_gradient(mdp: FiniteMDP, policy, params, horizon: int, gamma: float = 1.0,
+                            obs=None) -> dict:
+    """Exact grad J_H (see module docstring); grads dict shaped like ``params``."""
+    _check_policy(mdp, policy)
+    obs = _obs(mdp, policy, params, obs)
+    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    H = check_positive_int("horizon", horizon)
+    gamma = check_unit_interval("gamma", gamma)
+    p = _forward_distributions(mdp, pi, H)
+    V_next = np.zeros(mdp.n_states)
+    w = np.zeros((mdp.n_states, mdp.n_actions))
+    for t in range(H - 1, -1, -1):           # backward: Q_t from V_{t+1}
+        Q_t = mdp.R + gamma * (mdp.P @ V_next)
+        w += gamma ** t * p[t][:, None] * Q_t
+        V_next = np.einsum("sa,sa->s", pi, Q_t)
+    return _weighted_score_sum(policy, params, obs, pi * w)
