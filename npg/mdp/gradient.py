@@ -23,7 +23,8 @@ tabular softmax natural gradient is A(s, a) - mean_a' A(s, a') (``npg.mdp.closed
 
 Observations: ``default_obs`` gives the observation of every state s = 0..S-1 that a policy
 built for this MDP expects: int indices for ``TabularSoftmaxPolicy`` and for linear policies over
-``OneHot`` features, one-hot float rows [S, S] otherwise (e.g. ``MLPCategoricalPolicy(obs_dim=S)``).
+discrete feature maps (``OneHot``), one-hot float rows [S, S] otherwise
+(e.g. ``MLPCategoricalPolicy(obs_dim=S)``).
 Pass ``obs`` ([S] or [S, D]) for any other encoding.
 """
 
@@ -41,18 +42,15 @@ __all__ = ["default_obs", "policy_matrix", "state_action_pairs", "policy_gradien
 
 
 def _observes_index(policy) -> bool:
-    """True when the policy's observation is the int state index."""
+    """True when the policy's observation is the int state index: the tabular softmax, or a
+    linear policy over a discrete feature map (``features.discrete``, e.g. ``OneHot``)."""
     try:
         from ..policies import TabularSoftmaxPolicy
         if isinstance(policy, TabularSoftmaxPolicy):
             return True
     except ImportError:
         pass
-    try:
-        from ..features import OneHot
-        return isinstance(getattr(policy, "features", None), OneHot)
-    except ImportError:
-        return False
+    return bool(getattr(getattr(policy, "features", None), "discrete", False))
 
 
 def _like(params):
@@ -78,10 +76,6 @@ def default_obs(mdp: FiniteMDP, policy, params=None):
         if n is not None and int(n) != S:
             raise ValueError(f"policy.{attr} = {n} does not match the MDP's n_states = {S}")
     if _observes_index(policy):
-        feats = getattr(policy, "features", None)
-        n = getattr(feats, "dim", None) if feats is not None else None
-        if n is not None and int(n) != S:
-            raise ValueError(f"policy.features.dim = {n} does not match the MDP's n_states = {S}")
         return xp.arange(S)
     return xp.eye(S, dtype=dtype)
 
