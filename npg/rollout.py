@@ -34,7 +34,7 @@ from .envs.make import autoreset_mode_of
 from .envs.normalize import ObsNormalizer, RewardScaler
 from .envs.spaces import action_decoder, obs_encoder, single_spaces, space_info
 
-__all__ = ["Rollout", "Collector", "ActFn", "ValueFn"]
+__all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn"]
 
 ActFn = Callable[[np.ndarray], tuple]            # obs [N, D] -> (env_action, action, logp [N])
 ValueFn = Callable[[np.ndarray], np.ndarray]     # obs [M, D] -> [M]
@@ -218,7 +218,11 @@ class Collector:
             bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
             unclipped sample) and ``logp`` are stored.
         value_fn(obs [M, D]) -> [M], or None (then ``value``/``next_value`` are None).
-        Both receive NumPy arrays of the collector's dtype and must return NumPy arrays.
+        Both receive NumPy arrays of the collector's dtype and must return NumPy arrays; the
+        observation block they get is a view into the rollout buffer: read it, do not write it.
+
+        The loop body only writes preallocated ``[T, N]`` rows; validity, episode statistics
+        and ``next_value`` are derived after the loop, vectorised over ``[T, N]``.
         """
         T = check_positive_int("n_steps", n_steps)
         if not callable(act_fn):
@@ -228,17 +232,17 @@ class Collector:
         if self._raw is None:
             self.reset(self.seed)
         N, D, dt, spec = self.num_envs, self.spec.obs_dim, self.dtype, self.spec
-        mode = self.autoreset_mode
+        next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
         act_shape = (N,) if spec.discrete else (N, spec.act_dim)
         obs = np.empty((T + 1, N, D), dt)
         act = np.empty((T,) + act_shape, np.int64 if spec.discrete else dt)
-        logp, rew = np.empty((T, N), dt), np.empty((T, N), dt)
-        term, trunc, valid = (np.empty((T, N), bool) for _ in range(3))
+        logp, raw_rew = np.empty((T, N), dt), np.empty((T, N), np.float64)
+        term, trunc = np.empty((T, N), bool), np.empty((T, N), bool)
         value = np.empty((T + 1, N), dt) if value_fn is not None else None
-        next_fix = []                          # (t, env indices, V(final obs)) for SAME/DISABLED
-        ep_rets, ep_lens = [], []
-        norm, scaler, encode = self.obs_normalizer, self.reward_scaler, self._encode
-        raw, ep_ret, ep_len = self._raw, self._ep_ret, self._ep_len
+        rew = np.empty((T, N), dt) if self.reward_scaler is not None else None
+        next_fix = []                       # (t, env indices, V(final obs)): SAME_STEP/DISABLED
+        norm, encode, step, decode = self.obs_normalizer, self._encode, self.envs.step, self._decode
+        raw, phantom0 = self._raw, self._phantom
 
         self._policy_obs(raw, obs[0])
         for t in range(T):
@@ -254,45 +258,55 @@ class Collector:
                 _check_step_output("act_fn's action", a, act_shape)
                 _check_step_output("act_fn's logp", lp, (N,))
             act[t], logp[t] = a, lp
-            next_obs, r, te, tr, info = self.envs.step(self._decode(to_numpy(env_a)))
-            done = te | tr
-            if mode == AutoresetMode.NEXT_STEP:
-                ok = ~self._phantom
-                self._phantom = done
+            next_obs, r, te, tr, info = step(decode(to_numpy(env_a)))
+            term[t], trunc[t], raw_rew[t] = te, tr, r
+            if not next_step and (te.any() or tr.any()):
+                next_obs = self._autoreset(t, next_obs, te, tr, info, value_fn, next_fix)
+            if rew is not None:
+                rew[t] = self._scale(t, r, term, trunc, phantom0)
+            if norm is None:
+                encode(next_obs, obs[t + 1])
             else:
-                ok = np.ones(N, dtype=bool)
-                if done.any():
-                    idx = np.flatnonzero(tr & ~te)
-                    if value_fn is not None and idx.size:
-                        next_fix.append((t, idx, to_numpy(value_fn(
-                            self._final_obs(next_obs, info, idx)))))
-                    if mode == AutoresetMode.DISABLED:
-                        next_obs, _ = self.envs.reset(options={"reset_mask": done.copy()})
-            valid[t], term[t], trunc[t] = ok, te, tr
-            ep_ret += r
-            ep_len += ok
-            if done.any():
-                ep_rets.append(ep_ret[done])
-                ep_lens.append(ep_len[done])
-                ep_ret[done] = 0.0
-                ep_len[done] = 0
-            rew[t] = r if scaler is None else scaler.scale(np.asarray(r, np.float64), done, ok)
-            encode(next_obs, raw)
-            if norm is not None:
+                encode(next_obs, raw)
                 norm.observe(raw)
-            self._policy_obs(raw, obs[t + 1])
+                norm.normalize(raw, out=obs[t + 1])
 
+        if norm is None:
+            raw[...] = obs[T]
         if value_fn is not None:
             v = to_numpy(value_fn(obs[T]))
             _check_step_output("value_fn(obs)", v, (N,))
             value[T] = v
         self.total_env_steps += T * N
-        return self._finish(obs, act, logp, rew, term, trunc, valid, value, next_fix,
-                            ep_rets, ep_lens)
+        return self._finish(obs, act, logp, raw_rew, rew, term, trunc, value, next_fix)
 
-    def _finish(self, obs, act, logp, rew, term, trunc, valid, value, next_fix,
-                ep_rets, ep_lens) -> Rollout:
-        """Assemble next_value and check the policy's outputs once, vectorised."""
+    def _autoreset(self, t, next_obs, te, tr, info, value_fn, next_fix):
+        """SAME_STEP / DISABLED at an episode end: V(real final obs) of the truncated copies,
+        and (DISABLED) reset the finished copies. Returns the observations to continue from."""
+        idx = np.flatnonzero(tr & ~te)
+        if value_fn is not None and idx.size:
+            next_fix.append((t, idx, to_numpy(value_fn(self._final_obs(next_obs, info, idx)))))
+        if self.autoreset_mode == AutoresetMode.DISABLED:
+            next_obs, _ = self.envs.reset(options={"reset_mask": te | tr})
+        return next_obs
+
+    def _scale(self, t, r, term, trunc, phantom0):
+        """Reward scaling at step t; phantom steps (NEXT_STEP, after an end) are skipped."""
+        done = term[t] | trunc[t]
+        if self.autoreset_mode != AutoresetMode.NEXT_STEP:
+            ok = np.ones_like(done)
+        else:
+            ok = ~(phantom0 if t == 0 else term[t - 1] | trunc[t - 1])
+        return self.reward_scaler.scale(np.asarray(r, np.float64), done, ok)
+
+    def _finish(self, obs, act, logp, raw_rew, rew, term, trunc, value, next_fix) -> Rollout:
+        """Derive valid, next_value and the episode statistics; check the policy's outputs."""
+        done = term | trunc
+        valid = np.ones_like(done)
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+            valid[0] = ~self._phantom
+            valid[1:] = ~done[:-1]
+            self._phantom = done[-1].copy()
         next_value = None
         if value is not None:
             next_value = value[1:].copy()
@@ -300,15 +314,46 @@ class Collector:
                 next_value[t, idx] = v
             next_value[term | ~valid] = 0.0
             value = value[:-1]
-            if not np.all(np.isfinite(value)) or not np.all(np.isfinite(next_value)):
+            if not (np.all(np.isfinite(value)) and np.all(np.isfinite(next_value))):
                 raise ValueError("value_fn returned NaN or inf")
         if not np.all(np.isfinite(logp)):
             raise ValueError("act_fn returned a NaN or inf log-probability")
-        if self.spec.discrete and act.size and (act.min() < 0 or act.max() >= self.spec.n_actions):
+        if self.spec.discrete and (act.min() < 0 or act.max() >= self.spec.n_actions):
             raise ValueError(f"act_fn's action must lie in [0, {self.spec.n_actions}); got "
                              f"values from {act.min()} to {act.max()}")
-        cat = (lambda xs, d: np.concatenate(xs) if xs else np.zeros(0, d))
-        return Rollout(obs=obs[:-1], act=act, logp=logp, rew=rew, terminated=term,
-                       truncated=trunc, value=value, next_value=next_value, valid=valid,
-                       last_obs=obs[-1], episode_returns=cat(ep_rets, np.float64),
-                       episode_lengths=cat(ep_lens, np.int64))
+        ep_ret, ep_len, self._ep_ret, self._ep_len = episode_stats(
+            raw_rew, valid, done, self._ep_ret, self._ep_len)
+        return Rollout(obs=obs[:-1], act=act, logp=logp,
+                       rew=raw_rew.astype(self.dtype) if rew is None else rew,
+                       terminated=term, truncated=trunc, value=value, next_value=next_value,
+                       valid=valid, last_obs=obs[-1], episode_returns=ep_ret,
+                       episode_lengths=ep_len)
+
+
+def episode_stats(rew, valid, done, ret0, len0):
+    """Returns and lengths of the episodes that end in a ``[T, N]`` block, vectorised.
+
+    rew [T, N] raw rewards, valid [T, N], done [T, N] (terminated or truncated); ret0 [N],
+    len0 [N] the return and length so far of the episodes running at the start of the block.
+    With P[u, i] = ret0_i + sum_{v < u} valid r[v, i]  (P [T + 1, N], prefix sums) and s the
+    step after env i's previous end (0 if none in the block), an episode ending at step t has
+        return = P[t + 1, i] - P[s, i],     length likewise with r replaced by 1.
+    Returns ``(returns [E], lengths [E], ret [N], len [N])``: the finished episodes in the
+    order they end (by step, then env index), and the carry for the next block.
+    """
+    T, N = rew.shape
+    steps = np.arange(1, T + 1)[:, None]
+    r = np.where(valid, rew, 0.0)
+    r[0] += ret0
+    n = valid.astype(np.int64)
+    n[0] += len0
+    zero = np.zeros((1, N))
+    P = np.concatenate([zero, np.cumsum(r, axis=0)])
+    L = np.concatenate([zero.astype(np.int64), np.cumsum(n, axis=0)])
+    after_end = np.maximum.accumulate(np.where(done, steps, 0), axis=0)
+    start = np.concatenate([zero.astype(np.int64), after_end[:-1]])
+    t, i = np.nonzero(done)
+    s, s_last = start[t, i], after_end[-1]
+    cols = np.arange(N)
+    return (P[t + 1, i] - P[s, i], L[t + 1, i] - L[s, i],
+            P[T] - P[s_last, cols], L[T] - L[s_last, cols])
