@@ -47,60 +47,29 @@ import numpy as np
 
 from ._checks import check_positive, check_unit_interval
 from .backend import get_xp, to_numpy
+from .mdp import default_obs, policy_gradient
 from .mdp.sampler import Trajectories, as_generator, sample_trajectories
 from .params import flatten
+from .returns import discounted_returns, gae, td_errors
 
 __all__ = [
-    "reward_to_go", "td_errors", "gae_advantages",
     "WholeReturn", "RewardToGo", "Baseline", "ExactQ", "ExactA", "TD", "GAE", "ImportanceSampled",
     "EstimatorReport", "score_table", "expected_score_sum", "estimates_from_weights",
     "gradient_estimates", "summarize", "compare_estimators", "required_samples",
 ]
 
 
-# ----------------------------------------------------------------------------------------------
-# Return kernels over [T, M] (time-major, one episode per column; array-API generic)
-
-def reward_to_go(rew, gamma: float):
-    """G_t = r_t + gamma G_{t+1}, G_T = 0;  rew [T, M] -> G [T, M].
-
-    Rewards after an episode's end are 0 (the sampler's convention), so each column is one
-    episode and no reset is needed. No bootstrap at truncation (a Monte-Carlo return).
-    """
-    xp = get_xp(rew)
-    g = xp.zeros_like(rew[0, ...])
-    out = []
-    for t in range(rew.shape[0] - 1, -1, -1):
-        g = rew[t, ...] + gamma * g
-        out.append(g)
-    return xp.stack(out[::-1], axis=0)
+def _mc_returns(traj: Trajectories, gamma: float, rew=None) -> np.ndarray:
+    """Monte-Carlo reward-to-go G_t = sum_{k=t}^{end} gamma^(k-t) r_k [T, M] (no bootstrap)."""
+    return discounted_returns(traj.rew if rew is None else rew, traj.terminated, traj.truncated,
+                              gamma)
 
 
-def td_errors(rew, value, next_value, terminated, valid, gamma: float):
-    """delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t), and 0 where not ``valid``.
-
-    All inputs ``[T, M]``: ``value[t] = V(s_t)``, ``next_value[t] = V(s_{t+1})`` (at a truncated
-    step s_{t+1} is the real final state, so the error bootstraps from it).
-    """
-    xp = get_xp(rew, value)
-    boot = xp.where(terminated, xp.zeros_like(next_value), next_value)
-    delta = rew + gamma * boot - value
-    return xp.where(valid, delta, xp.zeros_like(delta))
-
-
-def gae_advantages(delta, done, gamma: float, lam: float):
-    """GAE (Schulman et al., 2016): A_t = delta_t + gamma lam (1 - done_t) A_{t+1}, A_T = 0.
-
-    ``delta`` [T, M] TD errors (0 after the end), ``done`` [T, M] = terminated or truncated: the
-    trace stops at the episode's last step.
-    """
-    xp = get_xp(delta)
-    a = xp.zeros_like(delta[0, ...])
-    out = []
-    for t in range(delta.shape[0] - 1, -1, -1):
-        a = delta[t, ...] + gamma * lam * xp.where(done[t, ...], xp.zeros_like(a), a)
-        out.append(a)
-    return xp.stack(out[::-1], axis=0)
+def _td(traj: Trajectories, values: np.ndarray, gamma: float) -> np.ndarray:
+    """delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t) [T, M]; at a truncation
+    s_{t+1} is the real final state, so the error bootstraps from it."""
+    return td_errors(traj.rew, values[traj.states[:-1]], values[traj.states[1:]],
+                     traj.terminated, gamma)
 
 
 def _discounts(traj: Trajectories, gamma: float) -> np.ndarray:
@@ -128,7 +97,7 @@ class WholeReturn:
     name: str = "whole return"
 
     def weights(self, traj, gamma, pi):
-        return np.where(traj.valid, reward_to_go(traj.rew, gamma)[0], 0.0)
+        return np.where(traj.valid, _mc_returns(traj, gamma)[0], 0.0)
 
 
 @dataclass(frozen=True)
@@ -143,7 +112,7 @@ class RewardToGo:
         return "reward-to-go" + ("" if self.discount_weight else " (no gamma^t)")
 
     def weights(self, traj, gamma, pi):
-        g = reward_to_go(traj.rew, gamma)
+        g = _mc_returns(traj, gamma)
         return _discounts(traj, gamma) * g if self.discount_weight else g
 
 
@@ -157,7 +126,7 @@ class Baseline:
 
     def weights(self, traj, gamma, pi):
         b = _table("values", self.values, (pi.shape[0],))
-        g = reward_to_go(traj.rew, gamma) - b[traj.states[:-1]]
+        g = _mc_returns(traj, gamma) - b[traj.states[:-1]]
         return np.where(traj.valid, _discounts(traj, gamma) * g, 0.0)
 
 
@@ -191,9 +160,7 @@ class TD:
 
     def weights(self, traj, gamma, pi):
         v = _table("values", self.values, (pi.shape[0],))
-        delta = td_errors(traj.rew, v[traj.states[:-1]], v[traj.states[1:]], traj.terminated,
-                          traj.valid, gamma)
-        return _discounts(traj, gamma) * delta
+        return np.where(traj.valid, _discounts(traj, gamma) * _td(traj, v, gamma), 0.0)
 
 
 @dataclass(frozen=True)
@@ -207,9 +174,10 @@ class GAE:
 
     def weights(self, traj, gamma, pi):
         lam = check_unit_interval("lam", self.lam)
-        delta = TD(self.values).weights(traj, gamma, pi) / _discounts(traj, gamma)
-        adv = gae_advantages(delta, traj.terminated | traj.truncated, gamma, lam)
-        return _discounts(traj, gamma) * adv
+        v = _table("values", self.values, (pi.shape[0],))
+        adv, _ = gae(traj.rew, v[traj.states[:-1]], v[traj.states[1:]], traj.terminated,
+                     traj.truncated, gamma, lam)
+        return np.where(traj.valid, _discounts(traj, gamma) * adv, 0.0)
 
 
 @dataclass(frozen=True)
@@ -237,8 +205,8 @@ class ImportanceSampled:
         rho = np.where(traj.valid, pi[s, a] / beta[s, a], 1.0)
         c = np.cumprod(rho, axis=0)
         if self.per_decision:
-            return _discounts(traj, gamma) * reward_to_go(c * traj.rew, gamma)
-        g = _discounts(traj, gamma) * reward_to_go(traj.rew, gamma)
+            return _discounts(traj, gamma) * _mc_returns(traj, gamma, c * traj.rew)
+        g = _discounts(traj, gamma) * _mc_returns(traj, gamma)
         return np.where(traj.valid, c[-1] * g, 0.0)
 
 
@@ -290,11 +258,10 @@ def estimates_from_weights(traj: Trajectories, w, table: np.ndarray, n_actions: 
     return out
 
 
-def _obs(mdp, policy, obs):
+def _obs(mdp, policy, params, obs):
     if obs is not None:
         return obs
-    from .mdp import default_obs  # noqa: PLC0415  (npg.mdp imports this module's sampler)
-    return default_obs(mdp, policy)
+    return default_obs(mdp, policy, params)
 
 
 def _behaviour(estimator, pi):
@@ -314,7 +281,7 @@ def gradient_estimates(mdp, policy, params, estimator, n_traj: int, horizon: int
 
     Trajectories follow pi (or the estimator's ``behaviour`` matrix when it has one).
     """
-    pi, table = score_table(policy, params, _obs(mdp, policy, obs))
+    pi, table = score_table(policy, params, _obs(mdp, policy, params, obs))
     traj = sample_trajectories(mdp, _behaviour(estimator, pi), n_traj, horizon, as_generator(rng))
     return estimates_from_weights(traj, estimator.weights(traj, float(mdp.gamma), pi), table,
                                   pi.shape[1])
@@ -389,9 +356,8 @@ def compare_estimators(mdp, policy, params, estimators, n_traj: int, horizon: in
     if not isinstance(estimators, dict):
         estimators = {e.name: e for e in estimators}
     rng = as_generator(rng)
-    obs = _obs(mdp, policy, obs)
+    obs = _obs(mdp, policy, params, obs)
     if exact is None:
-        from .mdp import policy_gradient  # noqa: PLC0415
         exact = flatten(policy_gradient(mdp, policy, params, obs))
     pi, table = score_table(policy, params, obs)
     gamma, shared, out = float(mdp.gamma), None, {}
@@ -414,7 +380,7 @@ def required_samples(effect: float = 0.05, z_threshold: float = 4.5, z_power: fl
     The mean of M estimates has standard error sd / sqrt(M), so a bias b = effect sd has
     E[z] = effect sqrt(M). Requiring effect sqrt(M) >= z_threshold + z_power (1.645: the bias is
     flagged with probability >= 95%) gives M = ceil(((z_threshold + z_power) / effect)^2);
-    the defaults give 15 101.
+    the defaults give 15 105.
     """
     check_positive("effect", effect)
     return math.ceil(((z_threshold + z_power) / effect) ** 2)
