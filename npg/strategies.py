@@ -104,10 +104,13 @@ def continuous_actions(draw, batch=sizes(), act_dim=sizes(1, 3), bound: float = 
 def logits(draw, batch=sizes(), n_actions=sizes(1, 5), bound: float = 1000.0):
     """Logits: float64 [B, A], entries in [-bound, bound] (default +-1000: extreme but legal).
 
-    Hypothesis shrinks toward and tries the bounds, so rows like [1000, -1000, 0] appear.
+    Entries are drawn from the whole interval or, a third of the time, exactly at -bound or
+    +bound, so saturated rows like [1000, -1000, 3.5] appear often (stable log-softmax tests).
     """
     b, a = draw(_as_strategy(batch)), draw(_as_strategy(n_actions))
-    return draw(_float_array((b, a), bound))
+    ends = st.sampled_from([-float(bound), float(bound)])
+    elements = st.one_of(floats(bound), floats(bound), ends)
+    return draw(hnp.arrays(np.float64, (b, a), elements=elements))
 
 
 @st.composite
