@@ -1,0 +1,28 @@
+"""Updaters: each an ``Algorithm`` (see ``base``) with a validated config dataclass.
+
+``ALGORITHMS`` maps a name ("ppo", "reinforce", "a2c", ...) to its class; ``get_algorithm(name)``
+looks one up with a helpful error.
+"""
+
+from .base import AlgoConfig, Algorithm, make_config, state_from_flat, state_to_flat
+
+ALGORITHMS: dict[str, type] = {}
+
+try:  # written in parallel; imported plainly once ppo.py lands
+    from .ppo import PPO, PPOConfig
+    ALGORITHMS["ppo"] = PPO
+except ImportError:  # pragma: no cover
+    pass
+
+
+def get_algorithm(name: str) -> type:
+    """The ``Algorithm`` subclass registered as ``name``; ValueError listing the names if none."""
+    if not isinstance(name, str):
+        raise TypeError(f"algo must be a str naming an algorithm; got {type(name).__name__}")
+    if name not in ALGORITHMS:
+        raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}; got {name!r}")
+    return ALGORITHMS[name]
+
+
+__all__ = ["Algorithm", "AlgoConfig", "make_config", "state_to_flat", "state_from_flat",
+           "ALGORITHMS", "get_algorithm", "PPO", "PPOConfig"]

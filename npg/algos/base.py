@@ -1,0 +1,261 @@
+"""The interface every updater (REINFORCE, actor-critic, PPO, ...) implements, and its helpers.
+
+An *algorithm* turns rollouts into parameter updates. It is a small object that holds its
+config and the policy/critic objects (hyperparameters only, no arrays); everything that changes
+during training lives in a plain-data *train state* that the caller threads through::
+
+    algo = PPO(PPOConfig(), space_info(envs))
+    state = algo.init(rng)                                  # {"policy": ..., "critic": ..., ...}
+    env_action, action, logp = algo.act(state, obs, rng)    # obs [N, D] -> env / stored actions
+    v = algo.value(state, obs)                              # [N], or None without a critic
+    state, stats = algo.update(state, rollout, progress, rng)   # progress in [0, 1]
+
+The train state is nested dicts of arrays, ints and floats (``state_to_flat`` /
+``state_from_flat`` turn it into one level of "/"-joined keys for ``np.savez``). The seed never
+lives in a config: randomness comes only from the numpy Generators the caller passes.
+
+Every config is a dataclass derived from ``AlgoConfig`` (n_envs, n_steps, gamma, dtype and the
+network fields); ``__post_init__`` validates every field, raising TypeError/ValueError that
+name it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from .._checks import check_positive_int, check_unit_interval
+from ..backend import default_xp, get_xp, to_numpy
+from ..distributions import categorical, gaussian
+
+__all__ = ["AlgoConfig", "Algorithm", "make_config", "check_positive_field",
+           "check_nonneg_field", "check_bool_field", "state_to_flat", "state_from_flat",
+           "as_generator"]
+
+_ACTIVATIONS = ("tanh", "relu")
+
+
+# ---------------------------------------------------------------------------------- config checks
+
+def as_generator(rng, name: str = "rng") -> np.random.Generator:
+    """A numpy Generator from a Generator (returned as is) or an int seed; None is refused."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed; got "
+                    f"{type(rng).__name__}")
+
+
+def _real(name: str, x) -> float:
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {type(x).__name__}")
+    v = float(x)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite; got {v}")
+    return v
+
+
+def check_positive_field(name: str, x) -> float:
+    """A finite real number > 0 (learning rates, clip ranges, coefficients)."""
+    v = _real(name, x)
+    if not v > 0.0:
+        raise ValueError(f"{name} must be > 0; got {v}")
+    return v
+
+
+def check_nonneg_field(name: str, x) -> float:
+    """A finite real number >= 0 (loss coefficients)."""
+    v = _real(name, x)
+    if v < 0.0:
+        raise ValueError(f"{name} must be >= 0; got {v}")
+    return v
+
+
+def check_bool_field(name: str, x) -> bool:
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool; got {type(x).__name__}")
+    return bool(x)
+
+
+@dataclass
+class AlgoConfig:
+    """Fields every algorithm's config has (subclasses add their own and may change defaults).
+
+    n_envs: int = 8
+        N, parallel environments.
+    n_steps: int = 32
+        T, steps per environment in each rollout (one update per rollout of T * N steps).
+    gamma: float = 0.99
+        Discount factor in [0, 1].
+    dtype: str = "float64"
+        Floating dtype of parameters, observations and every computation ("float64" for
+        exactness, "float32" for speed).
+    hidden: tuple = (64, 64)
+        Hidden-layer widths of the MLP networks (empty tuple: linear in the observation).
+    activation: str = "tanh"
+        Hidden activation, "tanh" or "relu".
+    orthogonal: bool = True
+        Orthogonal initialisation (Saxe et al. 2014) instead of scaled Gaussian weights.
+    """
+
+    n_envs: int = 8
+    n_steps: int = 32
+    gamma: float = 0.99
+    dtype: str = "float64"
+    hidden: tuple = (64, 64)
+    activation: str = "tanh"
+    orthogonal: bool = True
+
+    def __post_init__(self):
+        self.n_envs = check_positive_int("n_envs", self.n_envs)
+        self.n_steps = check_positive_int("n_steps", self.n_steps)
+        self.gamma = check_unit_interval("gamma", self.gamma)
+        if self.dtype not in ("float64", "float32") and not (
+                isinstance(self.dtype, (type, np.dtype)) and np.dtype(self.dtype).name
+                in ("float64", "float32")):
+            raise ValueError(f"dtype must be 'float64' or 'float32'; got {self.dtype!r}")
+        self.dtype = np.dtype(self.dtype).name
+        if isinstance(self.hidden, int) and not isinstance(self.hidden, bool):
+            self.hidden = (self.hidden,)
+        if not isinstance(self.hidden, (tuple, list)):
+            raise TypeError(f"hidden must be a tuple of positive ints; got "
+                            f"{type(self.hidden).__name__}")
+        self.hidden = tuple(check_positive_int(f"hidden[{i}]", h)
+                            for i, h in enumerate(self.hidden))
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
+        self.orthogonal = check_bool_field("orthogonal", self.orthogonal)
+
+    @property
+    def batch_steps(self) -> int:
+        """T * N, environment steps per rollout."""
+        return self.n_envs * self.n_steps
+
+
+def make_config(config_class: type, config=None):
+    """A validated ``config_class`` instance from None (defaults), a dict of field overrides,
+    or an instance (returned as is). Unknown keys raise a ValueError that lists the fields."""
+    if config is None:
+        return config_class()
+    if isinstance(config, config_class):
+        return config
+    if isinstance(config, Mapping):
+        names = {f.name for f in fields(config_class)}
+        unknown = sorted(set(config) - names)
+        if unknown:
+            raise ValueError(f"config has unknown fields {unknown} for "
+                             f"{config_class.__name__}; its fields are {sorted(names)}")
+        return config_class(**config)
+    raise TypeError(f"config must be None, a dict or a {config_class.__name__}; got "
+                    f"{type(config).__name__}")
+
+
+# ---------------------------------------------------------------------------------- train state
+
+def state_to_flat(state: Mapping, prefix: str = "") -> dict[str, Any]:
+    """Nested dicts -> one level with "/"-joined keys; arrays become NumPy (for ``np.savez``)."""
+    out = {}
+    for k, v in state.items():
+        if "/" in str(k):
+            raise ValueError(f"train-state key {k!r} must not contain '/'")
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(state_to_flat(v, key + "/"))
+        else:
+            out[key] = to_numpy(v) if hasattr(v, "shape") else v
+    return out
+
+
+def state_from_flat(flat: Mapping, xp=None) -> dict:
+    """Inverse of ``state_to_flat``: 0-d integer/float arrays become Python ints/floats, other
+    arrays move to ``xp`` (default: ``default_xp()``)."""
+    xp = default_xp() if xp is None else xp
+    out: dict = {}
+    for key, v in flat.items():
+        *path, leaf = key.split("/")
+        node = out
+        for p in path:
+            node = node.setdefault(p, {})
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v.item()
+        elif isinstance(v, np.ndarray):
+            v = xp.asarray(v)
+        node[leaf] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------- algorithm
+
+class Algorithm:
+    """Base class of the updaters. Subclasses set ``name`` and ``config_class`` and define
+    ``init`` and ``update``; ``act`` and ``value`` here work for any algorithm whose train state
+    has ``"policy"`` params for ``self.policy`` (and ``"critic"`` params for ``self.critic``).
+
+    __init__(config, spec): ``config`` is None, a dict or a ``config_class`` instance;
+    ``spec`` an ``npg.envs.SpaceInfo``. Subclasses call ``super().__init__`` and then build
+    ``self.policy`` / ``self.critic`` (objects holding hyperparameters only).
+    """
+
+    name: str = ""
+    config_class: type = AlgoConfig
+    policy: Any = None
+    critic: Any = None
+
+    def __init__(self, config=None, spec=None):
+        self.config = make_config(self.config_class, config)
+        if spec is None or not all(hasattr(spec, a) for a in ("obs_dim", "discrete")):
+            raise TypeError(f"spec must be an npg.envs.SpaceInfo (npg.envs.space_info(env)); "
+                            f"got {type(spec).__name__}")
+        self.spec = spec
+        self.dtype = np.dtype(self.config.dtype)
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.config!r})"
+
+    # -- the subclass's part -------------------------------------------------------------
+    def init(self, rng) -> dict:
+        raise NotImplementedError
+
+    def update(self, state, rollout, progress: float, rng):
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------------
+    def obs_array(self, obs, like):
+        """obs as an array on the module of ``like`` (a parameter array) in the config dtype."""
+        xp = get_xp(like)
+        return xp.asarray(obs, dtype=like.dtype)
+
+    def act(self, state, obs, rng, deterministic: bool = False):
+        """Actions for a batch of observations ``obs [M, D]`` with one policy forward pass.
+
+        Returns ``(env_action, action, logp)`` as NumPy arrays: ``action`` [M] int64 or [M, K]
+        (the unclipped Gaussian sample, whose log-probability ``logp`` [M] is), and
+        ``env_action``, the action for the environment (Gaussian actions clipped to the
+        bounds). ``deterministic=True`` takes the mode (argmax / mean) instead of sampling.
+        """
+        params = state["policy"]
+        dist = self.policy.dist_params(params, obs)
+        if self.spec.discrete:
+            a = categorical.mode(dist) if deterministic else categorical.sample(
+                dist, as_generator(rng))
+            lp = categorical.log_prob(dist, a)
+            a = to_numpy(a)
+            return a, a, to_numpy(lp)
+        mean, log_std = dist
+        xp = get_xp(mean)
+        mean, log_std = xp.broadcast_arrays(mean, log_std)
+        a = mean if deterministic else gaussian.sample(mean, log_std, as_generator(rng))
+        lp = to_numpy(gaussian.log_prob(mean, log_std, a))
+        a = to_numpy(a)
+        low, high = self.spec.act_low, self.spec.act_high
+        return np.clip(a, low, high).astype(a.dtype, copy=False), a, lp
+
+    def value(self, state, obs):
+        """V(obs) [M] as a NumPy array from ``self.critic``, or None without a critic."""
+        if self.critic is None:
+            return None
+        return to_numpy(self.critic.value(state["critic"], obs))
