@@ -15,6 +15,7 @@ What is accepted (and why):
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from types import ModuleType
 
@@ -44,11 +45,12 @@ class Batch:
 
 def check_gamma(name: str, x) -> float:
     """A discount or trace parameter: a real scalar in [0, 1] (0-d arrays accepted)."""
-    if isinstance(x, bool):
-        raise TypeError(f"{name} must be a real number in [0, 1]; got bool")
     if hasattr(x, "shape") and tuple(x.shape) != ():
         raise TypeError(f"{name} must be a scalar in [0, 1]; got an array of shape "
                         f"{tuple(x.shape)}")
+    if isinstance(x, (bool, str, bytes)) or not (isinstance(x, numbers.Real)
+                                                 or hasattr(x, "shape")):
+        raise TypeError(f"{name} must be a real number in [0, 1]; got {type(x).__name__}")
     return check_unit_interval(name, x)
 
 
