@@ -153,6 +153,9 @@ def sample_trajectories(mdp, pi, n_traj: int, horizon: int, rng) -> Trajectories
         s = np.where(alive, s_next, s)
         states[t + 1] = s
         alive = alive & ~terminated[t]
+        if not alive.any():          # every episode has ended: the rest stays frozen / zero
+            states[t + 2:] = s
+            break
     truncated = np.zeros((t_max, m), bool)
     truncated[-1] = alive
     return Trajectories(states, actions, rew, terminated, truncated, valid)
@@ -166,7 +169,7 @@ def rollout(mdp, policy, params, n_traj: int, horizon: int, rng, obs=None) -> Tr
     sampling from pi(. | s_t) for a stationary policy.
     """
     if obs is None:
-        from . import default_obs  # noqa: PLC0415  (the package imports this module)
-        obs = default_obs(mdp, policy)
+        from .gradient import default_obs  # noqa: PLC0415  (keeps this module standalone)
+        obs = default_obs(mdp, policy, params)
     pi = to_numpy(policy.probs(params, obs))
     return sample_trajectories(mdp, pi, n_traj, horizon, rng)
