@@ -132,7 +132,12 @@ def visitation(mdp: FiniteMDP, pi, normalized: bool = False) -> np.ndarray:
 
 
 def objective(mdp: FiniteMDP, pi) -> float:
-    """J(pi) = E[sum_t gamma^t r_t] = mu0 . V, a float."""
+    """J(pi) = E[sum_t gamma^t r_t] = mu0 . V, a float.
+
+    Gradient with respect to a policy's parameters theta (policy gradient theorem):
+    grad J = sum_{s,a} d(s) pi(a|s) Q(s, a) grad log pi(a|s), ``npg.mdp.policy_gradient``;
+    for the tabular softmax dJ/dtheta[s, a] = d(s) pi(a|s) A(s, a).
+    """
     V, _, _ = evaluate(mdp, pi)
     return float(mdp.mu0 @ V)
 

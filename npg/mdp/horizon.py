@@ -55,7 +55,11 @@ def finite_horizon_evaluate(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.0
 
 
 def finite_horizon_objective(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.0) -> float:
-    """J_H = E[sum_{t<H} gamma^t r_t] = mu0 . V_0, a float."""
+    """J_H = E[sum_{t<H} gamma^t r_t] = mu0 . V_0, a float.
+
+    Gradient: grad J_H = sum_{t<H} gamma^t sum_{s,a} p_t(s) pi(a|s) Q_t(s, a) grad log pi(a|s),
+    ``finite_horizon_gradient``.
+    """
     V, _ = finite_horizon_evaluate(mdp, pi, horizon, gamma)
     return float(mdp.mu0 @ V[0])
 
