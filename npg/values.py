@@ -1,4 +1,4 @@
-"""Critics: state-value functions V(s) and state-action critics Q(s, a), with squared-error loss gradients.
+"""Critics V(s) and Q(s, a) with the gradients of their squared-error regression losses.
 
 Every critic regresses on targets ``y`` that are held constant (they are not differentiated,
 the usual "semi-gradient" of TD learning, Sutton & Barto 2018, section 9.3):

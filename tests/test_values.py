@@ -1,4 +1,4 @@
-"""Critics: hand-derived losses, finite-difference gradients on every backend, identities, bad input."""
+"""Critics: hand-derived losses, finite differences on every backend, identities, bad input."""
 
 import numpy as np
 import pytest
@@ -361,3 +361,17 @@ def test_bad_inputs_name_the_argument(xp):
         tab.loss_grad({"w": pt["v"]}, s, y)                       # wrong key
     with pytest.raises(ValueError, match=r"params\['v'\]"):
         tab.loss_grad({"v": xp.zeros(4, dtype=xp.float64)}, s, y) # wrong shape
+
+
+def test_linear_critics_pass_features_errors_through(xp):
+    from npg.features import OneHot, Polynomial
+    lin, lq = LinearValue(Polynomial(obs_dim=2, degree=1)), LinearQ(OneHot(3), 2)
+    pl, pq = _on(xp, lin.init(0)), _on(xp, lq.init(0))
+    y = xp.asarray([0.0, 1.0])
+    with pytest.raises(ValueError, match="obs"):
+        lin.loss_grad(pl, xp.ones((2, 3)), y)
+    with pytest.raises(ValueError, match="obs"):
+        lq.loss_grad(pq, xp.asarray([0, 5]), xp.asarray([0, 1]), y)
+    with pytest.raises(ValueError, match=r"params\['W'\]"):
+        lq.loss_grad({"W": xp.zeros((3, 3), dtype=xp.float64)}, xp.asarray([0, 1]),
+                     xp.asarray([0, 1]), y)
