@@ -26,6 +26,10 @@ and differs only in the weights w [T, M]:
 
 with the TD error delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t). Why each is or
 is not unbiased is derived in ``docs/estimators.md``; ``tests/test_estimators.py`` measures it.
+An estimator is a frozen dataclass holding its tables (b, Q, A, V, beta) with
+``weights(traj, gamma, pi) -> w [T, M]`` (0 after an episode's end) and ``behaviour`` (None, or
+the behaviour policy matrix beta [S, A] that its trajectories must come from). Returns, TD errors
+and GAE come from ``npg.returns`` with the sampler's terminated / truncated flags.
 
 Fast path: on a finite MDP the score grad log pi(a | s) depends only on the pair (s, a), so the
 policy's own ``scores`` are computed once for all S A pairs (a table ``[S A, P]``); the weights of
@@ -34,8 +38,9 @@ product ``W @ table`` ``[M, P]``. Weights are NumPy (the sampler's output); the 
 parameters may live on any backend.
 
 With a horizon cap T the sums stop at T: the Monte-Carlo estimators are then unbiased for the
-truncated objective, which differs from J by at most gamma^T max|R| / (1 - gamma); pick T so that
-this is negligible or so that episodes terminate first.
+T-step objective, whose value and gradient differ from J's by terms carrying gamma^T (J itself
+by at most gamma^T max|R| / (1 - gamma)); pick T so that this is negligible next to the standard
+error, or so that episodes terminate first.
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ import numpy as np
 
 from ._checks import check_positive, check_unit_interval
 from .backend import get_xp, to_numpy
-from .mdp import default_obs, policy_gradient
+from .mdp import default_obs, policy_gradient, state_action_pairs
 from .mdp.sampler import Trajectories, as_generator, sample_trajectories
 from .params import flatten
 from .returns import discounted_returns, gae, td_errors
@@ -221,9 +226,7 @@ def score_table(policy, params, obs):
     """
     xp = get_xp(*params.values())
     obs = xp.asarray(to_numpy(obs))
-    n_s, n_a = int(obs.shape[0]), int(policy.n_actions)
-    obs_sa = xp.take(obs, xp.asarray(np.repeat(np.arange(n_s), n_a)), axis=0)
-    act = xp.asarray(np.tile(np.arange(n_a), n_s))
+    obs_sa, act = state_action_pairs(obs, int(policy.n_actions))
     pi = np.asarray(to_numpy(policy.probs(params, obs)), dtype=np.float64)
     return pi, np.asarray(to_numpy(policy.scores(params, obs_sa, act)), dtype=np.float64)
 

@@ -257,6 +257,18 @@ def test_unbiased_mlp_policy():
         assert r.max_abs_z < Z_MAX, (name, r.z)
 
 
+def test_harness_on_every_backend(xp):
+    # The policy and its parameters may live on any array module; sampling and weights are
+    # NumPy, so the same seed gives the same estimates.
+    mdp = offset_random_mdp(seed=6)
+    pol, params, obs = tabular(mdp)
+    ref = E.gradient_estimates(mdp, pol, params, E.GAE(np.ones(6), 0.7), 50, 20, 0, obs=obs)
+    params_xp = {k: xp.asarray(v) for k, v in params.items()}
+    got = E.gradient_estimates(mdp, pol, params_xp, E.GAE(np.ones(6), 0.7), 50, 20, 0,
+                               obs=xp.asarray(obs))
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14)
+
+
 # ---------------------------------------------------------------------------- the report
 
 def test_summarize_by_hand():
