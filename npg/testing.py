@@ -10,8 +10,8 @@ rule: atol 1e-7, rtol 1e-6, h 1e-5). The random-direction form (after HIPS autog
 ``(f(theta + h u) - f(theta - h u)) / (2 h)`` along random unit directions ``u``: two function
 calls per direction instead of two per coordinate, for large parameter vectors.
 
-Hypothesis strategies for parameters, observations and actions live in ``npg.strategies``
-(imported lazily here so that ``import npg`` never needs hypothesis).
+Hypothesis strategies for parameters, observations and actions live in ``npg.strategies``, a
+separate module so that ``import npg`` and ``import npg.testing`` never need hypothesis.
 """
 
 from __future__ import annotations
