@@ -289,3 +289,16 @@ def test_bad_input():
     with pytest.raises(ValueError, match=r"\[0, 2\)"):
         Collector(counting("NextStep", {"n_actions": 2})).collect(
             lambda o: (good, np.array([5]), np.zeros(1)), None, 2)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_async_matches_sync_in_every_autoreset_mode(mode):
+    rollouts = []
+    for vec in ("sync", "async"):
+        envs = make_vec_env(CountingEnv, 2, mode=vec, seed=0, autoreset_mode=mode, truncate_at=3)
+        rollouts.append(Collector(envs).collect(act_zero, value_count, 7))
+        envs.close()
+    a, b = rollouts
+    for k in ("obs", "rew", "terminated", "truncated", "value", "next_value", "valid"):
+        np.testing.assert_array_equal(getattr(a, k), getattr(b, k), k)
+    assert np.all(a.next_value[a.truncated] == 103.0)
