@@ -101,6 +101,10 @@ class Polynomial:
         if degree < 0:
             raise ValueError(f"degree must be a non-negative int; got {degree}")
         self.degree = int(degree)
+        # Derived constant: for each non-constant monomial, the column indices to multiply.
+        self._factors = tuple(
+            combo for d in range(1, self.degree + 1)
+            for combo in itertools.combinations_with_replacement(range(self.obs_dim), d))
 
     def exponents(self) -> np.ndarray:
         """The exponent vectors e [dim, obs_dim], one row per feature."""
@@ -115,7 +119,7 @@ class Polynomial:
 
     @property
     def dim(self) -> int:
-        return int(self.exponents().shape[0])
+        return 1 + len(self._factors)
 
     def __repr__(self):
         return f"Polynomial(obs_dim={self.obs_dim}, degree={self.degree})"
@@ -123,14 +127,12 @@ class Polynomial:
     def __call__(self, obs, dtype=None):
         obs = _box_obs(obs, self.obs_dim, dtype)
         xp = get_xp(obs)
-        e = self.exponents()
+        x = [obs[:, j] for j in range(self.obs_dim)]
         cols = [xp.ones((obs.shape[0],), dtype=obs.dtype)]
-        for row in e[1:]:  # loop over features (not samples): products of powers of columns
-            col = None
-            for j in np.flatnonzero(row):
-                p = obs[:, int(j)] if row[j] == 1 else obs[:, int(j)] ** int(row[j])
-                col = p if col is None else col * p
-            cols.append(col)
+        prods = {(): cols[0]}
+        for combo in self._factors:  # a loop over features, not samples: x_i x_j ... x_k
+            prods[combo] = prods[combo[:-1]] * x[combo[-1]] if len(combo) > 1 else x[combo[0]]
+            cols.append(prods[combo])
         return xp.stack(cols, axis=1)
 
 

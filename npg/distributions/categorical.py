@@ -57,6 +57,10 @@ def log_softmax(z):
     Gradient (Jacobian): d log pi_i / d z_j = delta_ij - pi_j.
     """
     _check_logits("z", z)
+    return _log_softmax(z)
+
+
+def _log_softmax(z):
     xp = get_xp(z)
     y = z - xp.max(z, axis=-1, keepdims=True)
     return y - xp.log(xp.sum(xp.exp(y), axis=-1, keepdims=True))
@@ -69,6 +73,10 @@ def softmax(z):
     Gradient (Jacobian): d pi_i / d z_j = pi_i (delta_ij - pi_j).
     """
     _check_logits("z", z)
+    return _softmax(z)
+
+
+def _softmax(z):
     xp = get_xp(z)
     e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
     return e / xp.sum(e, axis=-1, keepdims=True)
@@ -82,8 +90,11 @@ def log_prob(z, a):
     """
     _check_logits("z", z)
     _check_act("a", z, a)
-    xp = get_xp(z)
-    return xp.sum(one_hot(a, z.shape[-1], z.dtype) * log_softmax(z), axis=-1)
+    return _log_prob(z, a)
+
+
+def _log_prob(z, a):
+    return get_xp(z).sum(one_hot(a, z.shape[-1], z.dtype) * _log_softmax(z), axis=-1)
 
 
 def log_prob_grad(z, a):
@@ -95,7 +106,11 @@ def log_prob_grad(z, a):
     """
     _check_logits("z", z)
     _check_act("a", z, a)
-    return one_hot(a, z.shape[-1], z.dtype) - softmax(z)
+    return _log_prob_grad(z, a)
+
+
+def _log_prob_grad(z, a):
+    return one_hot(a, z.shape[-1], z.dtype) - _softmax(z)
 
 
 def entropy(z):
@@ -104,8 +119,13 @@ def entropy(z):
     Shapes: z [..., A] -> [...]. Masked actions (pi_a = 0 exactly, log pi_a finite) add 0.
     Gradient: d H / d z_j = -pi_j (log pi_j + H)            (see ``entropy_grad``)
     """
+    _check_logits("z", z)
+    return _entropy(z)
+
+
+def _entropy(z):
     xp = get_xp(z)
-    logp = log_softmax(z)
+    logp = _log_softmax(z)
     return -xp.sum(xp.exp(logp) * logp, axis=-1)
 
 
@@ -117,8 +137,13 @@ def entropy_grad(z):
     = -pi_j (log pi_j + 1) + pi_j (1 - H) = -pi_j (log pi_j + H).
     Shapes: z [..., A] -> [..., A]; each row sums to 0 (softmax is shift-invariant).
     """
+    _check_logits("z", z)
+    return _entropy_grad(z)
+
+
+def _entropy_grad(z):
     xp = get_xp(z)
-    logp = log_softmax(z)
+    logp = _log_softmax(z)
     p = xp.exp(logp)
     h = -xp.sum(p * logp, axis=-1, keepdims=True)
     return -p * (logp + h)
@@ -132,8 +157,12 @@ def kl(z_p, z_q):
                d KL / d z_q = q - p                          (see ``kl_grad``)
     """
     _check_same_shape(z_p, z_q)
+    return _kl(z_p, z_q)
+
+
+def _kl(z_p, z_q):
     xp = get_xp(z_p, z_q)
-    logp, logq = log_softmax(z_p), log_softmax(z_q)
+    logp, logq = _log_softmax(z_p), _log_softmax(z_q)
     return xp.sum(xp.exp(logp) * (logp - logq), axis=-1)
 
 
@@ -146,8 +175,12 @@ def kl_grad(z_p, z_q):
     Shapes: [..., A] each.
     """
     _check_same_shape(z_p, z_q)
+    return _kl_grad(z_p, z_q)
+
+
+def _kl_grad(z_p, z_q):
     xp = get_xp(z_p, z_q)
-    logp, logq = log_softmax(z_p), log_softmax(z_q)
+    logp, logq = _log_softmax(z_p), _log_softmax(z_q)
     p, q = xp.exp(logp), xp.exp(logq)
     r = logp - logq
     k = xp.sum(p * r, axis=-1, keepdims=True)

@@ -175,13 +175,13 @@ class CategoricalPolicy(Policy):
 
     def probs(self, params, obs):
         """pi(a|s) [B, A]; rows sum to 1."""
-        return categorical.softmax(self.forward(params, obs)[0])
+        return categorical._softmax(self.forward(params, obs)[0])
 
     def log_prob(self, params, obs, act):
         """log pi(a_b | s_b) [B].  Gradient: see ``score_sum`` / ``scores``."""
         z, _ = self.forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
-        return categorical.log_prob(z, act)
+        return categorical._log_prob(z, act)
 
     def sample(self, params, obs, rng):
         """a_b ~ pi(.|s_b), int64 [B], drawn with the numpy Generator (or seed) ``rng``."""
@@ -193,7 +193,7 @@ class CategoricalPolicy(Policy):
 
     def entropy(self, params, obs):
         """H(pi(.|s_b)) [B]."""
-        return categorical.entropy(self.forward(params, obs)[0])
+        return categorical._entropy(self.forward(params, obs)[0])
 
     def score_sum(self, params, obs, act, w):
         """sum_b w_b grad_theta log pi(a_b|s_b) = vjp(w[:, None] * (onehot(a) - pi)).
@@ -204,19 +204,19 @@ class CategoricalPolicy(Policy):
         xp = get_xp(z)
         act = self._check_act(act, z.shape[0], xp)
         w = self._check_weights(w, z.shape[0], xp, z.dtype)
-        return vjp(w[:, None] * categorical.log_prob_grad(z, act))
+        return vjp(w[:, None] * categorical._log_prob_grad(z, act))
 
     def scores(self, params, obs, act):
         """grad_theta log pi(a_b|s_b) per sample, [B, P] in flatten(params) order."""
         z, vjp = self.forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
-        grads = vjp(categorical.log_prob_grad(z, act), per_sample=True)
+        grads = vjp(categorical._log_prob_grad(z, act), per_sample=True)
         return self._flat_scores(grads, params, z.shape[0])
 
     def entropy_grad(self, params, obs, w=None):
         """grad_theta sum_b w_b H(pi(.|s_b)) = vjp(w[:, None] * (-pi (log pi + H))); w = 1 if None."""
         z, vjp = self.forward(params, obs)
-        d = categorical.entropy_grad(z)
+        d = categorical._entropy_grad(z)
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
         return vjp(d)
@@ -232,12 +232,12 @@ class CategoricalPolicy(Policy):
     def kl(self, params, obs, old_dist_params):
         """KL(pi_old(.|s_b) || pi(.|s_b)) [B], pi_old given by its logits [B, A]."""
         z, _ = self.forward(params, obs)
-        return categorical.kl(self._check_old(old_dist_params, z), z)
+        return categorical._kl(self._check_old(old_dist_params, z), z)
 
     def kl_grad(self, params, obs, old_dist_params, w=None):
         """grad_theta sum_b w_b KL(pi_old || pi) = vjp(w[:, None] * (pi - pi_old)); w = 1 if None."""
         z, vjp = self.forward(params, obs)
-        d = categorical.kl_grad(self._check_old(old_dist_params, z), z)[1]
+        d = categorical._kl_grad(self._check_old(old_dist_params, z), z)[1]
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
         return vjp(d)
