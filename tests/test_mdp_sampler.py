@@ -7,7 +7,7 @@ import pytest
 
 from npg.mdp.exact import evaluate
 from npg.mdp.finite import FiniteMDP
-from npg.mdp.sampler import sample_trajectories
+from npg.mdp.sampler import rollout, sample_trajectories
 
 
 def small_mdp(gamma=0.9):
@@ -116,3 +116,13 @@ def test_bad_input():
         sample_trajectories(mdp, PI, 5, 2.5, 0)
     with pytest.raises(TypeError, match="rng"):
         sample_trajectories(mdp, PI, 5, 5, "seed")
+
+
+def test_rollout_under_a_policy_equals_sampling_its_matrix():
+    from npg.policies import TabularSoftmaxPolicy
+    mdp = small_mdp()
+    pol = TabularSoftmaxPolicy(4, 3)
+    params = pol.init(np.random.default_rng(0))
+    a = rollout(mdp, pol, params, 40, 7, np.random.default_rng(1))
+    b = sample_trajectories(mdp, pol.probs(params, np.arange(4)), 40, 7, np.random.default_rng(1))
+    assert np.array_equal(a.states, b.states) and np.array_equal(a.actions, b.actions)
