@@ -47,7 +47,12 @@ def mlp(S, A):
     return MLPCategoricalPolicy(obs_dim=S, n_actions=A, hidden=(4,), activation="tanh")
 
 
-POLICIES = [tabular, linear_onehot, linear_poly, mlp]
+def shared(S, A):
+    from npg.policies import SharedActorCritic                  # value-head params get grad 0
+    return SharedActorCritic(obs_dim=S, n_actions=A, hidden=(3,), activation="tanh")
+
+
+POLICIES = [tabular, linear_onehot, linear_poly, mlp, shared]
 
 
 def make_policy(factory, S, A, rng, scale):
@@ -55,7 +60,7 @@ def make_policy(factory, S, A, rng, scale):
     try:
         pol = factory(S, A)
     except ImportError:
-        pytest.skip("MLPCategoricalPolicy not available yet")
+        pytest.skip(f"{factory.__name__} policy not available yet")
     params = {k: np.asarray(v, dtype=np.float64) + scale * rng.standard_normal(np.shape(v))
               for k, v in pol.init(rng).items()}
     return pol, params
