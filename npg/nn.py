@@ -43,7 +43,8 @@ from ._checks import check_ndim, check_positive, check_positive_int
 from .backend import default_xp, get_xp
 
 __all__ = ["ACTIVATIONS", "tanh", "relu", "identity", "activation_fn", "dense", "mlp_forward",
-           "mlp_apply", "mlp_init", "mlp_sizes", "n_layers", "orthogonal_matrix", "default_gain"]
+           "mlp_apply", "mlp_init", "mlp_sizes", "n_layers", "orthogonal_matrix", "default_gain",
+           "resolve_float_dtype"]
 
 ACTIVATIONS = ("tanh", "relu", "identity")
 
@@ -313,7 +314,7 @@ def mlp_init(sizes: Sequence[int], rng=None, activation: str = "tanh", orthogona
         raise TypeError(f"orthogonal must be a bool; got {type(orthogonal).__name__}")
     rng = np.random.default_rng(rng)
     xp = default_xp()
-    xdtype = getattr(xp, np.dtype(dtype).name)
+    xdtype = resolve_float_dtype(xp, dtype)
     params = {}
     L = len(sizes) - 1
     for l in range(1, L + 1):
@@ -324,6 +325,20 @@ def mlp_init(sizes: Sequence[int], rng=None, activation: str = "tanh", orthogona
         params[f"W{l}"] = xp.asarray(W, dtype=xdtype)
         params[f"b{l}"] = xp.zeros((n_out,), dtype=xdtype)
     return params
+
+
+def resolve_float_dtype(xp, dtype):
+    """``dtype`` ('float32', np.float32, xp.float32, ...) as a real floating dtype of ``xp``."""
+    if dtype is None:
+        return xp.float64
+    try:
+        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
+        out = getattr(xp, name)
+    except (TypeError, AttributeError):   # already a dtype object of a non-NumPy namespace
+        out = dtype
+    if out not in (xp.float32, xp.float64):
+        raise TypeError(f"dtype must be a real floating dtype (float32 or float64); got {dtype!r}")
+    return out
 
 
 def _check_sizes(sizes) -> tuple[int, ...]:
