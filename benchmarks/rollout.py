@@ -6,7 +6,8 @@ Prints env steps per second of
                value function: the collector's own per-step overhead on top of the env,
   + linear pi  with a linear softmax policy sampled in NumPy and a linear value function
                (obs [8, 4] @ W [4, 2]; inverse-CDF sampling): a realistic small act_fn,
-and the collector's overhead in microseconds per vector step.
+and the collector's overhead in microseconds per vector step (difference of two noisy figures on
+a shared machine), then the collector's own cost measured directly on a null environment.
 
     python benchmarks/rollout.py [--steps 20000] [--num-envs 8] [--repeats 3]
 """
@@ -18,8 +19,28 @@ import time
 
 import numpy as np
 
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+
 from npg.envs import make_vec_env
 from npg.rollout import Collector
+
+
+class NullVectorEnv(VectorEnv):
+    """CartPole's spaces, no physics: step returns preallocated arrays (collector cost only)."""
+
+    def __init__(self, num_envs: int):
+        self.num_envs, self.metadata = num_envs, {}
+        self.single_observation_space = spaces.Box(-1.0, 1.0, (4,), np.float32)
+        self.single_action_space = spaces.Discrete(2)
+        self._obs, self._rew = np.zeros((num_envs, 4), np.float32), np.ones(num_envs, np.float32)
+        self._flag = np.zeros(num_envs, bool)
+
+    def reset(self, *, seed=None, options=None):
+        return self._obs, {}
+
+    def step(self, actions):
+        return self._obs, self._rew, self._flag, self._flag, {}
 
 
 def env_only(envs, actions) -> float:
@@ -90,6 +111,12 @@ def main() -> None:
         overhead = (t_col / done - t_env / steps) * 1e6
         print(f"{mode:>20} {rate(t_env, steps):>12,.0f} {rate(t_col, done):>12,.0f} "
               f"{rate(t_lin, done):>12,.0f} {overhead:>17.1f}")
+
+    a, zeros = np.zeros(N, np.int64), np.zeros(N)
+    t_null = min(collector_time(NullVectorEnv(N), lambda o: (a, a, zeros), None, args.steps)
+                 for _ in range(args.repeats))
+    print(f"collector alone (null env, trivial act_fn): "
+          f"{t_null / (args.steps // 256 * 256) * 1e6:.2f} us per vector step")
 
 
 if __name__ == "__main__":

@@ -125,7 +125,9 @@ class Collector:
                     seeded by ``make_vec_env``).
 
     The collector is the stateful runtime object of the loop (current observations, episode
-    accumulators); the first ``collect`` resets the environments.
+    accumulators); the first ``collect`` resets the environments. Attributes: ``space_info``
+    (``npg.envs.SpaceInfo``: obs_dim, n_actions or act_dim and bounds), ``num_envs``,
+    ``autoreset_mode``, ``total_env_steps``.
     """
 
     def __init__(self, envs: VectorEnv, obs_normalizer: ObsNormalizer | None = None,
@@ -145,7 +147,7 @@ class Collector:
             raise TypeError(f"dtype must be a floating dtype; got {dtype}")
         self.envs, self.dtype, self.seed = envs, dtype, seed
         self.obs_normalizer, self.reward_scaler = obs_normalizer, reward_scaler
-        self.spec = space_info(envs)
+        self.space_info = space_info(envs)
         self.num_envs = int(envs.num_envs)
         self.autoreset_mode = autoreset_mode_of(envs)
         obs_space, act_space = single_spaces(envs)
@@ -157,7 +159,7 @@ class Collector:
     # ---------------------------------------------------------------- state
     def reset(self, seed: int | None = None) -> None:
         """Reset every environment (with ``seed``) and the episode accumulators."""
-        N, D = self.num_envs, self.spec.obs_dim
+        N, D = self.num_envs, self.space_info.obs_dim
         obs, _ = self.envs.reset(seed=seed)
         self._raw = self._encode(obs, np.empty((N, D), np.float64))
         if self.obs_normalizer is not None:
@@ -207,7 +209,7 @@ class Collector:
             rows = np.stack([np.asarray(info["final_obs"][i]) for i in idx])
         else:                                               # DISABLED: before npg resets
             rows = np.asarray(next_obs)[idx]
-        raw = self._encode(rows, np.empty((len(idx), self.spec.obs_dim), np.float64))
+        raw = self._encode(rows, np.empty((len(idx), self.space_info.obs_dim), np.float64))
         return self._policy_obs(raw, np.empty(raw.shape, self.dtype))
 
     def collect(self, act_fn: ActFn, value_fn: ValueFn | None, n_steps: int) -> Rollout:
@@ -231,7 +233,7 @@ class Collector:
             raise TypeError(f"value_fn must be callable or None; got {type(value_fn).__name__}")
         if self._raw is None:
             self.reset(self.seed)
-        N, D, dt, spec = self.num_envs, self.spec.obs_dim, self.dtype, self.spec
+        N, D, dt, spec = self.num_envs, self.space_info.obs_dim, self.dtype, self.space_info
         next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
         act_shape = (N,) if spec.discrete else (N, spec.act_dim)
         obs = np.empty((T + 1, N, D), dt)
@@ -318,8 +320,8 @@ class Collector:
                 raise ValueError("value_fn returned NaN or inf")
         if not np.all(np.isfinite(logp)):
             raise ValueError("act_fn returned a NaN or inf log-probability")
-        if self.spec.discrete and (act.min() < 0 or act.max() >= self.spec.n_actions):
-            raise ValueError(f"act_fn's action must lie in [0, {self.spec.n_actions}); got "
+        if self.space_info.discrete and (act.min() < 0 or act.max() >= self.space_info.n_actions):
+            raise ValueError(f"act_fn's action must lie in [0, {self.space_info.n_actions}); got "
                              f"values from {act.min()} to {act.max()}")
         ep_ret, ep_len, self._ep_ret, self._ep_len = episode_stats(
             raw_rew, valid, done, self._ep_ret, self._ep_len)

@@ -160,7 +160,7 @@ def test_discrete_observations_are_one_hot_in_the_rollout():
 
 def test_gaussian_actions_clipped_for_the_env_unclipped_in_the_rollout():
     c = Collector(counting("NextStep", {"act_dim": 2, "low": -1.0, "high": 1.0}))
-    lo, hi = c.spec.act_low, c.spec.act_high
+    lo, hi = c.space_info.act_low, c.space_info.act_high
     sample = np.array([[3.0, -0.25]])
 
     def act(o):
