@@ -6,7 +6,12 @@ looks one up with a helpful error.
 
 from .base import AlgoConfig, Algorithm, make_config, state_from_flat, state_to_flat
 
-ALGORITHMS: dict[str, type] = {}
+from .actor_critic import A2C, A2CConfig, ACConfig, ActorCritic
+from .q_actor_critic import QACConfig, QActorCritic
+from .reinforce import Reinforce, ReinforceConfig
+
+ALGORITHMS: dict[str, type] = {"reinforce": Reinforce, "ac": ActorCritic, "a2c": A2C,
+                               "qac": QActorCritic}
 
 try:  # written in parallel; imported plainly once ppo.py lands
     from .ppo import PPO, PPOConfig
@@ -25,4 +30,5 @@ def get_algorithm(name: str) -> type:
 
 
 __all__ = ["Algorithm", "AlgoConfig", "make_config", "state_to_flat", "state_from_flat",
-           "ALGORITHMS", "get_algorithm", "PPO", "PPOConfig"]
+           "ALGORITHMS", "get_algorithm", "PPO", "PPOConfig", "Reinforce", "ReinforceConfig",
+           "ActorCritic", "ACConfig", "A2C", "A2CConfig", "QActorCritic", "QACConfig"]

@@ -1,0 +1,258 @@
+"""Pieces shared by REINFORCE and the actor-critic family: building networks from a config,
+the policy-gradient and value losses chained to the parameters, and one optimizer step.
+
+The chain rule in three layers (DESIGN.md), for a batch of B transitions:
+
+    loss layer          npg.losses: d L / d logp_b, d L / d H_b, d L / d v_b           [B]
+    distribution layer  d logp / d dist_params, d H / d dist_params                   [B, ...]
+    network layer       the policy's / critic's vjp                                   params
+
+so each updater's gradient is one forward and one vjp per network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_xp
+from ..distributions import categorical, gaussian
+from ..losses import entropy_loss, policy_gradient_loss, value_loss
+from ..optim import SGD, Adam, clip_by_global_norm
+from .base import AlgoConfig, as_generator, check_nonneg_field, check_positive_field
+
+__all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic",
+           "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
+           "apply_grads", "as_batch", "check_progress"]
+
+_POLICY_KINDS = ("mlp", "linear")
+_OPTIMIZERS = ("adam", "sgd")
+
+
+def _check_choice(name: str, x, choices) -> str:
+    if not isinstance(x, str):
+        raise TypeError(f"{name} must be a str, one of {choices}; got {type(x).__name__}")
+    if x not in choices:
+        raise ValueError(f"{name} must be one of {choices}; got {x!r}")
+    return x
+
+
+@dataclass
+class PGConfig(AlgoConfig):
+    """Fields shared by REINFORCE and the actor-critics (on top of ``AlgoConfig``).
+
+    policy: str = "mlp"
+        "mlp": MLP policy (categorical or diagonal Gaussian) with ``hidden`` / ``activation``;
+        "linear": linear in the features [1, obs] (``LinearSoftmaxPolicy`` /
+        ``LinearGaussianPolicy`` with ``Polynomial(obs_dim, 1)``); the critic follows suit.
+    lr: float = 1e-2
+        Actor learning rate.
+    critic_lr: float = 1e-2
+        Critic learning rate (separate critics).
+    optimizer: str = "adam"
+        "adam" or "sgd" (plain gradient descent).
+    max_grad_norm: float | None = None
+        Clip the global norm of all gradients (actor and critic together); None: no clipping.
+    log_std_init: float = 0.0
+        Initial log standard deviation of Gaussian policies.
+    """
+
+    policy: str = "mlp"
+    lr: float = 1e-2
+    critic_lr: float = 1e-2
+    optimizer: str = "adam"
+    max_grad_norm: float | None = None
+    log_std_init: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.policy = _check_choice("policy", self.policy, _POLICY_KINDS)
+        self.optimizer = _check_choice("optimizer", self.optimizer, _OPTIMIZERS)
+        self.lr = check_positive_field("lr", self.lr)
+        self.critic_lr = check_positive_field("critic_lr", self.critic_lr)
+        if self.max_grad_norm is not None:
+            self.max_grad_norm = check_positive_field("max_grad_norm", self.max_grad_norm)
+        if isinstance(self.log_std_init, bool) or not isinstance(
+                self.log_std_init, (int, float, np.integer, np.floating)):
+            raise TypeError(f"log_std_init must be a real number; got "
+                            f"{type(self.log_std_init).__name__}")
+        if not math.isfinite(float(self.log_std_init)):
+            raise ValueError(f"log_std_init must be finite; got {self.log_std_init}")
+        self.log_std_init = float(self.log_std_init)
+
+
+def check_coef(name: str, x) -> float:
+    """A loss coefficient >= 0."""
+    return check_nonneg_field(name, x)
+
+
+# ------------------------------------------------------------------------------ networks
+
+def make_policy(config: PGConfig, spec):
+    """The policy object for ``spec`` (hyperparameters only)."""
+    from .. import policies
+    from ..features import Polynomial
+    if config.policy == "linear":
+        phi = Polynomial(spec.obs_dim, 1)
+        if spec.discrete:
+            return policies.LinearSoftmaxPolicy(phi, spec.n_actions)
+        return policies.LinearGaussianPolicy(phi, spec.act_dim, log_std_init=config.log_std_init)
+    if spec.discrete:
+        return policies.MLPCategoricalPolicy(spec.obs_dim, spec.n_actions, config.hidden,
+                                             config.activation, config.orthogonal)
+    return policies.MLPGaussianPolicy(spec.obs_dim, spec.act_dim, config.hidden,
+                                      config.activation, log_std_init=config.log_std_init,
+                                      orthogonal=config.orthogonal)
+
+
+def init_policy(policy, config: PGConfig, spec, rng) -> dict:
+    """Policy params: linear policies start at theta = 0 (uniform / zero-mean); MLPs use the
+    policy's own init (hidden gain for the activation, head gain 0.01: near-uniform start)."""
+    rng = as_generator(rng)
+    if config.policy == "linear":
+        return policy.init(rng, scale=0.0, dtype=config.dtype)
+    return policy.init(rng, dtype=config.dtype)
+
+
+def make_critic(config: PGConfig, spec, action_values: bool = False):
+    """V(s) (or Q(s, .) with ``action_values``): linear in [1, obs] or an MLP, as ``policy``."""
+    from .. import values
+    from ..features import Polynomial
+    if config.policy == "linear":
+        phi = Polynomial(spec.obs_dim, 1)
+        return values.LinearQ(phi, spec.n_actions) if action_values else values.LinearValue(phi)
+    if action_values:
+        return values.MLPQ(spec.obs_dim, spec.n_actions, config.hidden, config.activation)
+    return values.MLPValue(spec.obs_dim, config.hidden, config.activation)
+
+
+def init_critic(critic, config: PGConfig, rng) -> dict:
+    """Critic params (zeros for linear critics; ``mlp_init`` for MLPs)."""
+    if config.policy == "linear":
+        return critic.init(as_generator(rng), dtype=config.dtype)
+    return critic.init(as_generator(rng), dtype=config.dtype, orthogonal=config.orthogonal)
+
+
+def make_optimizer(config: PGConfig, lr: float):
+    return Adam(lr=lr) if config.optimizer == "adam" else SGD(lr=lr)
+
+
+# ------------------------------------------------------------------------------ losses
+
+def policy_terms(discrete: bool, dist, act):
+    """Per-sample log pi(a_b|s_b) [B], entropy H_b [B], and ``d_dist(d_logp, d_ent)``, the
+    chain rule from the per-sample loss derivatives to the distribution parameters.
+
+    Categorical, logits z [B, A]:   d logp / dz = onehot(a) - pi,   dH / dz = -pi (log pi + H).
+    Gaussian, (mean, log_std) [B, K]: d logp / d mean = (a - mean) / sigma^2,
+        d logp / d log_std = ((a - mean) / sigma)^2 - 1,   dH / d log_std = 1.
+    ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
+    """
+    if discrete:
+        logp = categorical.log_prob(dist, act)
+        ent = categorical.entropy(dist)
+        g_logp = categorical.log_prob_grad(dist, act)
+
+        def d_dist(d_logp, d_ent):
+            d = d_logp[:, None] * g_logp
+            if d_ent is not None:
+                d = d + d_ent[:, None] * categorical.entropy_grad(dist)
+            return d
+        return logp, ent, d_dist
+    xp = get_xp(dist[0])
+    mean, log_std = xp.broadcast_arrays(*dist)
+    logp = gaussian.log_prob(mean, log_std, act)
+    ent = gaussian.entropy(log_std)
+    g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
+
+    def d_dist(d_logp, d_ent):
+        d_ls = d_logp[:, None] * g_log_std
+        if d_ent is not None:
+            d_ls = d_ls + d_ent[:, None] * gaussian.entropy_grad(log_std)
+        return d_logp[:, None] * g_mean, d_ls
+    return logp, ent, d_dist
+
+
+def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float):
+    """The actor's loss at the distribution parameters and its gradient there.
+
+        L_pi = -(1/B) sum_b A_b log pi(a_b|s_b) - ent_coef (1/B) sum_b H(pi(.|s_b))
+        d L_pi / d dist = d_dist(-A / B, -ent_coef / B)             (A held constant)
+
+    Returns ``(loss, d_dist_params, stats)``.
+    """
+    logp, ent, d_dist = policy_terms(discrete, dist, act)
+    loss, d_logp = policy_gradient_loss(logp, adv)
+    stats = {"policy_loss": float(loss), "entropy": float(get_xp(ent).mean(ent))}
+    d_ent = None
+    if ent_coef:
+        loss_h, d_ent = entropy_loss(ent)
+        loss = loss + ent_coef * loss_h
+        d_ent = ent_coef * d_ent
+    return loss, d_dist(d_logp, d_ent), stats
+
+
+def actor_loss_and_grad(policy, discrete: bool, params, obs, act, adv, ent_coef: float = 0.0):
+    """L_pi(theta) (see ``actor_loss_terms``) and grad_theta L_pi = vjp(d L_pi / d dist).
+
+    obs [B, D], act [B] or [B, K], adv [B] (constants). Returns ``(loss, grads, stats)``.
+    """
+    dist, vjp = policy.forward(params, obs)
+    loss, d_dist, stats = actor_loss_terms(discrete, dist, act, adv, ent_coef)
+    return loss, vjp(d_dist), stats
+
+
+def critic_loss_and_grad(critic, params, obs, target, scale: float = 1.0):
+    """scale * L_V(phi) with L_V = (1/2B) sum_b (V_phi(s_b) - y_b)^2 (targets y held
+    constant: the semi-gradient of TD learning), and its gradient
+    scale * (1/B) sum_b (V_phi(s_b) - y_b) grad_phi V_phi(s_b).  Returns ``(loss, grads)``."""
+    v, vjp = critic.forward(params, obs)
+    loss, d_v = value_loss(v, target)
+    return scale * loss, vjp(scale * d_v)
+
+
+# ------------------------------------------------------------------------------ steps
+
+def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict) -> tuple[dict, float]:
+    """Clip ``grads`` ({net: grads}) to the global norm ``max_grad_norm`` (all nets together),
+    then take one optimizer step per net with its learning rate ``lrs[net]``.
+
+    Returns the new state (a shallow copy; inputs untouched) and the pre-clip gradient norm."""
+    merged = {f"{net}/{k}": g for net, gs in grads.items() for k, g in gs.items()}
+    norm = float(math.sqrt(sum(float(get_xp(g).sum(g * g)) for g in merged.values())))
+    if config.max_grad_norm is not None:
+        merged, _ = clip_by_global_norm(merged, config.max_grad_norm)
+        grads = {net: {k: merged[f"{net}/{k}"] for k in gs} for net, gs in grads.items()}
+    new = dict(state)
+    new["opt"] = dict(state["opt"])
+    for net, g in grads.items():
+        opt = make_optimizer(config, lrs[net])
+        new[net], new["opt"][net] = opt.step(state[net], g, state["opt"][net])
+    new["step"] = int(state["step"]) + 1
+    return new, norm
+
+
+def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
+    """Move the NumPy batch ``flat`` onto the module/dtype of the parameter array ``like``.
+
+    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions."""
+    xp, dt = get_xp(like), like.dtype
+    out = {}
+    for name, k in keys.items():
+        if name == "act" and discrete:
+            out[name] = xp.asarray(flat[k])
+        else:
+            out[name] = xp.asarray(flat[k], dtype=dt)
+    return out
+
+
+def check_progress(progress) -> float:
+    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
+                                                               np.floating)):
+        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
+    p = float(progress)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1]; got {p}")
+    return p

@@ -1,0 +1,142 @@
+"""Q actor-critic: the actor follows Q_w(s, a), a state-action critic learned SARSA-style.
+
+Sutton & Barto (2018), sec. 13.5 with an action-value critic (the "QAC" of Silver's RL course,
+lecture 7). One update from a rollout ``[T, N]`` (default T = N = 1: an update after every
+environment step):
+
+    critic target   y_t = r_t + gamma (1 - d_t) Q'_t
+                    Q'_t = Q_w(s_{t+1}, a_{t+1})      SARSA, where the next action is in the
+                                                      rollout (t + 1 < T, same episode)
+                    Q'_t = sum_a pi(a|s_{t+1}) Q_w(s_{t+1}, a)   Expected SARSA (van Seijen et
+                         al. 2009) where it is not: the rollout's last step, and truncations
+                         (s_{t+1} the real final obs); this is ``rollout.next_value``, because
+                         ``value`` of this algorithm is V(s) = sum_a pi(a|s) Q(s, a).
+    actor weight    A_t = Q_w(s_t, a_t)   (or Q_w(s_t, a_t) - V(s_t) with ``baseline=True``)
+    loss            L = -(1/B) sum_b A_b log pi_theta(a_b|s_b)
+                        + (1/2B) sum_b (Q_w(s_b, a_b) - y_b)^2
+    gradient        grad_theta L = sum_b (-A_b / B) grad log pi(a_b|s_b)
+                    grad_w L = (1/B) sum_b (Q_w(s_b, a_b) - y_b) grad_w Q_w(s_b, a_b)
+with A and y constants (semi-gradient TD for the critic). Discrete actions only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_xp
+from ._common import (PGConfig, actor_loss_and_grad, apply_grads, as_batch, check_progress,
+                      init_critic, init_policy, make_critic, make_optimizer, make_policy)
+from .base import Algorithm, as_generator, check_bool_field
+
+__all__ = ["QACConfig", "QActorCritic", "sarsa_targets"]
+
+
+@dataclass
+class QACConfig(PGConfig):
+    """Q actor-critic hyperparameters (fields of ``PGConfig`` / ``AlgoConfig`` too).
+
+    n_envs: int = 1              N parallel environments.
+    n_steps: int = 1             T steps per update (1: online, an update every step).
+    gamma: float = 0.99          discount.
+    baseline: bool = False       weight the actor by Q - V (an advantage) instead of Q.
+    policy, lr, critic_lr, optimizer, max_grad_norm: see ``PGConfig``.
+    """
+
+    n_envs: int = 1
+    n_steps: int = 1
+    baseline: bool = False
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.baseline = check_bool_field("baseline", self.baseline)
+
+
+def sarsa_targets(rew, terminated, truncated, valid, q_next_in, next_value, gamma):
+    """y [T, N] = r + gamma (1 - d) Q' (see the module docstring).
+
+    q_next_in [T, N]: Q(obs[t+1], act[t+1]) for t < T - 1 (row T - 1 ignored); next_value
+    [T, N]: sum_a pi Q at the real next state. Q' = q_next_in where t + 1 < T, the episode goes
+    on (not d_t, not c_t) and row t + 1 is valid; next_value elsewhere.
+    """
+    T = rew.shape[0]
+    inside = np.zeros_like(valid)
+    inside[:-1] = ~(terminated[:-1] | truncated[:-1]) & valid[1:]
+    q_next = np.where(inside, q_next_in, next_value)
+    return rew + gamma * np.where(terminated, 0.0, q_next)
+
+
+class QActorCritic(Algorithm):
+    """Q actor-critic (module docstring). Train state: ``{"policy", "critic", "opt", "step"}``."""
+
+    name = "qac"
+    config_class = QACConfig
+
+    def __init__(self, config=None, spec=None):
+        super().__init__(config, spec)
+        if not self.spec.discrete:
+            raise ValueError("QActorCritic needs a Discrete action space (its critic is "
+                             "Q(s, .) over A actions)")
+        self.policy = make_policy(self.config, self.spec)
+        self.critic = make_critic(self.config, self.spec, action_values=True)
+
+    def init(self, rng) -> dict:
+        c, rng = self.config, as_generator(rng)
+        pi = init_policy(self.policy, c, self.spec, rng)
+        q = init_critic(self.critic, c, rng)
+        return {"policy": pi, "critic": q, "step": 0,
+                "opt": {"policy": make_optimizer(c, c.lr).init(pi),
+                        "critic": make_optimizer(c, c.critic_lr).init(q)}}
+
+    def value(self, state, obs):
+        """V(s) = sum_a pi(a|s) Q(s, a) [M] (NumPy)."""
+        like = state["policy"][next(iter(state["policy"]))]
+        x = self.obs_array(obs, like)
+        q, _ = self.critic.forward(state["critic"], x)
+        pi = self.policy.probs(state["policy"], x)
+        return np.asarray(get_xp(q).sum(pi * q, axis=1))
+
+    def loss_and_grad(self, params, batch):
+        """L of the module docstring on one batch, and its gradient.
+
+        batch: obs [B, D], act [B], adv [B] (actor weights), ret [B] (critic targets).
+        Returns ``(loss, {"policy": grads, "critic": grads}, stats)``."""
+        loss, g_pi, stats = actor_loss_and_grad(self.policy, True, params["policy"],
+                                                batch["obs"], batch["act"], batch["adv"])
+        loss_q, g_q = self.critic.loss_grad(params["critic"], batch["obs"], batch["act"],
+                                            batch["ret"])
+        stats["value_loss"] = float(loss_q)
+        return loss + loss_q, {"policy": g_pi, "critic": g_q}, stats
+
+    def batch(self, state, rollout) -> dict:
+        """SARSA targets and actor weights on the [T, N] rollout, then its valid steps."""
+        c = self.config
+        if rollout.next_value is None or rollout.value is None:
+            raise ValueError("rollout must carry value and next_value (collect with "
+                             "value_fn=algo.value)")
+        T, N = rollout.rew.shape
+        q = np.asarray(self.critic.value(state["critic"], rollout.obs.reshape(T * N, -1),
+                                         rollout.act.reshape(T * N))).reshape(T, N)
+        q_next_in = np.concatenate([q[1:], np.zeros((1, N), q.dtype)])
+        y = sarsa_targets(rollout.rew, rollout.terminated, rollout.truncated, rollout.valid,
+                          q_next_in, rollout.next_value, c.gamma)
+        adv = q - rollout.value if c.baseline else q
+        flat = rollout.flat(adv=adv, ret=y)
+        like = state["policy"][next(iter(state["policy"]))]
+        return as_batch(like, True, flat, {"obs": "obs", "act": "act", "adv": "adv",
+                                           "ret": "ret"})
+
+    def update(self, state, rollout, progress, rng):
+        """One step of actor and critic on the rollout's valid steps; ``(state, stats)``."""
+        check_progress(progress)
+        c = self.config
+        if rollout.n_valid == 0:                  # only a phantom autoreset step
+            return dict(state), {"n_samples": 0}
+        b = self.batch(state, rollout)
+        params = {"policy": state["policy"], "critic": state["critic"]}
+        loss, grads, stats = self.loss_and_grad(params, b)
+        new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr})
+        stats.update(loss=float(loss), grad_norm=norm, n_samples=int(b["adv"].shape[0]),
+                     mean_q=float(get_xp(b["adv"]).mean(b["adv"])))
+        return new, stats
