@@ -279,7 +279,8 @@ def default_gain(activation: str) -> float:
     return {"tanh": 5.0 / 3.0, "relu": math.sqrt(2.0), "identity": 1.0}[activation]
 
 
-def orthogonal_matrix(shape: tuple[int, int], rng: np.random.Generator, gain: float = 1.0) -> np.ndarray:
+def orthogonal_matrix(shape: tuple[int, int], rng: np.random.Generator,
+                      gain: float = 1.0) -> np.ndarray:
     """A [n_in, n_out] NumPy matrix with orthonormal rows or columns, times ``gain``.
 
     Saxe et al. (2014): QR-factorise a standard Gaussian matrix G = Q R (G of shape [max, min]),
