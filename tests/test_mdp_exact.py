@@ -330,7 +330,7 @@ def test_natural_gradient_solves_the_fisher_system(factory):
 def test_policy_gradient_runs_on_every_backend(xp):
     rng = np.random.default_rng(5)
     mdp = M.random_mdp(4, 3, rng, gamma=0.9)
-    for factory in (tabular, linear_poly):
+    for factory in (tabular, linear_poly, mlp):
         pol, params = make_policy(factory, 4, 3, rng, 1.0)
         ref = M.policy_gradient(mdp, pol, params)
         on_xp = {k: xp.asarray(v) for k, v in params.items()}
