@@ -1,6 +1,6 @@
 """Time the MLP categorical policy's forward pass plus weighted-score backward pass.
 
-    python benchmarks/mlp_policy.py [--repeats 15] [--backend numpy]
+    python benchmarks/mlp_policy.py [--repeats 15] [--backend numpy] [--clock wall|cpu]
 
 For obs 4 -> 64 -> 64 -> 2 and obs 8 -> 64 -> 64 -> 4 (tanh), batches of 256 and 4096, in
 float64 and float32, prints microseconds per call (median and minimum over repeats) of:
@@ -14,7 +14,9 @@ float64 and float32, prints microseconds per call (median and minimum over repea
 
 The lean choices measured here (in-place activations and backward temporaries on NumPy, tanh'
 read from the output, an exp-based float64 tanh, no d_x for the first layer) are the ones kept
-in ``npg/nn.py``. Figures depend on the CPU and on other load; compare rows of one run.
+in ``npg/nn.py``. Figures depend on the CPU and on other load; compare rows of one run. On a
+busy shared machine, ``OPENBLAS_NUM_THREADS=1 ... --clock cpu`` (process CPU time, meaningful
+with one thread) is far steadier than wall time.
 """
 
 from __future__ import annotations
@@ -53,7 +55,10 @@ def lean_score_sum(p, x, act, w):
     return vjp(w[:, None] * categorical._log_prob_grad(z, act), input_grad=False)[0]
 
 
-def time_call(fn, repeats: int, sync=lambda: None) -> tuple[float, float]:
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_call(fn, repeats: int, sync=lambda: None, clock=time.perf_counter):
     """(median, min) microseconds per call; each repeat runs enough calls for ~20 ms."""
     fn()
     sync()
@@ -64,11 +69,11 @@ def time_call(fn, repeats: int, sync=lambda: None) -> tuple[float, float]:
     number = max(1, int(0.02 / once))
     per_call = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
         sync()
-        per_call.append((time.perf_counter() - t0) / number * 1e6)
+        per_call.append((clock() - t0) / number * 1e6)
     return statistics.median(per_call), min(per_call)
 
 
@@ -76,10 +81,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--backend", default="numpy", help="numpy or cupy")
+    ap.add_argument("--clock", default="wall", choices=sorted(CLOCK),
+                    help="wall time, or process CPU time (steadier on a busy machine)")
     args = ap.parse_args()
+    clock = CLOCK[args.clock]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "default")
     print(f"npg MLP policy benchmark: backend {args.backend}, numpy {np.__version__}, "
-          f"OPENBLAS_NUM_THREADS={threads}; microseconds per call, median (min) of "
+          f"OPENBLAS_NUM_THREADS={threads}; {args.clock} microseconds per call, median (min) of "
           f"{args.repeats} repeats")
     print(f"{'network':<16}{'dtype':<9}{'B':>6}  {'score_sum':>18}  {'forward+vjp':>18}  "
           f"{'plain':>18}")
@@ -96,12 +104,12 @@ def main() -> None:
                     act = xp.asarray(rng.integers(0, n_actions, B))
                     w = xp.asarray(rng.standard_normal(B), dtype=getattr(xp, dtype))
                     cells = [time_call(lambda: pol.score_sum(params, obs, act, w), args.repeats,
-                                       sync),
+                                       sync, clock),
                              time_call(lambda: lean_score_sum(params, obs, act, w),
-                                       args.repeats, sync)]
+                                       args.repeats, sync, clock)]
                     if xp is np:
                         cells.append(time_call(lambda: plain_score_sum(params, obs, act, w),
-                                               args.repeats))
+                                               args.repeats, clock=clock))
                         ref = plain_score_sum(params, obs, act, w)[0]
                         got = pol.score_sum(params, obs, act, w)
                         tol = 1e-9 if dtype == "float64" else 1e-3

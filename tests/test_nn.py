@@ -333,3 +333,7 @@ def test_fast_float64_tanh_matches_numpy():
     assert np.all(np.isfinite(got))
     np.testing.assert_allclose(got, want, rtol=4e-15, atol=0.0)
     assert np.array_equal(np.signbit(got), np.signbit(want))
+    # a [B, n] batch larger than one block is processed block by block, with the same values
+    batch = np.resize(x, (2000, 13))
+    np.testing.assert_array_equal(nn._tanh_f64_inplace(batch.copy()),
+                                  np.resize(nn._tanh_f64_inplace(x.copy()), (2000, 13)))
