@@ -150,13 +150,17 @@ def test_qac_value_is_expected_q():
 # ----------------------------------------------------------------------------- learning
 
 _LEARNERS = {
-    "one_step": (ActorCritic, dict(policy="linear", lr=0.1, critic_lr=0.1), 400),
+    # one-step TD error (lambda = 0) on 4 envs x 2 steps; the critic learns faster than the
+    # actor (two timescales), which keeps both from settling on the greedy 0.5 exit
+    "one_step": (ActorCritic, dict(policy="linear", lr=0.05, critic_lr=0.3, n_envs=4,
+                                   n_steps=2), 150),
     "gae": (ActorCritic, dict(policy="linear", lr=0.1, critic_lr=0.1, n_envs=4, n_steps=4,
                               gae_lambda=0.8), 80),
     "a2c": (A2C, dict(policy="linear", lr=0.05, critic_lr=0.05), 80),
     "shared_nstep": (ActorCritic, dict(shared=True, hidden=(8,), lr=0.02, n_envs=2, n_steps=5,
                                        n_step=5), 120),
-    "qac": (QActorCritic, dict(policy="linear", lr=0.1, critic_lr=0.1), 400),
+    "qac": (QActorCritic, dict(policy="linear", lr=0.05, critic_lr=0.3, n_envs=4, n_steps=2),
+            150),
 }
 
 
@@ -233,3 +237,13 @@ def test_update_needs_values(cls):
 def test_registered():
     assert ALGORITHMS["ac"] is ActorCritic and ALGORITHMS["a2c"] is A2C
     assert ALGORITHMS["qac"] is QActorCritic
+
+
+@pytest.mark.parametrize("cls", [ActorCritic, QActorCritic])
+def test_online_one_step_per_update_learns_plus_one_forever_value(cls):
+    # N = T = 1 (the defaults): an update after every environment step.
+    algo = cls(dict(policy="linear", gamma=0.9, optimizer="sgd", critic_lr=0.5, lr=0.01),
+               spec_of(forever_env))
+    assert algo.config.n_envs == 1 and algo.config.n_steps == 1
+    state, _, _ = train(algo, forever_env, 300)
+    assert algo.value(state, np.ones((1, 1)))[0] == pytest.approx(10.0, rel=0.03)
