@@ -29,62 +29,88 @@ def td_errors_kernel(rew, value, next_value, terminated, gamma, out):
 
 
 @njit(cache=True)
+def _gae_step(r, v, nv, d, c, a_next, gamma, gamma_lam):
+    """A_t = r_t - V_t + gamma (1 - d_t) V'_t + gamma lam (1 - e_t) A_{t+1}."""
+    a = r - v                                           # delta_t ...
+    if not d:
+        a += gamma * nv                                 # ... bootstraps unless terminated
+    if not (d or c):
+        a += gamma_lam * a_next                         # the trace continues inside an episode
+    return a
+
+
+@njit(cache=True)
 def gae_kernel(rew, value, next_value, terminated, truncated, gamma, gamma_lam, adv):
     """A_t = delta_t + gamma lam (1 - e_t) A_{t+1}, with A_T = 0 and e_t = d_t or c_t."""
     T, N = rew.shape
     carry = np.zeros(N, adv.dtype)                      # A_{t+1}; zero past the rollout's end
+    if N == 1:                                          # a scalar carry: no per-row loop overhead
+        a = carry[0]
+        for t in range(T - 1, -1, -1):
+            a = _gae_step(rew[t, 0], value[t, 0], next_value[t, 0], terminated[t, 0],
+                          truncated[t, 0], a, gamma, gamma_lam)
+            adv[t, 0] = a
+        return
     for t in range(T - 1, -1, -1):
         for i in range(N):
-            a = rew[t, i] - value[t, i]                 # delta_t ...
-            if not terminated[t, i]:
-                a += gamma * next_value[t, i]           # ... bootstraps unless terminated
-            if not (terminated[t, i] or truncated[t, i]):
-                a += gamma_lam * carry[i]               # the trace continues inside an episode
+            a = _gae_step(rew[t, i], value[t, i], next_value[t, i], terminated[t, i],
+                          truncated[t, i], carry[i], gamma, gamma_lam)
             adv[t, i] = a
             carry[i] = a
 
 
 @njit(cache=True)
-def discounted_kernel(rew, next_value, terminated, truncated, gamma, bootstrap, out):
-    """G_t = r_t + gamma B_t; B_t = 0 if d_t, V'_t if c_t or t = T-1, else G_{t+1}.
+def _bootstrapped_step(r, nv, d, stop, g_next, gamma, lam, one_minus_lam):
+    """G_t = r_t + gamma B_t; B_t = 0 if d_t; V'_t if stop (c_t or t = T - 1);
+    else (1 - lam) V'_t + lam G_{t+1}. lam = 1 is the discounted return (V'_t unread)."""
+    g = r
+    if d:
+        pass
+    elif stop:
+        g += gamma * nv
+    elif lam == 1:
+        g += gamma * g_next
+    else:
+        g += gamma * (one_minus_lam * nv + lam * g_next)
+    return g
 
-    With ``bootstrap`` False, V'_t is replaced by 0 (Monte-Carlo reward-to-go).
-    """
+
+@njit(cache=True)
+def _bootstrapped_scan(rew, next_value, terminated, truncated, gamma, lam, one_minus_lam, out):
+    """Backwards over t: out[t] = _bootstrapped_step(..., out[t + 1]); time outer, envs inner."""
     T, N = rew.shape
     carry = np.zeros(N, out.dtype)                      # G_{t+1}
+    if N == 1:
+        g = carry[0]
+        for t in range(T - 1, -1, -1):
+            g = _bootstrapped_step(rew[t, 0], next_value[t, 0], terminated[t, 0],
+                                   truncated[t, 0] or t == T - 1, g, gamma, lam, one_minus_lam)
+            out[t, 0] = g
+        return
     for t in range(T - 1, -1, -1):
         last = t == T - 1
         for i in range(N):
-            g = rew[t, i]
-            if terminated[t, i]:
-                pass                                    # B_t = 0
-            elif truncated[t, i] or last:
-                if bootstrap:
-                    g += gamma * next_value[t, i]       # B_t = V(real next observation)
-            else:
-                g += gamma * carry[i]                   # B_t = G_{t+1}
+            g = _bootstrapped_step(rew[t, i], next_value[t, i], terminated[t, i],
+                                   truncated[t, i] or last, carry[i], gamma, lam, one_minus_lam)
             out[t, i] = g
             carry[i] = g
+
+
+@njit(cache=True)
+def discounted_kernel(rew, next_value, terminated, truncated, gamma, out):
+    """G_t = r_t + gamma B_t; B_t = 0 if d_t, V'_t if c_t or t = T-1, else G_{t+1}.
+
+    Monte-Carlo returns pass next_value = zeros (V'_t taken as 0 everywhere).
+    """
+    one = np.ones(1, out.dtype)[0]                      # typed like the output: float32 stays
+    _bootstrapped_scan(rew, next_value, terminated, truncated, gamma, one, one - one, out)
 
 
 @njit(cache=True)
 def lambda_kernel(rew, next_value, terminated, truncated, gamma, lam, one_minus_lam, out):
     """G_t = r_t + gamma B_t; B_t = 0 if d_t, V'_t if c_t or t = T-1,
     else (1 - lam) V'_t + lam G_{t+1}."""
-    T, N = rew.shape
-    carry = np.zeros(N, out.dtype)                      # G^lambda_{t+1}
-    for t in range(T - 1, -1, -1):
-        last = t == T - 1
-        for i in range(N):
-            g = rew[t, i]
-            if terminated[t, i]:
-                pass
-            elif truncated[t, i] or last:
-                g += gamma * next_value[t, i]
-            else:
-                g += gamma * (one_minus_lam * next_value[t, i] + lam * carry[i])
-            out[t, i] = g
-            carry[i] = g
+    _bootstrapped_scan(rew, next_value, terminated, truncated, gamma, lam, one_minus_lam, out)
 
 
 @njit(cache=True)

@@ -59,8 +59,8 @@ def discounted_returns(rew, terminated, truncated, gamma, next_value=None, *,
         from . import _kernels
         r, d, c, nv = kernel_args(b, b.rew, b.terminated, b.truncated, b.next_value)
         out = b.xp.empty(r.shape, dtype=b.dtype)
-        _kernels.discounted_kernel(r, r if nv is None else nv, d, c, scalar(b, gamma),
-                                   bootstrap, out)
+        nv = b.xp.zeros_like(r) if nv is None else nv   # Monte-Carlo: V' = 0 everywhere
+        _kernels.discounted_kernel(r, nv, d, c, scalar(b, gamma), out)
         if w0 is not None:
             _kernels.episode_discount_kernel(out, d, c, scalar(b, gamma), w0)
     else:
