@@ -1,0 +1,78 @@
+"""The npg command line: argument parsing, train -> eval -> plot on a tiny budget, errors."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from npg import cli
+from npg.agent import Agent
+
+
+def run(argv):
+    out = io.StringIO()
+    code = cli.main(argv, out=out)
+    return code, out.getvalue()
+
+
+def test_parse_set_reads_literals_and_strings():
+    got = cli.parse_set(["lr=3e-4", "hidden=32,32", "target_kl=None", "norm_adv=false",
+                         "dtype=float32", "n_envs = 4", "clip_range_vf=null", "x=True"])
+    assert got == {"lr": 3e-4, "hidden": (32, 32), "target_kl": None, "norm_adv": False,
+                   "dtype": "float32", "n_envs": 4, "clip_range_vf": None, "x": True}
+    for bad in ("lr", "=3"):
+        with pytest.raises(ValueError, match="key=value"):
+            cli.parse_set([bad])
+
+
+def test_train_defaults_are_ppo_on_cartpole_for_50k_steps():
+    a = cli._parser().parse_args(["train"])
+    assert (a.env, a.algo, a.steps, a.seed) == ("CartPole-v1", "ppo", 50_000, 0)
+
+
+def test_train_eval_plot_round_trip(tmp_path):
+    d = str(tmp_path / "run")
+    code, text = run(["train", "CartPole-v1", "--steps", "64", "--seed", "2", "--quiet",
+                      "--set", "n_envs=2", "--set", "n_steps=16", "--set", "batch_size=16",
+                      "--set", "n_epochs=1", "--set", "hidden=8", "--eval-episodes", "2",
+                      "--out", d])
+    assert code == 0
+    assert "64 env steps" in text and "evaluation (deterministic)" in text
+    agent = Agent.load(d)
+    assert (agent.seed, agent.env_steps, agent.config.hidden) == (2, 64, (8,))
+    code, text = run(["eval", d, "--episodes", "3", "--stochastic", "--seed", "1"])
+    assert code == 0 and "stochastic" in text and "3 episodes" in text
+    pytest.importorskip("matplotlib")
+    code, text = run(["plot", d])
+    assert code == 0 and "learning_curve.png" in text
+
+
+def test_env_id_without_command_means_train(tmp_path):
+    code, text = run(["FrozenLake-v1", "--algo", "reinforce", "--steps", "16", "--quiet",
+                      "--set", "n_envs=2", "--set", "n_steps=8", "--eval-episodes", "0",
+                      "--env-kwarg", "is_slippery=False", "--out", str(tmp_path)])
+    assert code == 0 and "reinforce on FrozenLake-v1" in text
+    assert Agent.load(tmp_path).env_kwargs == {"is_slippery": False}
+
+
+def test_plot_without_matplotlib_exits_with_a_message(tmp_path, monkeypatch, capsys):
+    import sys
+    (tmp_path / "episodes.csv").write_text("env_steps,wall_time,return,length\n1,0.1,1.0,1\n")
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    code, _ = run(["plot", str(tmp_path)])
+    assert code == 1 and "pip install matplotlib" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "--set", "bogus=1", "--quiet"], "unknown fields"),
+    (["train", "--steps", "0", "--quiet"], "total_steps"),
+    (["train", "--algo", "dqn"], "algo must be one of"),
+    (["train", "--set", "lr"], "key=value"),
+    (["eval", "/nonexistent/run"], "agent.json"),
+])
+def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv + (["--out", str(tmp_path)] if argv[0] == "train" else []),
+                 out=io.StringIO())
+    assert exc.value.code == 2 and message in capsys.readouterr().err
