@@ -6,13 +6,9 @@ entropy_grad, kl and kl_grad (see ``base``); discrete ones also ``probs``.
 
 from .base import CategoricalPolicy, GaussianPolicy, Policy, as_generator
 from .linear import LinearGaussianPolicy, LinearSoftmaxPolicy
+from .mlp import MLPCategoricalPolicy, MLPGaussianPolicy
+from .shared import SharedActorCritic
 from .tabular import TabularSoftmaxPolicy
-
-try:  # written in parallel; imported plainly once mlp.py and shared.py land
-    from .mlp import MLPCategoricalPolicy, MLPGaussianPolicy
-    from .shared import SharedActorCritic
-except ImportError:  # pragma: no cover
-    pass
 
 __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator",
            "TabularSoftmaxPolicy", "LinearSoftmaxPolicy", "LinearGaussianPolicy",

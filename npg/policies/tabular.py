@@ -45,9 +45,11 @@ class TabularSoftmaxPolicy(CategoricalPolicy):
         return {"theta": xp.asarray(theta, dtype=xp.float64 if dtype is None else dtype)}
 
     def _validate_obs(self, obs, xp, dtype):
-        if not hasattr(obs, "shape") or len(obs.shape) != 1:
-            raise ValueError(f"obs must be integer states of shape [B]; got "
-                             f"{getattr(obs, 'shape', type(obs).__name__)}")
+        if not hasattr(obs, "shape") or not hasattr(obs, "dtype"):
+            raise TypeError(f"obs must be an integer array [B] of states; got "
+                            f"{type(obs).__name__}")
+        if len(obs.shape) != 1:
+            raise ValueError(f"obs must be integer states of shape [B]; got {tuple(obs.shape)}")
         oxp = get_xp(obs)
         if not oxp.isdtype(obs.dtype, "integral"):
             raise TypeError(f"obs must be integer state indices in [0, {self.n_states}); got "
