@@ -247,3 +247,39 @@ def test_online_one_step_per_update_learns_plus_one_forever_value(cls):
     assert algo.config.n_envs == 1 and algo.config.n_steps == 1
     state, _, _ = train(algo, forever_env, 300)
     assert algo.value(state, np.ones((1, 1)))[0] == pytest.approx(10.0, rel=0.03)
+
+
+# ----------------------------------------------------------------------------- backends
+
+@pytest.mark.parametrize("i", range(7))
+def test_loss_and_grad_on_every_backend(xp, i):
+    algo, params, batch = _fd_case(i, 2 + i, 4)
+    loss, grads, _ = algo.loss_and_grad(params, batch)
+    moved = {n: {k: xp.asarray(v) for k, v in p.items()} for n, p in params.items()}
+    mb = {k: xp.asarray(v) for k, v in batch.items()}
+    loss_x, grads_x, _ = algo.loss_and_grad(moved, mb)
+    np.testing.assert_allclose(float(loss_x), float(loss), rtol=1e-12)
+    for n in grads:
+        for k in grads[n]:
+            np.testing.assert_allclose(to_numpy(grads_x[n][k]), to_numpy(grads[n][k]),
+                                       rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["a2c", "qac", "shared_nstep"])
+def test_update_with_train_state_on_every_backend(xp, name):
+    # The rollout is NumPy; a train state on another array module updates to the same numbers.
+    cls, kw, _ = _LEARNERS[name]
+    algo = cls(dict(kw, policy="mlp", hidden=(4,), n_envs=2, n_steps=5), disc_spec(2, 2))
+    ro = _rollout_with_values(T=5, N=2)
+    state = algo.init(0)
+    moved = {k: ({n: xp.asarray(v) for n, v in state[k].items()} if k in ("policy", "critic")
+                 else state[k]) for k in state}
+    moved["opt"] = algo.init(0)["opt"] if xp is np else {
+        n: {k: (xp.asarray(v) if hasattr(v, "shape") and getattr(v, "ndim", 0) else v)
+            for k, v in o.items()} for n, o in state["opt"].items()}
+    a, _ = algo.update(state, ro, 0.0, 0)
+    b, _ = algo.update(moved, ro, 0.0, 0)
+    for k in ("policy", "critic"):
+        for n in a.get(k, {}):
+            np.testing.assert_allclose(to_numpy(b[k][n]), to_numpy(a[k][n]), rtol=1e-10,
+                                       atol=1e-12)

@@ -230,3 +230,16 @@ def test_bad_update_inputs():
 
 def test_registered():
     assert get_algorithm("reinforce") is Reinforce and ALGORITHMS["reinforce"] is Reinforce
+
+
+@pytest.mark.parametrize("kind", range(4))
+def test_loss_and_grad_on_every_backend(xp, kind):
+    algo, params, batch = _fd_case(kind, "value" if kind % 2 else "none", 5 + kind, 4)
+    loss, grads, _ = algo.loss_and_grad(params, batch)
+    moved = {n: {k: xp.asarray(v) for k, v in p.items()} for n, p in params.items()}
+    loss_x, grads_x, _ = algo.loss_and_grad(moved, {k: xp.asarray(v) for k, v in batch.items()})
+    np.testing.assert_allclose(float(loss_x), float(loss), rtol=1e-12)
+    for n in grads:
+        for k in grads[n]:
+            np.testing.assert_allclose(to_numpy(grads_x[n][k]), to_numpy(grads[n][k]),
+                                       rtol=1e-10, atol=1e-12)

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import check_positive_int, check_unit_interval
-from ..backend import get_xp
+from ..backend import get_xp, to_numpy
 from ..returns import gae, nstep_returns
 from ._common import (PGConfig, actor_loss_and_grad, actor_loss_terms, apply_grads, as_batch,
                       check_coef, check_progress, critic_loss_and_grad, init_critic,
@@ -164,7 +164,7 @@ class ActorCritic(Algorithm):
         params = state["policy"]
         x = self.obs_array(obs, params[next(iter(params))])
         (_, v), _ = self.policy.forward_both(params, x)
-        return np.asarray(v)
+        return to_numpy(v)
 
     # ------------------------------------------------------------------ loss
     def loss_and_grad(self, params, batch):

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_xp
+from ..backend import get_xp, to_numpy
 from ._common import (PGConfig, actor_loss_and_grad, apply_grads, as_batch, check_progress,
                       init_critic, init_policy, make_critic, make_optimizer, make_policy)
 from .base import Algorithm, as_generator, check_bool_field
@@ -95,7 +95,7 @@ class QActorCritic(Algorithm):
         x = self.obs_array(obs, like)
         q, _ = self.critic.forward(state["critic"], x)
         pi = self.policy.probs(state["policy"], x)
-        return np.asarray(get_xp(q).sum(pi * q, axis=1))
+        return to_numpy(get_xp(q).sum(pi * q, axis=1))
 
     def loss_and_grad(self, params, batch):
         """L of the module docstring on one batch, and its gradient.
@@ -116,8 +116,11 @@ class QActorCritic(Algorithm):
             raise ValueError("rollout must carry value and next_value (collect with "
                              "value_fn=algo.value)")
         T, N = rollout.rew.shape
-        q = np.asarray(self.critic.value(state["critic"], rollout.obs.reshape(T * N, -1),
-                                         rollout.act.reshape(T * N))).reshape(T, N)
+        w = state["critic"]
+        like = w[next(iter(w))]
+        obs = self.obs_array(rollout.obs.reshape(T * N, -1), like)
+        act = get_xp(like).asarray(rollout.act.reshape(T * N))
+        q = to_numpy(self.critic.value(w, obs, act)).reshape(T, N)
         q_next_in = np.concatenate([q[1:], np.zeros((1, N), q.dtype)])
         y = sarsa_targets(rollout.rew, rollout.terminated, rollout.truncated, rollout.valid,
                           q_next_in, rollout.next_value, c.gamma)

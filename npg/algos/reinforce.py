@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import to_numpy
 from ..returns import discounted_returns
 from ._common import (PGConfig, _check_choice, actor_loss_and_grad, apply_grads, as_batch,
                       critic_loss_and_grad, init_critic, init_policy, make_critic,
@@ -208,7 +209,9 @@ class Reinforce(Algorithm):
         if c.baseline == "mean":
             base = np.full(ret.shape, float(state["baseline"]["mean"]))
         elif c.baseline == "value":
-            base = np.asarray(self.critic.value(state["critic"], buf["obs"][used]), np.float64)
+            v = state["critic"]
+            obs = self.obs_array(buf["obs"][used], v[next(iter(v))])
+            base = to_numpy(self.critic.value(v, obs)).astype(np.float64)
         else:
             base = np.zeros(ret.shape)
         w = ret - base
