@@ -12,7 +12,8 @@ onehot(a) (x) phi(s), i.e. phi(s, a)[a' * D + d] = [a' = a] phi(s)_d.
 
 What ``LinearSoftmaxPolicy`` expects: either a state map (then theta [D, A] and
 z_a = phi(s) . theta[:, a], which is the same policy as state-action features
-onehot(a) (x) phi(s) with theta flattened) or a state-action map (theta [D], z_a = phi(s,a) . theta).
+onehot(a) (x) phi(s) with theta flattened) or a state-action map (theta [D],
+z_a = phi(s, a) . theta).
 ``LinearGaussianPolicy`` and ``LinearValue`` expect a state map; include a constant feature (the
 Polynomial's degree-0 term, or OneHot) if the mean should have an offset.
 

@@ -84,7 +84,8 @@ def test_tabular_equals_linear_onehot():
 
 
 def test_linear_score_formula_and_state_action_equivalence():
-    # grad log pi(a|s) = phi(s, a) - sum_a' pi(a'|s) phi(s, a') with phi(s, a) = onehot(a) (x) phi(s);
+    # grad log pi(a|s) = phi(s, a) - sum_a' pi(a'|s) phi(s, a'),
+    # with phi(s, a) = onehot(a) (x) phi(s);
     # the same policy as state features with theta [D, A] when theta_flat[a D + d] = theta[d, a].
     rng = np.random.default_rng(1)
     base = Polynomial(2, 2)
@@ -125,7 +126,8 @@ def test_extreme_tabular_logits_stay_finite():
     p = {"theta": np.array([[1000.0, -1000.0, 0.0], [-1000.0, -1000.0, -1000.0]])}
     obs, act = np.array([0, 1, 0]), np.array([1, 2, 0])
     for out in (pol.log_prob(p, obs, act), pol.entropy(p, obs), pol.scores(p, obs, act),
-                *pol.entropy_grad(p, obs).values(), *pol.score_sum(p, obs, act, np.ones(3)).values()):
+                *pol.entropy_grad(p, obs).values(),
+                *pol.score_sum(p, obs, act, np.ones(3)).values()):
         assert np.all(np.isfinite(out))
     assert pol.log_prob(p, obs, act)[0] == pytest.approx(-2000.0)
 

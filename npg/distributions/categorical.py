@@ -212,7 +212,10 @@ def sample(z, rng: np.random.Generator):
 
 
 def mode(z):
-    """The most probable action argmax_a z_a (first one on ties). Shapes: [..., A] -> int64 [...]."""
+    """The most probable action argmax_a z_a (first one on ties).
+
+    Shapes: z [..., A] -> int64 [...].
+    """
     _check_logits("z", z)
     xp = get_xp(z)
     return xp.astype(xp.argmax(z, axis=-1), xp.int64)

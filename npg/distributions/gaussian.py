@@ -97,8 +97,8 @@ def entropy_grad(log_std):
 
 
 def kl(mean_p, log_std_p, mean_q, log_std_q):
-    """KL(p || q) = sum_k [ log sigma_q - log sigma_p + (sigma_p^2 + (mu_p - mu_q)^2) / (2 sigma_q^2)
-    - 1/2 ].
+    """KL(p || q) = sum_k [ log sigma_q - log sigma_p
+                            + (sigma_p^2 + (mu_p - mu_q)^2) / (2 sigma_q^2) - 1/2 ].
 
     Shapes: broadcast of [..., K] -> [...]; >= 0 with equality iff p = q.
     Gradients (see ``kl_grad``), with d = mu_p - mu_q, rho = sigma_p^2 / sigma_q^2:

@@ -214,7 +214,10 @@ class CategoricalPolicy(Policy):
         return self._flat_scores(grads, params, z.shape[0])
 
     def entropy_grad(self, params, obs, w=None):
-        """grad_theta sum_b w_b H(pi(.|s_b)) = vjp(w[:, None] * (-pi (log pi + H))); w = 1 if None."""
+        """grad_theta sum_b w_b H(pi(.|s_b)) = vjp(w[:, None] * (-pi (log pi + H))).
+
+        w [B] defaults to ones.
+        """
         z, vjp = self.forward(params, obs)
         d = categorical._entropy_grad(z)
         if w is not None:
@@ -235,7 +238,10 @@ class CategoricalPolicy(Policy):
         return categorical._kl(self._check_old(old_dist_params, z), z)
 
     def kl_grad(self, params, obs, old_dist_params, w=None):
-        """grad_theta sum_b w_b KL(pi_old || pi) = vjp(w[:, None] * (pi - pi_old)); w = 1 if None."""
+        """grad_theta sum_b w_b KL(pi_old || pi) = vjp(w[:, None] * (pi - pi_old)).
+
+        w [B] defaults to ones.
+        """
         z, vjp = self.forward(params, obs)
         d = categorical._kl_grad(self._check_old(old_dist_params, z), z)[1]
         if w is not None:
@@ -281,7 +287,7 @@ class GaussianPolicy(Policy):
         return gaussian.log_prob(mean, log_std, act)
 
     def sample(self, params, obs, rng):
-        """a_b = mean_b + sigma_b * eps_b, eps ~ N(0, I) from the Generator (or seed) ``rng``; [B, K]."""
+        """a_b = mean_b + sigma_b * eps_b [B, K], eps ~ N(0, I) from the Generator (or seed) rng."""
         mean, log_std, _, _ = self._dist(params, obs)
         return gaussian.sample(mean, log_std, as_generator(rng))
 
@@ -294,7 +300,8 @@ class GaussianPolicy(Policy):
         return gaussian.entropy(self._dist(params, obs)[1])
 
     def score_sum(self, params, obs, act, w):
-        """sum_b w_b grad_theta log pi(a_b|s_b) = vjp((w (a - mu)/sigma^2, w (((a - mu)/sigma)^2 - 1)))."""
+        """sum_b w_b grad_theta log pi(a_b|s_b)
+        = vjp((w (a - mu) / sigma^2, w (((a - mu) / sigma)^2 - 1))), w broadcast over K."""
         mean, log_std, vjp, xp = self._dist(params, obs)
         act = self._check_act(act, mean.shape[0], xp, mean.dtype)
         w = self._check_weights(w, mean.shape[0], xp, mean.dtype)[:, None]
