@@ -171,3 +171,26 @@ def slice_rollout(ro: Rollout, a: int, b: int) -> Rollout:
     kw = {f: (None if getattr(ro, f) is None else getattr(ro, f)[a:b]) for f in fields}
     return Rollout(**kw, last_obs=ro.last_obs, episode_returns=ro.episode_returns,
                    episode_lengths=ro.episode_lengths)
+
+
+class GaussianBanditEnv(gym.Env):
+    """One-step continuous bandit: obs [1.0], action a in [-3, 3], reward 1 - (a - 1)^2.
+    For pi = N(mu, sigma^2) (unclipped) J = 1 - (mu - 1)^2 - sigma^2; the optimum is 1."""
+
+    def __init__(self):
+        self.observation_space = spaces.Box(-np.inf, np.inf, (1,), np.float32)
+        self.action_space = spaces.Box(-3.0, 3.0, (1,), np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return np.ones(1, np.float32), {}
+
+    def step(self, a):
+        r = 1.0 - (float(np.asarray(a).reshape(-1)[0]) - 1.0) ** 2
+        return np.ones(1, np.float32), r, True, False, {}
+
+
+def gaussian_bandit_J(algo, state) -> float:
+    mean, log_std = algo.policy.forward(state["policy"], np.ones((1, 1)))[0]
+    mu, sigma = float(np.asarray(mean)[0, 0]), float(np.exp(np.asarray(log_std)[0, 0]))
+    return 1.0 - (mu - 1.0) ** 2 - sigma ** 2

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algo_cases import (GAMMA, J_STAR, TwoStepEnv, box_spec, check_loss_grad, disc_spec,
+from algo_cases import (GAMMA, J_STAR, GaussianBanditEnv, TwoStepEnv, gaussian_bandit_J, box_spec, check_loss_grad, disc_spec,
                         exact_J, fake_rollout, forever_env, params_vector, random_batch,
                         spec_of, train, two_step_mdp)
 from npg.algos import (A2C, ALGORITHMS, A2CConfig, ACConfig, ActorCritic, QACConfig,
@@ -185,6 +185,24 @@ def test_learns_plus_one_forever_value(name):
     state, _, _ = train(algo, forever_env, 600 // (algo.config.n_envs * algo.config.n_steps)
                         + 60)
     assert algo.value(state, np.ones((1, 1)))[0] == pytest.approx(10.0, rel=0.03)
+
+
+def test_a2c_gaussian_mlp_learns_continuous_bandit():
+    algo = A2C(dict(policy="mlp", hidden=(8,), lr=0.03, critic_lr=0.05, ent_coef=0.0,
+                    gamma=0.9), spec_of(GaussianBanditEnv))
+    state, _, _ = train(algo, GaussianBanditEnv, 100)
+    assert gaussian_bandit_J(algo, state) >= 0.95
+
+
+@pytest.mark.parametrize("name", list(_LEARNERS))
+def test_float32_train_state_stays_float32(name):
+    cls, kw, _ = _LEARNERS[name]
+    algo = cls(dict(kw, policy="mlp", hidden=(4,), gamma=GAMMA, dtype="float32"),
+               spec_of(TwoStepEnv))
+    state, stats, _ = train(algo, TwoStepEnv, 4)
+    nets = [k for k in ("policy", "critic") if k in state]
+    assert all(to_numpy(v).dtype == np.float32 for k in nets for v in state[k].values())
+    assert np.isfinite(stats["loss"])
 
 
 # ----------------------------------------------------------------------------- determinism

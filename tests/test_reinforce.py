@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from algo_cases import (GAMMA, J_STAR, TwoStepEnv, box_spec, check_loss_grad, disc_spec,
+from algo_cases import (GAMMA, J_STAR, GaussianBanditEnv, TwoStepEnv, gaussian_bandit_J, box_spec, check_loss_grad, disc_spec,
                         exact_J, fake_rollout, forever_env, optimal_value, params_vector,
                         random_batch, slice_rollout, spec_of, train, two_step_mdp)
 from npg.algos import ALGORITHMS, Reinforce, ReinforceConfig, get_algorithm
@@ -173,6 +173,24 @@ def test_mlp_policy_learns_two_step_mdp():
                           gamma=GAMMA, baseline="mean"), spec_of(TwoStepEnv))
     state, _, _ = train(algo, TwoStepEnv, 80)
     assert exact_J(algo, state, mdp) >= 0.95 * J_STAR
+
+
+@pytest.mark.parametrize("baseline", ["mean", "value"])
+def test_gaussian_mlp_learns_continuous_bandit(baseline):
+    # J = 1 - (mu - 1)^2 - sigma^2, optimum 1: the mean must move to 1 and sigma shrink.
+    algo = Reinforce(dict(policy="mlp", hidden=(8,), lr=0.05, critic_lr=0.1, n_envs=8,
+                          n_steps=4, gamma=0.9, baseline=baseline), spec_of(GaussianBanditEnv))
+    state, _, _ = train(algo, GaussianBanditEnv, 150)
+    assert gaussian_bandit_J(algo, state) >= 0.95
+
+
+def test_float32_train_state_stays_float32():
+    algo = Reinforce(dict(policy="mlp", hidden=(4,), n_envs=2, n_steps=6, gamma=GAMMA,
+                          baseline="value", dtype="float32"), spec_of(TwoStepEnv))
+    state, stats, _ = train(algo, TwoStepEnv, 4)
+    assert all(to_numpy(v).dtype == np.float32 for net in ("policy", "critic")
+               for v in state[net].values())
+    assert np.isfinite(stats["loss"])
 
 
 def test_value_baseline_learns_plus_one_forever_value():
