@@ -261,3 +261,14 @@ def test_loss_and_grad_on_every_backend(xp, kind):
         for k in grads[n]:
             np.testing.assert_allclose(to_numpy(grads_x[n][k]), to_numpy(grads[n][k]),
                                        rtol=1e-10, atol=1e-12)
+
+
+def test_never_ending_episode_raises(monkeypatch):
+    import npg.algos.reinforce as R
+    monkeypatch.setattr(R, "MAX_PENDING_STEPS", 5)
+    algo = Reinforce(dict(policy="linear", n_envs=1, n_steps=3), disc_spec(2, 2))
+    state = algo.init(0)
+    ro = fake_rollout(np.ones((3, 1)), np.zeros((3, 1)), np.zeros((3, 1)))
+    state, _ = algo.update(state, ro, 0.0, 0)
+    with pytest.raises(ValueError, match="time limit"):
+        algo.update(state, ro, 0.0, 0)

@@ -36,8 +36,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from .._checks import check_positive_int, check_unit_interval
 from ..backend import get_xp, to_numpy
 from ..returns import gae, nstep_returns

@@ -25,7 +25,8 @@ Complete episodes across rollouts. The rollouts have a fixed length T over N env
 an episode may straddle two rollouts. The steps after each environment's last episode end are
 kept in the train state ("pending") and prepended to the next rollout; an update uses only the
 steps of episodes that have ended, so no return is ever cut at a rollout boundary. An update
-whose buffer holds no complete episode takes no gradient step.
+whose buffer holds no complete episode takes no gradient step; an episode still running after
+``MAX_PENDING_STEPS`` steps raises a ValueError (the environment needs a time limit).
 
 Truncation (time limits). Without a critic a truncated episode is a finished episode of the
 time-limited task: G_t sums the rewards up to the truncation and stops (no bootstrap). With
@@ -45,13 +46,14 @@ from ..returns import discounted_returns
 from ._common import (PGConfig, _check_choice, actor_loss_and_grad, apply_grads, as_batch,
                       critic_loss_and_grad, init_critic, init_policy, make_critic,
                       make_optimizer, check_progress)
-from .base import Algorithm, check_bool_field
+from .base import Algorithm, as_generator, check_bool_field
 
 __all__ = ["ReinforceConfig", "Reinforce", "episode_index", "episode_weights"]
 
 _BASELINES = ("none", "mean", "value")
 _RETURNS = ("reward_to_go", "episode")
 _STEP_KEYS = ("obs", "act", "rew", "terminated", "truncated", "valid")
+MAX_PENDING_STEPS = 100_000     # rows an unfinished episode may wait in the buffer
 
 
 @dataclass
@@ -152,7 +154,7 @@ class Reinforce(Algorithm):
     def init(self, rng) -> dict:
         """Fresh params, optimizer states, a zero running mean and an empty episode buffer."""
         c, s = self.config, self.spec
-        rng = np.random.default_rng(rng) if not isinstance(rng, np.random.Generator) else rng
+        rng = as_generator(rng)
         pi = init_policy(self.policy, c, s, rng)
         state = {"policy": pi, "opt": {"policy": make_optimizer(c, c.lr).init(pi)}, "step": 0,
                  "baseline": {"mean": 0.0, "count": 0}, "pending": self._empty_pending()}
@@ -194,6 +196,10 @@ class Reinforce(Algorithm):
         complete = np.arange(T)[:, None] <= last_end[None, :]
         used = complete & buf["valid"]
         s0 = int(last_end.min()) + 1
+        if T - s0 > MAX_PENDING_STEPS:
+            raise ValueError(f"an episode has run for more than {MAX_PENDING_STEPS} steps "
+                             "without ending; REINFORCE learns from complete episodes, so the "
+                             "environment needs a time limit (truncation)")
         rest = {k: v[s0:].copy() for k, v in buf.items()}
         rest["valid"] = (buf["valid"] & ~complete)[s0:]
         return buf, used, rest
