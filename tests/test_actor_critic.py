@@ -301,3 +301,22 @@ def test_update_with_train_state_on_every_backend(xp, name):
         for n in a.get(k, {}):
             np.testing.assert_allclose(to_numpy(b[k][n]), to_numpy(a[k][n]), rtol=1e-10,
                                        atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["gae", "shared_nstep", "qac"])
+def test_update_is_one_sgd_step_on_the_checked_loss(name):
+    # Identity: with plain SGD, params' = params - lr * grad of loss_and_grad on batch(rollout),
+    # so the FD-checked gradient is the one the update follows.
+    cls, kw, _ = _LEARNERS[name]
+    algo = cls(dict(kw, policy="mlp", hidden=(4,), n_envs=2, n_steps=5, optimizer="sgd",
+                    lr=0.1, critic_lr=0.2), disc_spec(2, 2))
+    state = algo.init(1)
+    ro = _rollout_with_values(T=5, N=2)
+    params = {k: state[k] for k in ("policy", "critic") if k in state}
+    _, grads, _ = algo.loss_and_grad(params, algo.batch(state, ro))
+    new, _ = algo.update(state, ro, 0.0, 0)
+    for net, lr in (("policy", 0.1), ("critic", 0.2)):
+        for k in grads.get(net, {}):
+            np.testing.assert_allclose(to_numpy(new[net][k]),
+                                       to_numpy(params[net][k]) - lr * to_numpy(grads[net][k]),
+                                       rtol=1e-12, atol=1e-14)

@@ -272,3 +272,21 @@ def test_never_ending_episode_raises(monkeypatch):
     state, _ = algo.update(state, ro, 0.0, 0)
     with pytest.raises(ValueError, match="time limit"):
         algo.update(state, ro, 0.0, 0)
+
+
+def test_update_is_one_sgd_step_on_the_checked_loss():
+    algo = Reinforce(dict(policy="mlp", hidden=(4,), n_envs=3, n_steps=12, optimizer="sgd",
+                          lr=0.1, critic_lr=0.2, baseline="value"), disc_spec(2, 2))
+    state = algo.init(1)
+    ro = _stream()
+    ro.next_value = np.zeros_like(ro.rew)
+    buf, used, _ = algo.split_episodes(state["pending"], ro)
+    t = algo.targets(state, buf, used)
+    params = {"policy": state["policy"], "critic": state["critic"]}
+    _, grads, _ = algo.loss_and_grad(params, t)
+    new, _ = algo.update(state, ro, 0.0, 0)
+    for net, lr in (("policy", 0.1), ("critic", 0.2)):
+        for k in grads[net]:
+            np.testing.assert_allclose(to_numpy(new[net][k]),
+                                       to_numpy(params[net][k]) - lr * to_numpy(grads[net][k]),
+                                       rtol=1e-12, atol=1e-14)
