@@ -225,9 +225,12 @@ class Algorithm:
 
     # -- shared ----------------------------------------------------------------------------
     def obs_array(self, obs, like):
-        """obs as an array on the module of ``like`` (a parameter array) in the config dtype."""
+        """obs as an array on the module of ``like`` (a parameter array) in its dtype (NumPy
+        observations from the environment move onto the parameters' backend)."""
         xp = get_xp(like)
-        return xp.asarray(obs, dtype=like.dtype)
+        if get_xp(obs) is xp and obs.dtype == like.dtype:
+            return obs
+        return xp.asarray(to_numpy(obs) if get_xp(obs) is not xp else obs, dtype=like.dtype)
 
     def act(self, state, obs, rng, deterministic: bool = False):
         """Actions for a batch of observations ``obs [M, D]`` with one policy forward pass.
@@ -258,4 +261,5 @@ class Algorithm:
         """V(obs) [M] as a NumPy array from ``self.critic``, or None without a critic."""
         if self.critic is None:
             return None
-        return to_numpy(self.critic.value(state["critic"], obs))
+        params = state["critic"]
+        return to_numpy(self.critic.value(params, self.obs_array(obs, next(iter(params.values())))))

@@ -1,0 +1,349 @@
+"""Proximal Policy Optimization with the clipped surrogate (Schulman et al. 2017).
+
+One update, from a rollout ``[T, N]`` collected with pi_old and V_old:
+
+    A, y   = GAE(gamma, lambda)(rew, V_old, V_old', terminated, truncated)   (value targets y = A + V_old)
+    repeat n_epochs times, over a fresh random split of the B valid steps into minibatches:
+        A_n  = (A - mean A) / (std A + 1e-8)                  per minibatch (norm_adv)
+        L(theta, phi) = L_clip(theta) + vf_coef L_V(phi) - ent_coef mean H(pi_theta)
+        g    = grad L, clipped to global norm max_grad_norm (actor and critic together)
+        Adam step with lr_k = lr (1 - progress)                (anneal_lr)
+    with L_clip from ``npg.losses.clipped_surrogate`` at eps_k = clip_range (1 - progress)
+    (anneal_clip) and L_V from ``npg.losses.value_loss`` (clipped with clip_range_vf if set).
+    Target-KL early stopping (Stable-Baselines3's rule): before each step, if the minibatch's
+    approx_kl > 1.5 target_kl the update ends without taking that step.
+
+Implementation details follow Huang et al. (2022), "The 37 implementation details of Proximal
+Policy Optimization" (ICLR blog track): orthogonal initialisation with gain sqrt(2) for hidden
+layers, 0.01 for the policy head and 1 for the value head, zero biases; Adam with eps 1e-5;
+separate actor and critic networks; per-minibatch advantage normalisation; global gradient
+clipping; linear annealing; truncated episodes bootstrap from V(real final observation).
+
+The gradient of one minibatch uses one forward and one vjp per network: the loss layer
+(``npg.losses``) gives d L / d logp, d L / d H and d L / d v per sample; the distribution
+layer turns d L / d logp and d L / d H into d L / d dist_params; the network vjp does the rest.
+``PPO.loss_and_grad`` is exactly that function (tested against finite differences of the
+loss it returns).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import default_xp, get_xp
+from ..distributions import categorical, gaussian
+from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
+from ..nn import mlp_init
+from ..optim import Adam, clip_by_global_norm
+from ..returns import gae
+from ..schedules import constant
+from ..values import MLPValue
+from .flat import FlatLayout
+from .base import (AlgoConfig, Algorithm, as_generator, check_bool_field, check_nonneg_field,
+                   check_positive_field)
+
+__all__ = ["PPOConfig", "PPO"]
+
+_HIDDEN_GAIN = math.sqrt(2.0)
+_POLICY_GAIN = 0.01
+_VALUE_GAIN = 1.0
+_ADV_EPS = 1e-8
+
+
+@dataclass
+class PPOConfig(AlgoConfig):
+    """PPO hyperparameters; defaults are the well-known tuned CartPole-v1 settings
+    (rl-baselines3-zoo): 8 envs x 32 steps, one minibatch of 256, 20 epochs.
+
+    n_envs: int = 8              N parallel environments.
+    n_steps: int = 32            T steps per environment per rollout.
+    gamma: float = 0.98          discount.
+    gae_lambda: float = 0.8      GAE lambda in [0, 1].
+    batch_size: int = 256        minibatch size (<= n_envs * n_steps); the B valid steps are
+                                 split into ceil(B / batch_size) near-equal minibatches.
+    n_epochs: int = 20           passes over the rollout per update.
+    lr: float = 1e-3             Adam learning rate at progress 0.
+    anneal_lr: bool = True       lr_k = lr (1 - progress).
+    clip_range: float = 0.2      eps of the clipped surrogate at progress 0 (> 0).
+    anneal_clip: bool = True     eps_k = clip_range (1 - progress).
+    clip_range_vf: float | None = None   clip of the value loss around V_old (None: unclipped).
+    ent_coef: float = 0.0        entropy-bonus coefficient (>= 0).
+    vf_coef: float = 0.5         value-loss coefficient (>= 0).
+    max_grad_norm: float | None = 0.5    global gradient-norm clip (None: no clipping).
+    norm_adv: bool = True        normalise advantages per minibatch (needs batch_size >= 2).
+    target_kl: float | None = None       early-stopping threshold on approx_kl (None: off).
+    adam_eps: float = 1e-5       Adam's epsilon.
+    log_std_init: float = 0.0    initial log standard deviation (Gaussian policies).
+    dtype, hidden, activation, orthogonal: see ``AlgoConfig`` (default float64, (64, 64),
+                                 tanh, orthogonal).
+    """
+
+    n_envs: int = 8
+    n_steps: int = 32
+    gamma: float = 0.98
+    gae_lambda: float = 0.8
+    batch_size: int = 256
+    n_epochs: int = 20
+    lr: float = 1e-3
+    anneal_lr: bool = True
+    clip_range: float = 0.2
+    anneal_clip: bool = True
+    clip_range_vf: float | None = None
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float | None = 0.5
+    norm_adv: bool = True
+    target_kl: float | None = None
+    adam_eps: float = 1e-5
+    log_std_init: float = 0.0
+
+    def __post_init__(self):
+        super().__post_init__()
+        from .._checks import check_positive_int, check_unit_interval
+        self.gae_lambda = check_unit_interval("gae_lambda", self.gae_lambda)
+        self.batch_size = check_positive_int("batch_size", self.batch_size)
+        self.n_epochs = check_positive_int("n_epochs", self.n_epochs)
+        self.lr = check_positive_field("lr", self.lr)
+        self.clip_range = check_positive_field("clip_range", self.clip_range)
+        if self.clip_range_vf is not None:
+            self.clip_range_vf = check_positive_field("clip_range_vf", self.clip_range_vf)
+        self.ent_coef = check_nonneg_field("ent_coef", self.ent_coef)
+        self.vf_coef = check_nonneg_field("vf_coef", self.vf_coef)
+        if self.max_grad_norm is not None:
+            self.max_grad_norm = check_positive_field("max_grad_norm", self.max_grad_norm)
+        if self.target_kl is not None:
+            self.target_kl = check_positive_field("target_kl", self.target_kl)
+        self.adam_eps = check_positive_field("adam_eps", self.adam_eps)
+        if isinstance(self.log_std_init, bool) or not isinstance(
+                self.log_std_init, (int, float, np.integer, np.floating)) or not math.isfinite(
+                float(self.log_std_init)):
+            raise TypeError(f"log_std_init must be a finite real number; got {self.log_std_init!r}")
+        self.log_std_init = float(self.log_std_init)
+        for name in ("anneal_lr", "anneal_clip", "norm_adv"):
+            setattr(self, name, check_bool_field(name, getattr(self, name)))
+        if self.batch_size > self.n_envs * self.n_steps:
+            raise ValueError(f"batch_size must be <= n_envs * n_steps = "
+                             f"{self.n_envs * self.n_steps}; got {self.batch_size}")
+        if self.norm_adv and self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 with norm_adv=True (a minibatch of one "
+                             "sample has no advantage spread to normalise by); got 1")
+
+
+def _check_progress(progress) -> float:
+    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
+                                                               np.floating)):
+        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
+    p = float(progress)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1]; got {p}")
+    return p
+
+
+class PPO(Algorithm):
+    """PPO with separate MLP actor (categorical or diagonal Gaussian) and MLP critic.
+
+    Train state: ``{"policy": params, "critic": params, "opt": {"policy": adam state,
+    "critic": adam state}, "step": int}`` (step = updates done).
+    """
+
+    name = "ppo"
+    config_class = PPOConfig
+
+    def __init__(self, config=None, spec=None):
+        super().__init__(config, spec)
+        from ..policies import MLPCategoricalPolicy, MLPGaussianPolicy
+        c, s = self.config, self.spec
+        if s.discrete:
+            self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
+                                               orthogonal=c.orthogonal)
+        else:
+            self.policy = MLPGaussianPolicy(s.obs_dim, s.act_dim, c.hidden, c.activation,
+                                            log_std_init=c.log_std_init, orthogonal=c.orthogonal)
+        self.critic = MLPValue(s.obs_dim, c.hidden, c.activation)
+
+    # ------------------------------------------------------------------ state
+    def init(self, rng) -> dict:
+        """Fresh train state: orthogonal (or scaled Gaussian) weights with gains sqrt(2)
+        (hidden), 0.01 (policy head), 1 (value head); zero biases; log_std = log_std_init."""
+        rng = as_generator(rng)
+        c, s = self.config, self.spec
+        pi = self.policy.init(rng, dtype=c.dtype, gain=_HIDDEN_GAIN, out_gain=_POLICY_GAIN)
+        v = mlp_init((s.obs_dim,) + c.hidden + (1,), rng, c.activation, c.orthogonal,
+                     _HIDDEN_GAIN, c.dtype, out_gain=_VALUE_GAIN)
+        opt = self._optimizer(c.lr)
+        return {"policy": pi, "critic": v,
+                "opt": {"policy": opt.init(pi), "critic": opt.init(v)}, "step": 0}
+
+    def _optimizer(self, lr: float) -> Adam:
+        return Adam(lr=constant(lr), eps=self.config.adam_eps)
+
+    # ------------------------------------------------------------------ the loss
+    def _policy_terms(self, dist, act, onehot):
+        """Per-sample logp [B], entropy [B], and a function mapping (d_logp, d_ent) [B] to
+        d L / d dist_params, from one evaluation of the distribution.
+
+        Categorical (logits z, pi = softmax z):  d logp / dz = onehot(a) - pi,
+            dH/dz = -pi (log pi + H).
+        Gaussian (mean, log_std): d logp / d mean = (a - mean)/sigma^2,
+            d logp / d log_std = ((a - mean)/sigma)^2 - 1, dH/d log_std = 1.
+        """
+        if self.spec.discrete:
+            xp = get_xp(dist)
+            log_pi = categorical.log_softmax(dist)
+            pi = xp.exp(log_pi)
+            logp = xp.sum(onehot * log_pi, axis=1)
+            ent = -xp.sum(pi * log_pi, axis=1)
+
+            def d_dist(d_logp, d_ent):
+                d = d_logp[:, None] * (onehot - pi)
+                if d_ent is not None:
+                    d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
+                return d
+            return logp, ent, d_dist
+        mean, log_std = dist
+        xp = get_xp(mean)
+        mean, log_std = xp.broadcast_arrays(mean, log_std)
+        logp = gaussian.log_prob(mean, log_std, act)
+        ent = gaussian.entropy(log_std)
+        g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
+
+        def d_dist(d_logp, d_ent):
+            d_ls = d_logp[:, None] * g_log_std
+            if d_ent is not None:
+                d_ls = d_ls + d_ent[:, None]
+            return d_logp[:, None] * g_mean, d_ls
+        return logp, ent, d_dist
+
+    def loss_and_grad(self, params, mb, clip_range: float):
+        """The PPO loss of one minibatch and its gradient.
+
+            L = L_clip(theta; eps) + vf_coef L_V(phi) + ent_coef L_H(theta)
+            L_clip = -(1/B) sum_b min(r_b A_b, clip(r_b, 1-eps, 1+eps) A_b), r = pi/pi_old
+            L_V    = (1/2B) sum_b (V_phi(s_b) - y_b)^2   (or its clipped form)
+            L_H    = -(1/B) sum_b H(pi_theta(. given s_b))
+        with A normalised over the minibatch when ``norm_adv`` (a constant: it does not
+        depend on theta).
+        Gradient: grad_theta L = vjp_pi(d dist_params), d dist_params from d L / d logp
+        (``clipped_surrogate``) and d L / d H (``entropy_loss``) through the distribution;
+        grad_phi L = vjp_V(vf_coef d L_V / d v) (``value_loss``).
+
+        params: {"policy": ..., "critic": ...}; mb: dict with obs [B, D], act [B] or [B, K],
+        logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A].
+        Returns ``(loss, {"policy": grads, "critic": grads}, stats)``.
+        """
+        c = self.config
+        obs, act, adv = mb["obs"], mb["act"], mb["adv"]
+        xp = get_xp(adv)
+        if c.norm_adv:
+            adv = (adv - xp.mean(adv)) / (xp.std(adv) + _ADV_EPS)
+        onehot = mb.get("onehot")
+        if self.spec.discrete and onehot is None:
+            onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
+        dist, pi_vjp = self.policy.forward(params["policy"], obs)
+        logp, ent, d_dist = self._policy_terms(dist, act, onehot)
+        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
+        loss_h, d_ent = entropy_loss(ent)
+        v, v_vjp = self.critic.forward(params["critic"], obs)
+        vf_clip = c.clip_range_vf
+        loss_v, d_v = value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
+        loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
+        grads = {"policy": pi_vjp(d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)),
+                 "critic": v_vjp(c.vf_coef * d_v)}
+        stats.update(policy_loss=float(loss_pi), value_loss=float(loss_v),
+                     entropy=float(xp.mean(ent)))
+        return loss, grads, stats
+
+    # ------------------------------------------------------------------ the update
+    def _batch(self, state, rollout):
+        """GAE on the [T, N] rollout, then the valid steps as arrays on the params' module."""
+        c = self.config
+        if rollout.value is None or rollout.next_value is None:
+            raise ValueError("rollout must carry value and next_value (collect with value_fn)")
+        adv, ret = gae(rollout.rew, rollout.value, rollout.next_value, rollout.terminated,
+                       rollout.truncated, c.gamma, c.gae_lambda)
+        flat = rollout.flat(adv=adv, ret=ret)
+        like = state["policy"]["W1"]
+        xp, dt = get_xp(like), like.dtype
+        batch = {"obs": xp.asarray(flat["obs"], dtype=dt), "logp_old": xp.asarray(
+                 flat["logp"], dtype=dt), "adv": xp.asarray(flat["adv"], dtype=dt),
+                 "ret": xp.asarray(flat["ret"], dtype=dt),
+                 "v_old": xp.asarray(flat["value"], dtype=dt)}
+        if self.spec.discrete:
+            batch["act"] = xp.asarray(flat["act"])
+            batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
+        else:
+            batch["act"] = xp.asarray(flat["act"], dtype=dt)
+        return batch
+
+    @staticmethod
+    def _pack_opt(layout, opt_states):
+        """Per-network Adam states -> one Adam state over theta (``{"step", "m.theta",
+        "v.theta"}``); the networks' step counts are equal by construction."""
+        out = {"step": int(opt_states["policy"]["step"])}
+        for buf in ("m", "v"):
+            tree: dict = {}
+            for g, k, *_ in layout.entries:
+                tree.setdefault(g, {})[k] = opt_states[g][f"{buf}.{k}"]
+            out[f"{buf}.theta"] = layout.pack(tree)
+        return out
+
+    @staticmethod
+    def _unpack_opt(layout, flat_state):
+        m, v = layout.unpack(flat_state["m.theta"]), layout.unpack(flat_state["v.theta"])
+        return {g: {"step": int(flat_state["step"]), **{f"m.{k}": a for k, a in m[g].items()},
+                    **{f"v.{k}": a for k, a in v[g].items()}} for g in m}
+
+    def update(self, state, rollout, progress, rng):
+        """One PPO update from ``rollout``; returns ``(state, stats)``.
+
+        progress in [0, 1] (fraction of training done) drives the annealing; rng (a numpy
+        Generator or seed) shuffles the minibatches. Stats: approx_kl, clip_fraction, entropy,
+        policy_loss, value_loss (means over the minibatch steps evaluated), explained_variance
+        (of the rollout's V_old against the GAE targets), n_updates (minibatch steps taken),
+        lr, clip_range.
+        """
+        c = self.config
+        p = _check_progress(progress)
+        rng = as_generator(rng)
+        lr = c.lr * (1.0 - p) if c.anneal_lr else c.lr
+        clip = c.clip_range * (1.0 - p) if c.anneal_clip else c.clip_range
+        batch = self._batch(state, rollout)
+        B = int(batch["adv"].shape[0])
+        if B == 0:
+            raise ValueError("rollout has no valid steps to learn from")
+        xp = get_xp(batch["adv"])
+        n_mb = max(1, math.ceil(B / c.batch_size))
+        layout = FlatLayout.of({"policy": state["policy"], "critic": state["critic"]})
+        theta = layout.pack(state)
+        opt, opt_state = self._optimizer(lr), self._pack_opt(layout, state["opt"])
+        sums, n_eval, n_taken, stop = {}, 0, 0, False
+        for _ in range(c.n_epochs):
+            for idx in np.array_split(rng.permutation(B), n_mb):
+                ix = xp.asarray(idx)
+                mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
+                _, grads, st = self.loss_and_grad(layout.unpack(theta), mb, clip)
+                n_eval += 1
+                for k, v in st.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
+                    stop = True
+                    break
+                g = layout.pack(grads)
+                if c.max_grad_norm is not None:     # one global norm over actor and critic
+                    g = clip_by_global_norm({"theta": g}, c.max_grad_norm)[0]["theta"]
+                new, opt_state = opt.step({"theta": theta}, {"theta": g}, opt_state)
+                theta = new["theta"]
+                n_taken += 1
+            if stop:
+                break
+        state = dict(state)
+        state.update(layout.unpack(theta))
+        state["opt"] = self._unpack_opt(layout, opt_state)
+        state["step"] = int(state.get("step", 0)) + 1
+        stats = {k: v / n_eval for k, v in sums.items()}
+        stats.update(explained_variance=explained_variance(batch["v_old"], batch["ret"]),
+                     n_updates=n_taken, lr=lr, clip_range=clip)
+        return state, stats
