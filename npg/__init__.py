@@ -1,11 +1,34 @@
 """npg: NumPy-only policy gradients, every derivative derived by hand and checked.
 
-Importing npg compiles nothing: Numba kernels compile (or load from the on-disk cache) on first
-use.
+The gradient core (distributions, networks, policies, critics, optimizers, return kernels) is
+imported with the package; the modules that pull in gymnasium (``npg.envs``, ``npg.rollout``,
+``npg.algos``, ``npg.agent``) and the exact-MDP toolkit load on first attribute access.
+Importing npg compiles nothing: Numba kernels compile (or load from the on-disk cache) on
+their first call.
 """
 
+from __future__ import annotations
+
+import importlib
+
+from . import distributions, features, nn, optim, params, policies, returns, schedules, values
 from .backend import default_xp, get_xp, set_backend, to_numpy, use_backend
 
 __version__ = "0.1.0"
 
-__all__ = ["get_xp", "default_xp", "use_backend", "set_backend", "to_numpy", "__version__"]
+_LAZY_MODULES = {"mdp", "estimators", "envs", "rollout", "algos", "agent", "losses",
+                 "testing", "cli"}
+_LAZY_NAMES = {"Agent": "agent", "Collector": "rollout", "Rollout": "rollout",
+               "make_vec_env": "envs"}
+
+__all__ = ["get_xp", "default_xp", "use_backend", "set_backend", "to_numpy", "__version__",
+           "distributions", "features", "nn", "optim", "params", "policies", "returns",
+           "schedules", "values", *sorted(_LAZY_MODULES), *sorted(_LAZY_NAMES)]
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'npg' has no attribute {name!r}")
