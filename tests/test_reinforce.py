@@ -290,3 +290,18 @@ def test_update_is_one_sgd_step_on_the_checked_loss():
             np.testing.assert_allclose(to_numpy(new[net][k]),
                                        to_numpy(params[net][k]) - lr * to_numpy(grads[net][k]),
                                        rtol=1e-12, atol=1e-14)
+
+
+def test_train_state_survives_flat_round_trip():
+    # The Agent saves train states with state_to_flat / np.savez; the episode buffer and the
+    # running mean must come back and give the same next update.
+    from npg.algos import state_from_flat, state_to_flat
+    algo = Reinforce(dict(policy="linear", n_envs=3, n_steps=6, baseline="mean"),
+                     disc_spec(2, 2))
+    full = _stream()
+    state, _ = algo.update(algo.init(0), slice_rollout(full, 0, 6), 0.0, 0)
+    back = state_from_flat(state_to_flat(state))
+    a, _ = algo.update(state, slice_rollout(full, 6, 12), 0.5, 0)
+    b, _ = algo.update(back, slice_rollout(full, 6, 12), 0.5, 0)
+    np.testing.assert_array_equal(params_vector(a), params_vector(b))
+    assert a["baseline"] == b["baseline"]
