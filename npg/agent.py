@@ -35,7 +35,7 @@ from .envs.spaces import action_decoder, obs_encoder, single_spaces
 from .logger import CSVLogger
 from .progress import ProgressBar
 from .rollout import Collector
-from . import checkpoint
+from . import blas as _blas, checkpoint
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -186,7 +186,8 @@ class Agent:
 
     # ---------------------------------------------------------------- learning
     def learn(self, total_steps: int, progress: bool = True, log_dir=None,
-              checkpoint_every: int | None = None, callback=None) -> "Agent":
+              checkpoint_every: int | None = None, callback=None,
+              blas_threads: int | None = 1) -> "Agent":
         """Train for ``total_steps`` environment steps (rounded up to whole rollouts of
         ``n_envs * n_steps``); returns self. Calling again continues training.
 
@@ -198,6 +199,8 @@ class Agent:
         callback          ``callback(agent, info) -> bool | None`` after every update, ``info``
                           with env_steps, update stats and the finished episodes' returns;
                           returning False stops training.
+        blas_threads      OpenBLAS threads while learning (``npg.blas``; default 1, much
+                          faster for small networks); None leaves the thread pool alone.
         """
         total = check_positive_int("total_steps", total_steps)
         if checkpoint_every is not None:
@@ -210,35 +213,44 @@ class Agent:
         n_iter = math.ceil(total / per)
         logger = CSVLogger(log_dir, append=self.env_steps > 0) if log_dir is not None else None
         bar = ProgressBar(n_iter * per, sys.stderr if progress else None)
+        if blas_threads is not None:
+            blas_threads = check_positive_int("blas_threads", blas_threads)
         value_fn, recent = self._value_fn(), deque(self.episode_returns[-20:], maxlen=20)
-        next_ckpt = checkpoint_every
         try:
-            for k in range(n_iter):
-                rollout = self.collector.collect(self._act_fn, value_fn, self.config.n_steps)
-                self.state, stats = self.algo.update(self.state, rollout, k * per / total,
-                                                     self.rngs["update"])
-                self.env_steps += rollout.env_steps
-                self.n_updates += 1
-                rets, lens = rollout.episode_returns, rollout.episode_lengths
-                self.episode_returns.extend(rets.tolist())
-                self.episode_lengths.extend(lens.tolist())
-                recent.extend(rets.tolist())
-                if logger is not None:
-                    logger.log_episodes(self.env_steps, rets, lens)
-                    logger.log_update(self.n_updates, self.env_steps, stats)
-                bar.update((k + 1) * per, {"return": float(np.mean(recent))} if recent else None)
-                if next_ckpt is not None and (k + 1) * per >= next_ckpt:
-                    logger.flush()
-                    self.save(log_dir)
-                    next_ckpt += checkpoint_every
-                info = {"env_steps": self.env_steps, "stats": stats, "episode_returns": rets}
-                if callback is not None and callback(self, info) is False:
-                    break
+            with _blas.blas_threads(blas_threads):
+                self._loop(n_iter, per, total, value_fn, recent, logger, bar, log_dir,
+                           checkpoint_every, callback)
         finally:
             bar.close()
             if logger is not None:
                 logger.close()
         return self
+
+    def _loop(self, n_iter, per, total, value_fn, recent, logger, bar, log_dir,
+              checkpoint_every, callback):
+        """The body of ``learn``: ``n_iter`` times collect -> update -> log."""
+        next_ckpt = checkpoint_every
+        for k in range(n_iter):
+            rollout = self.collector.collect(self._act_fn, value_fn, self.config.n_steps)
+            self.state, stats = self.algo.update(self.state, rollout, k * per / total,
+                                                 self.rngs["update"])
+            self.env_steps += rollout.env_steps
+            self.n_updates += 1
+            rets, lens = rollout.episode_returns, rollout.episode_lengths
+            self.episode_returns.extend(rets.tolist())
+            self.episode_lengths.extend(lens.tolist())
+            recent.extend(rets.tolist())
+            if logger is not None:
+                logger.log_episodes(self.env_steps, rets, lens)
+                logger.log_update(self.n_updates, self.env_steps, stats)
+            bar.update((k + 1) * per, {"return": float(np.mean(recent))} if recent else None)
+            if next_ckpt is not None and (k + 1) * per >= next_ckpt:
+                logger.flush()
+                self.save(log_dir)
+                next_ckpt += checkpoint_every
+            info = {"env_steps": self.env_steps, "stats": stats, "episode_returns": rets}
+            if callback is not None and callback(self, info) is False:
+                break
 
     def mean_return(self, window: int = 20) -> float:
         """Mean raw return of the last ``window`` finished training episodes (NaN if none)."""

@@ -309,3 +309,16 @@ def test_plot_without_matplotlib_says_how_to_install(tmp_path, monkeypatch):
     with pytest.raises(ImportError, match="pip install matplotlib"):
         plot_learning_curve(tmp_path)
     assert "matplotlib" in MATPLOTLIB_MISSING and os.path.exists(tmp_path / "episodes.csv")
+
+
+def test_blas_threads_is_restored_and_validated():
+    from npg.blas import blas_threads, get_blas_threads
+    before = get_blas_threads()
+    with blas_threads(1):
+        assert get_blas_threads() in (1, None)
+    assert get_blas_threads() == before
+    with pytest.raises(ValueError, match="positive int"):
+        with blas_threads(0):
+            pass
+    with pytest.raises(ValueError, match="blas_threads"):
+        small_ppo().learn(32, progress=False, blas_threads=0)
