@@ -1,0 +1,120 @@
+"""Learning benchmark: env steps and wall time to each task's threshold, over 5 seeds.
+
+Tasks (configs from the examples, so the figures describe what the examples do):
+  cartpole_ppo        CartPole-v1 PPO, tuned settings: mean of the last 20 episodes >= 475
+                      within 50,000 env steps.
+  pendulum_ppo        Pendulum-v1 PPO, plain Gaussian exploration: mean of the last 20
+                      episodes >= -200 within 100,000 steps (we also print the best reached).
+  frozenlake          FrozenLake-v1 4x4 slippery REINFORCE, 16-8-4 MLP: greedy success rate
+                      over 1000 evaluation episodes >= 0.70 after the example's budget.
+  cartpole_linear     CartPole-v0 linear REINFORCE, 32 envs, lr 0.1: mean of the last 20
+                      episodes reaches the cap of 200 (we print when it first passes 195 and
+                      200) within the example's budget; greedy evaluation return at the end.
+  lunarlander_ppo     LunarLander-v3 PPO: mean of the last 20 episodes >= 200 within 1M steps
+                      (skipped without Box2D).
+Training stops at the threshold (``--full`` runs the whole budget). Not part of the test suite.
+
+    python benchmarks/learning.py [--tasks cartpole_ppo pendulum_ppo ...] [--seeds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pathlib
+import sys
+import time
+import warnings
+
+import numpy as np
+
+from npg.agent import Agent
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
+
+
+def example(name: str):
+    return importlib.import_module(name)
+
+
+# task -> (env id, algo, example module, budget, window, threshold, greedy-eval episodes)
+TASKS = {
+    "cartpole_ppo": ("CartPole-v1", "ppo", "05_cartpole_ppo", 50_000, 20, 475.0, 0),
+    "pendulum_ppo": ("Pendulum-v1", "ppo", "06_pendulum_ppo", 100_000, 20, -200.0, 0),
+    "frozenlake": ("FrozenLake-v1", "reinforce", "01_frozenlake_reinforce", 200_000, None,
+                   0.70, 1000),
+    "cartpole_linear": ("CartPole-v0", "reinforce", "04_cartpole_linear_reinforce", 400_000,
+                        20, 200.0, 20),
+    "lunarlander_ppo": ("LunarLander-v3", "ppo", "08_lunarlander_ppo", 1_000_000, 20, 200.0,
+                        0),
+}
+
+
+def run(task: str, seed: int, full: bool) -> dict:
+    env, algo, module, budget, window, threshold, n_eval = TASKS[task]
+    agent = Agent(env, algo, example(module).CONFIG, seed=seed)
+    t0 = time.perf_counter()
+    hit = {"steps": None, "time": None, "best": -np.inf, "first195": None}
+
+    def callback(ag, info):
+        if window is None or len(ag.episode_returns) < window:
+            return True
+        m = ag.mean_return(window)
+        hit["best"] = max(hit["best"], m)
+        if task == "cartpole_linear" and m >= 195.0 and hit["first195"] is None:
+            hit["first195"] = ag.env_steps
+        if m >= threshold and hit["steps"] is None:
+            hit["steps"], hit["time"] = ag.env_steps, time.perf_counter() - t0
+            return full
+        return True
+    agent.learn(budget, progress=False, callback=callback)
+    hit["wall"] = time.perf_counter() - t0
+    hit["env_steps"] = agent.env_steps
+    if n_eval:
+        hit["eval"] = float(agent.evaluate(n_eval).mean())
+        if window is None and hit["eval"] >= threshold:
+            hit["steps"], hit["time"] = agent.env_steps, hit["wall"]
+    return hit
+
+
+def fmt(x, spec):
+    return "-" if x is None else format(x, spec)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
+    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--full", action="store_true", help="train the whole budget")
+    a = p.parse_args(argv)
+    warnings.simplefilter("ignore", DeprecationWarning)      # CartPole-v0 is "out of date"
+    for task in a.tasks:
+        env, algo, _, budget, window, threshold, _ = TASKS[task]
+        if task.startswith("lunarlander"):
+            try:
+                import Box2D  # noqa: F401
+            except ImportError:
+                print(f"{task}: skipped (Box2D not installed)")
+                continue
+        what = f"mean of last {window} >= {threshold:g}" if window else \
+            f"greedy success >= {threshold:g}"
+        print(f"{task}: {env} {algo}, {what}, budget {budget:,} env steps")
+        reached = 0
+        for seed in range(a.seeds):
+            h = run(task, seed, a.full)
+            reached += h["steps"] is not None
+            extra = ""
+            if window is not None:
+                extra += f"  best mean {h['best']:.1f}"
+            if "eval" in h:
+                extra += f"  greedy eval {h['eval']:.3f}"
+            if task == "cartpole_linear":
+                extra += f"  first >= 195 at {fmt(h['first195'], ',')}"
+            print(f"  seed {seed}: threshold at {fmt(h['steps'], ',')} steps, "
+                  f"{fmt(h['time'], '.1f')} s  (ran {h['env_steps']:,} steps in "
+                  f"{h['wall']:.1f} s){extra}", flush=True)
+        print(f"  reached on {reached} of {a.seeds} seeds")
+
+
+if __name__ == "__main__":
+    main()
