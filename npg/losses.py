@@ -92,7 +92,14 @@ def clipped_surrogate(logp, logp_old, adv, clip):
     _check_vec("adv", adv, B)
     eps = _check_clip("clip", clip)
     xp = get_xp(logp)
-    logp_old, adv = xp.astype(logp_old, logp.dtype), xp.astype(adv, logp.dtype)
+    return _clipped_surrogate(logp, xp.astype(logp_old, logp.dtype),
+                              xp.astype(adv, logp.dtype), eps)
+
+
+def _clipped_surrogate(logp, logp_old, adv, eps: float):
+    """``clipped_surrogate`` without input checks (validated [B] arrays of one dtype)."""
+    xp = get_xp(logp)
+    B = logp.shape[0]
     log_r = logp - logp_old
     r = xp.exp(log_r)
     surr = r * adv
@@ -122,16 +129,25 @@ def value_loss(v, target, v_old=None, clip=None):
     B = int(v.shape[0])
     _check_vec("target", target, B)
     xp = get_xp(v)
-    err = v - xp.astype(target, v.dtype)
+    target = xp.astype(target, v.dtype)
     if clip is None:
-        return xp.sum(err * err) / (2 * B), err / B
+        return _value_loss(v, target)
     c = _check_clip("clip", clip)
     if v_old is None:
         raise ValueError("v_old must be given with clip (the values at collection time, [B])")
     _check_vec("v_old", v_old, B)
-    v_old = xp.astype(v_old, v.dtype)
+    return _value_loss(v, target, xp.astype(v_old, v.dtype), c)
+
+
+def _value_loss(v, target, v_old=None, c=None):
+    """``value_loss`` without input checks (validated [B] arrays of one dtype)."""
+    xp = get_xp(v)
+    B = v.shape[0]
+    err = v - target
+    if c is None:
+        return xp.sum(err * err) / (2 * B), err / B
     dv = v - v_old
-    err_clip = xp.clip(dv, -c, c) + v_old - xp.astype(target, v.dtype)
+    err_clip = xp.clip(dv, -c, c) + v_old - target
     sq, sq_clip = err * err, err_clip * err_clip
     use_unclipped = sq >= sq_clip
     inside = xp.abs(dv) < c
@@ -150,6 +166,11 @@ def entropy_loss(ent):
     ent: [B]. Returns ``(loss, d_ent)``.
     """
     _check_vec("ent", ent)
+    return _entropy_loss(ent)
+
+
+def _entropy_loss(ent):
+    """``entropy_loss`` without input checks."""
     xp = get_xp(ent)
     B = ent.shape[0]
     return -xp.sum(ent) / B, xp.full(ent.shape, -1.0 / B, dtype=ent.dtype)

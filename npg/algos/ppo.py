@@ -35,7 +35,7 @@ import numpy as np
 
 from ..backend import default_xp, get_xp
 from ..distributions import categorical, gaussian
-from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
+from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
 from ..nn import mlp_init
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
@@ -231,7 +231,8 @@ class PPO(Algorithm):
         grad_phi L = vjp_V(vf_coef d L_V / d v) (``value_loss``).
 
         params: {"policy": ..., "critic": ...}; mb: dict with obs [B, D], act [B] or [B, K],
-        logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A].
+        logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A]; finite
+        arrays on the params' backend and dtype (``update`` builds and checks them once).
         Returns ``(loss, {"policy": grads, "critic": grads}, stats)``.
         """
         c = self.config
@@ -244,11 +245,12 @@ class PPO(Algorithm):
             onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
         dist, pi_vjp = self.policy.forward(params["policy"], obs)
         logp, ent, d_dist = self._policy_terms(dist, act, onehot)
-        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
-        loss_h, d_ent = entropy_loss(ent)
+        # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
+        loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
+        loss_h, d_ent = _entropy_loss(ent)
         v, v_vjp = self.critic.forward(params["critic"], obs)
         vf_clip = c.clip_range_vf
-        loss_v, d_v = value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
+        loss_v, d_v = _value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
         grads = {"policy": pi_vjp(d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)),
                  "critic": v_vjp(c.vf_coef * d_v)}
