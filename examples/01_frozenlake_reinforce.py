@@ -5,9 +5,10 @@ softmax(W2 tanh(W1 x + b1) + b2) with 8 hidden units, and the update is the rewa
 REINFORCE estimate  g = (1/B) sum_t gamma^t G_t grad log pi(a_t | s_t)  over complete episodes
 from 8 parallel copies, with a running-mean baseline, descended with Adam.
 
-Expected outcome (seed 0, default budget): the greedy policy succeeds in about 0.7 of 1000
-evaluation episodes; the optimum within the 100-step limit is 0.744 (npg.mdp computes it
-exactly). Random play succeeds about 1.5% of the time.
+Expected outcome (seed 0, default budget): the training success rate passes 0.7 after about
+80,000 env steps and the greedy policy succeeds in about 0.73 of the evaluation episodes;
+the optimum within the 100-step limit is 0.744 (npg.mdp computes it exactly). Random play
+succeeds about 1.5% of the time.
 
     python examples/01_frozenlake_reinforce.py [--steps 200000] [--seed 0]
 """

@@ -9,8 +9,9 @@ final state) and descends
     A_t = G_t - V(s_t) held constant,
 through the shared trunk (npg.policies.SharedActorCritic).
 
-Expected outcome (seed 0, default budget): a greedy success rate around 0.7 over 1000
-evaluation episodes (optimum 0.744).
+Expected outcome (seed 0, default budget): the training success rate passes 0.55 after about
+60,000 env steps and the greedy policy succeeds in about 0.73 of the evaluation episodes
+(optimum 0.744).
 
     python examples/03_frozenlake_shared_actor_critic.py [--steps 300000] [--seed 0]
 """
