@@ -33,10 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import default_xp, get_xp
+from .._checks import check_finite, check_positive_int, check_unit_interval
+from ..backend import get_xp
 from ..distributions import categorical, gaussian
 from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
-from ..nn import mlp_init
+from ..nn import mlp_forward, mlp_init
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
@@ -102,7 +103,6 @@ class PPOConfig(AlgoConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        from .._checks import check_positive_int, check_unit_interval
         self.gae_lambda = check_unit_interval("gae_lambda", self.gae_lambda)
         self.batch_size = check_positive_int("batch_size", self.batch_size)
         self.n_epochs = check_positive_int("n_epochs", self.n_epochs)
@@ -217,6 +217,32 @@ class PPO(Algorithm):
             return d_logp[:, None] * g_mean, d_ls
         return logp, ent, d_dist
 
+    def _actor(self, params, obs):
+        """``self.policy.forward`` without its input checks (they run once per update, in
+        ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
+        broadcast to [B, K]); vjp(d_dist) -> grads (the clip passes gradient only inside)."""
+        act = self.config.activation
+        if self.spec.discrete:
+            z, net_vjp = mlp_forward(params, obs, act)
+            return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
+        mean, net_vjp = mlp_forward(params, obs, act)
+        xp, log_std = get_xp(mean), params["log_std"]
+        inside = xp.astype((log_std >= gaussian.LOG_STD_MIN) & (log_std <= gaussian.LOG_STD_MAX),
+                           mean.dtype)
+        ls = xp.broadcast_to(gaussian.clip_log_std(log_std), tuple(mean.shape))
+
+        def vjp(d):
+            grads = net_vjp(d[0], input_grad=False)[0]
+            grads["log_std"] = xp.sum(d[1], axis=0) * inside
+            return grads
+        return (mean, ls), vjp
+
+    def _critic(self, params, obs):
+        """``self.critic.forward`` without its input checks: v = mlp(obs)[:, 0] [B];
+        vjp(d_v [B]) -> grads."""
+        out, net_vjp = mlp_forward(params, obs, self.config.activation)
+        return out[:, 0], lambda d_v: net_vjp(d_v[:, None], input_grad=False)[0]
+
     def loss_and_grad(self, params, mb, clip_range: float):
         """The PPO loss of one minibatch and its gradient.
 
@@ -243,12 +269,12 @@ class PPO(Algorithm):
         onehot = mb.get("onehot")
         if self.spec.discrete and onehot is None:
             onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
-        dist, pi_vjp = self.policy.forward(params["policy"], obs)
+        dist, pi_vjp = self._actor(params["policy"], obs)
         logp, ent, d_dist = self._policy_terms(dist, act, onehot)
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
         loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
         loss_h, d_ent = _entropy_loss(ent)
-        v, v_vjp = self.critic.forward(params["critic"], obs)
+        v, v_vjp = self._critic(params["critic"], obs)
         vf_clip = c.clip_range_vf
         loss_v, d_v = _value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
@@ -267,12 +293,15 @@ class PPO(Algorithm):
         adv, ret = gae(rollout.rew, rollout.value, rollout.next_value, rollout.terminated,
                        rollout.truncated, c.gamma, c.gae_lambda)
         flat = rollout.flat(adv=adv, ret=ret)
+        self.policy.check_params(state["policy"])       # the checks the inner loop skips
+        self.value(state, rollout.obs[:1, 0])
         like = state["policy"]["W1"]
         xp, dt = get_xp(like), like.dtype
         batch = {"obs": xp.asarray(flat["obs"], dtype=dt), "logp_old": xp.asarray(
                  flat["logp"], dtype=dt), "adv": xp.asarray(flat["adv"], dtype=dt),
                  "ret": xp.asarray(flat["ret"], dtype=dt),
                  "v_old": xp.asarray(flat["value"], dtype=dt)}
+        check_finite("rollout.obs", batch["obs"])
         if self.spec.discrete:
             batch["act"] = xp.asarray(flat["act"])
             batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
