@@ -337,6 +337,12 @@ def test_bad_arguments():
     state = algo.init(0)
     ro = Collector(make_vec_env("CartPole-v1", 2, seed=0)).collect(
         lambda o: algo.act(state, o, 0), lambda o: algo.value(state, o), 8)
+    with pytest.raises(ValueError, match="obs"):
+        algo.act(state, np.zeros((3, 5)), 0)
+    with pytest.raises(ValueError, match="obs"):
+        algo.value(state, np.full((3, 4), np.nan))
+    with pytest.raises(TypeError, match="obs"):
+        algo.act(state, [[0.0] * 4], 0)
     with pytest.raises(ValueError, match="progress"):
         algo.update(state, ro, 1.5, 0)
     with pytest.raises(TypeError, match="rng"):
@@ -344,3 +350,18 @@ def test_bad_arguments():
     ro.value = None
     with pytest.raises(ValueError, match="value"):
         algo.update(state, ro, 0.0, 0)
+
+
+@pytest.mark.parametrize("discrete", [True, False])
+def test_act_and_value_match_the_checked_policy_and_critic(discrete):
+    """The fast acting path equals the policy's / critic's own (checked) methods."""
+    env = Bandit() if discrete else Bandit(act_dim=2)
+    algo = PPO(dict(SMALL, hidden=(5,)), spec_of(env))
+    state = algo.init(0)
+    obs = np.random.default_rng(1).normal(size=(7, 1))
+    env_a, a, logp = algo.act(state, obs, np.random.default_rng(2))
+    np.testing.assert_allclose(logp, algo.policy.log_prob(state["policy"], obs, a), rtol=1e-12)
+    np.testing.assert_allclose(algo.value(state, obs),
+                               algo.critic.value(state["critic"], obs), rtol=1e-12)
+    mode = algo.policy.mode(state["policy"], obs)
+    np.testing.assert_array_equal(algo.act(state, obs, 0, deterministic=True)[1], mode)

@@ -240,12 +240,11 @@ class Algorithm:
         ``env_action``, the action for the environment (Gaussian actions clipped to the
         bounds). ``deterministic=True`` takes the mode (argmax / mean) instead of sampling.
         """
-        params = state["policy"]
-        dist = self.policy.dist_params(params, obs)
+        dist = self._dist_params(state["policy"], obs)
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))
-            lp = categorical.log_prob(dist, a)
+            lp = categorical._log_prob(dist, a)      # a was drawn from dist: no range check
             a = to_numpy(a)
             return a, a, to_numpy(lp)
         mean, log_std = dist
@@ -262,4 +261,13 @@ class Algorithm:
         if self.critic is None:
             return None
         params = state["critic"]
-        return to_numpy(self.critic.value(params, self.obs_array(obs, next(iter(params.values())))))
+        return to_numpy(self._value(params, self.obs_array(obs, next(iter(params.values())))))
+
+    # -- hooks a subclass may replace by faster equivalents ---------------------------------
+    def _dist_params(self, params, obs):
+        """The policy's distribution parameters for obs [M, D] (checked forward pass)."""
+        return self.policy.dist_params(params, obs)
+
+    def _value(self, params, obs):
+        """V(obs) [M] on the params' backend (checked forward pass)."""
+        return self.critic.value(params, obs)

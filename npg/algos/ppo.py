@@ -192,7 +192,7 @@ class PPO(Algorithm):
         """
         if self.spec.discrete:
             xp = get_xp(dist)
-            log_pi = categorical.log_softmax(dist)
+            log_pi = categorical._log_softmax(dist)
             pi = xp.exp(log_pi)
             logp = xp.sum(onehot * log_pi, axis=1)
             ent = -xp.sum(pi * log_pi, axis=1)
@@ -236,6 +236,25 @@ class PPO(Algorithm):
             grads["log_std"] = xp.sum(d[1], axis=0) * inside
             return grads
         return (mean, ls), vjp
+
+    def _checked_obs(self, params, obs):
+        """obs [M, D] on the params' backend and dtype, finite (the only per-call check of the
+        acting path: the train state comes from ``init``/``update`` and is checked there)."""
+        if not hasattr(obs, "shape"):
+            raise TypeError(f"obs must be an array [M, {self.spec.obs_dim}]; got "
+                            f"{type(obs).__name__}")
+        obs = self.obs_array(obs, params["W1"])
+        if len(obs.shape) != 2 or int(obs.shape[1]) != self.spec.obs_dim:
+            raise ValueError(f"obs must have shape [M, {self.spec.obs_dim}]; got "
+                             f"{tuple(obs.shape)}")
+        check_finite("obs", obs)
+        return obs
+
+    def _dist_params(self, params, obs):
+        return self._actor(params, self._checked_obs(params, obs))[0]
+
+    def _value(self, params, obs):
+        return self._critic(params, self._checked_obs(params, obs))[0]
 
     def _critic(self, params, obs):
         """``self.critic.forward`` without its input checks: v = mlp(obs)[:, 0] [B];
