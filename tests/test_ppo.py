@@ -76,7 +76,7 @@ def kinks_far(algo, state, mb, margin=1e-3):
     c = algo.config
     logp = algo.policy.log_prob(state["policy"], mb["obs"], mb["act"])
     r = np.exp(logp - mb["logp_old"])
-    v = algo.critic.value(state["critic"], mb["obs"])
+    v = algo.value(state, mb["obs"])
     dv = v - mb["v_old"]
     vc = mb["v_old"] + np.clip(dv, -c.clip_range_vf, c.clip_range_vf)
     return bool(np.all(np.abs(r - 1 - c.clip_range) > margin)
@@ -92,20 +92,22 @@ SMALL = dict(hidden=(3,), n_envs=2, n_steps=4, batch_size=4)
 
 
 @settings(max_examples=200)
-@given(st.integers(0, 2**32 - 1), st.booleans(), st.booleans())
-def test_minibatch_gradient_matches_fd_of_loss(seed, discrete, norm_adv):
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["discrete", "gaussian", "shared"]),
+       st.booleans())
+def test_minibatch_gradient_matches_fd_of_loss(seed, arch, norm_adv):
     """grad of loss_and_grad = central FD of the loss it returns (clipped surrogate, clipped
-    value loss, entropy bonus, advantage normalisation all on)."""
-    env = Bandit() if discrete else Bandit(act_dim=2)
+    value loss, entropy bonus, advantage normalisation all on), for separate categorical and
+    Gaussian actor + critic networks and for the shared trunk."""
+    env = Bandit(act_dim=2) if arch == "gaussian" else Bandit()
     algo = PPO(dict(SMALL, ent_coef=0.1, vf_coef=0.7, clip_range_vf=0.2, norm_adv=norm_adv,
-                    log_std_init=-0.3), spec_of(env))
+                    log_std_init=-0.3, shared=arch == "shared"), spec_of(env))
     rng = np.random.default_rng(seed)
     state = algo.init(rng)
     state["policy"] = {k: v + rng.normal(scale=0.5, size=v.shape) for k, v in
                        state["policy"].items()}              # away from the 0.01-gain head
     mb = minibatch(algo, state, rng)
     assume(kinks_far(algo, state, mb))
-    params = {"policy": state["policy"], "critic": state["critic"]}
+    params = {net: state[net] for net in algo.nets}
     _, grads, _ = algo.loss_and_grad(params, mb, 0.2)
     flat = {f"{g}/{k}": v for g in params for k, v in params[g].items()}
     flat_grads = {f"{g}/{k}": v for g in grads for k, v in grads[g].items()}
@@ -154,6 +156,19 @@ def test_learns_bandit_within_5_percent():
     state, _ = train(algo, vec(Bandit, 8), 25)
     probs = algo.policy.probs(state["policy"], np.ones((1, 1)))[0]
     assert float(probs @ np.array([0.0, 0.5, 1.0])) >= 0.95
+
+
+def test_shared_trunk_learns_bandit_and_refuses_box_actions():
+    cfg = dict(hidden=(16,), n_envs=8, n_steps=8, batch_size=32, n_epochs=8, lr=0.01,
+               anneal_lr=False, anneal_clip=False, shared=True)
+    algo = PPO(cfg, spec_of(Bandit()))
+    state, _ = train(algo, vec(Bandit, 8), 25)
+    assert set(state) == {"policy", "opt", "step"}
+    probs = algo.policy.probs(state["policy"], np.ones((1, 1)))[0]
+    assert float(probs @ np.array([0.0, 0.5, 1.0])) >= 0.95
+    assert algo.value(state, np.ones((2, 1))).shape == (2,)
+    with pytest.raises(ValueError, match="shared"):
+        PPO(cfg, spec_of(Bandit(act_dim=1)))
 
 
 def test_learns_continuous_bandit():

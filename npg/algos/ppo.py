@@ -29,12 +29,11 @@ loss it returns).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_finite, check_positive_int, check_unit_interval
-from ..backend import get_xp
+from .._checks import check_finite
+from ..backend import get_xp, to_numpy
 from ..distributions import categorical, gaussian
 from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
 from ..nn import mlp_forward, mlp_init
@@ -43,8 +42,8 @@ from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
 from .flat import FlatLayout
-from .base import (AlgoConfig, Algorithm, as_generator, check_bool_field, check_nonneg_field,
-                   check_positive_field)
+from .base import Algorithm, as_generator
+from .ppo_config import PPOConfig
 
 __all__ = ["PPOConfig", "PPO"]
 
@@ -52,84 +51,6 @@ _HIDDEN_GAIN = math.sqrt(2.0)
 _POLICY_GAIN = 0.01
 _VALUE_GAIN = 1.0
 _ADV_EPS = 1e-8
-
-
-@dataclass
-class PPOConfig(AlgoConfig):
-    """PPO hyperparameters; defaults are the well-known tuned CartPole-v1 settings
-    (rl-baselines3-zoo): 8 envs x 32 steps, one minibatch of 256, 20 epochs.
-
-    n_envs: int = 8              N parallel environments.
-    n_steps: int = 32            T steps per environment per rollout.
-    gamma: float = 0.98          discount.
-    gae_lambda: float = 0.8      GAE lambda in [0, 1].
-    batch_size: int = 256        minibatch size (<= n_envs * n_steps); the B valid steps are
-                                 split into ceil(B / batch_size) near-equal minibatches.
-    n_epochs: int = 20           passes over the rollout per update.
-    lr: float = 1e-3             Adam learning rate at progress 0.
-    anneal_lr: bool = True       lr_k = lr (1 - progress).
-    clip_range: float = 0.2      eps of the clipped surrogate at progress 0 (> 0).
-    anneal_clip: bool = True     eps_k = clip_range (1 - progress).
-    clip_range_vf: float | None = None   clip of the value loss around V_old (None: unclipped).
-    ent_coef: float = 0.0        entropy-bonus coefficient (>= 0).
-    vf_coef: float = 0.5         value-loss coefficient (>= 0).
-    max_grad_norm: float | None = 0.5    global gradient-norm clip (None: no clipping).
-    norm_adv: bool = True        normalise advantages per minibatch (needs batch_size >= 2).
-    target_kl: float | None = None       early-stopping threshold on approx_kl (None: off).
-    adam_eps: float = 1e-5       Adam's epsilon.
-    log_std_init: float = 0.0    initial log standard deviation (Gaussian policies).
-    dtype, hidden, activation, orthogonal: see ``AlgoConfig`` (default float64, (64, 64),
-                                 tanh, orthogonal).
-    """
-
-    n_envs: int = 8
-    n_steps: int = 32
-    gamma: float = 0.98
-    gae_lambda: float = 0.8
-    batch_size: int = 256
-    n_epochs: int = 20
-    lr: float = 1e-3
-    anneal_lr: bool = True
-    clip_range: float = 0.2
-    anneal_clip: bool = True
-    clip_range_vf: float | None = None
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    max_grad_norm: float | None = 0.5
-    norm_adv: bool = True
-    target_kl: float | None = None
-    adam_eps: float = 1e-5
-    log_std_init: float = 0.0
-
-    def __post_init__(self):
-        super().__post_init__()
-        self.gae_lambda = check_unit_interval("gae_lambda", self.gae_lambda)
-        self.batch_size = check_positive_int("batch_size", self.batch_size)
-        self.n_epochs = check_positive_int("n_epochs", self.n_epochs)
-        self.lr = check_positive_field("lr", self.lr)
-        self.clip_range = check_positive_field("clip_range", self.clip_range)
-        if self.clip_range_vf is not None:
-            self.clip_range_vf = check_positive_field("clip_range_vf", self.clip_range_vf)
-        self.ent_coef = check_nonneg_field("ent_coef", self.ent_coef)
-        self.vf_coef = check_nonneg_field("vf_coef", self.vf_coef)
-        if self.max_grad_norm is not None:
-            self.max_grad_norm = check_positive_field("max_grad_norm", self.max_grad_norm)
-        if self.target_kl is not None:
-            self.target_kl = check_positive_field("target_kl", self.target_kl)
-        self.adam_eps = check_positive_field("adam_eps", self.adam_eps)
-        if isinstance(self.log_std_init, bool) or not isinstance(
-                self.log_std_init, (int, float, np.integer, np.floating)) or not math.isfinite(
-                float(self.log_std_init)):
-            raise TypeError(f"log_std_init must be a finite real number; got {self.log_std_init!r}")
-        self.log_std_init = float(self.log_std_init)
-        for name in ("anneal_lr", "anneal_clip", "norm_adv"):
-            setattr(self, name, check_bool_field(name, getattr(self, name)))
-        if self.batch_size > self.n_envs * self.n_steps:
-            raise ValueError(f"batch_size must be <= n_envs * n_steps = "
-                             f"{self.n_envs * self.n_steps}; got {self.batch_size}")
-        if self.norm_adv and self.batch_size < 2:
-            raise ValueError("batch_size must be >= 2 with norm_adv=True (a minibatch of one "
-                             "sample has no advantage spread to normalise by); got 1")
 
 
 def _check_progress(progress) -> float:
@@ -146,7 +67,8 @@ class PPO(Algorithm):
     """PPO with separate MLP actor (categorical or diagonal Gaussian) and MLP critic.
 
     Train state: ``{"policy": params, "critic": params, "opt": {"policy": adam state,
-    "critic": adam state}, "step": int}`` (step = updates done).
+    "critic": adam state}, "step": int}`` (step = updates done); with ``shared=True`` the
+    policy params are the shared trunk's (``SharedActorCritic``) and there is no "critic".
     """
 
     name = "ppo"
@@ -154,8 +76,16 @@ class PPO(Algorithm):
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)
-        from ..policies import MLPCategoricalPolicy, MLPGaussianPolicy
+        from ..policies import MLPCategoricalPolicy, MLPGaussianPolicy, SharedActorCritic
         c, s = self.config, self.spec
+        self.nets = ("policy",) if c.shared else ("policy", "critic")
+        if c.shared:
+            if not s.discrete:
+                raise ValueError("shared=True needs a Discrete action space (the shared-trunk "
+                                 "actor-critic is categorical); this environment's is a Box")
+            self.policy = SharedActorCritic(s.obs_dim, s.n_actions, c.hidden, c.activation,
+                                            orthogonal=c.orthogonal)
+            return
         if s.discrete:
             self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                                orthogonal=c.orthogonal)
@@ -170,6 +100,10 @@ class PPO(Algorithm):
         (hidden), 0.01 (policy head), 1 (value head); zero biases; log_std = log_std_init."""
         rng = as_generator(rng)
         c, s = self.config, self.spec
+        if c.shared:
+            pi = self.policy.init(rng, dtype=c.dtype, gain=_HIDDEN_GAIN, pi_gain=_POLICY_GAIN,
+                                  v_gain=_VALUE_GAIN)
+            return {"policy": pi, "opt": {"policy": self._optimizer(c.lr).init(pi)}, "step": 0}
         pi = self.policy.init(rng, dtype=c.dtype, gain=_HIDDEN_GAIN, out_gain=_POLICY_GAIN)
         v = mlp_init((s.obs_dim,) + c.hidden + (1,), rng, c.activation, c.orthogonal,
                      _HIDDEN_GAIN, c.dtype, out_gain=_VALUE_GAIN)
@@ -222,6 +156,8 @@ class PPO(Algorithm):
         ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
         broadcast to [B, K]); vjp(d_dist) -> grads (the clip passes gradient only inside)."""
         act = self.config.activation
+        if self.config.shared:                        # the shared trunk's (checked) forward
+            return self.policy.forward(params, obs)
         if self.spec.discrete:
             z, net_vjp = mlp_forward(params, obs, act)
             return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
@@ -256,6 +192,13 @@ class PPO(Algorithm):
     def _value(self, params, obs):
         return self._critic(params, self._checked_obs(params, obs))[0]
 
+    def value(self, state, obs):
+        """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
+        if not self.config.shared:
+            return super().value(state, obs)
+        params = state["policy"]
+        return to_numpy(self.policy.value(params, self._checked_obs(params, obs)))
+
     def _critic(self, params, obs):
         """``self.critic.forward`` without its input checks: v = mlp(obs)[:, 0] [B];
         vjp(d_v [B]) -> grads."""
@@ -275,10 +218,10 @@ class PPO(Algorithm):
         (``clipped_surrogate``) and d L / d H (``entropy_loss``) through the distribution;
         grad_phi L = vjp_V(vf_coef d L_V / d v) (``value_loss``).
 
-        params: {"policy": ..., "critic": ...}; mb: dict with obs [B, D], act [B] or [B, K],
+        params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with obs [B, D], act [B] or [B, K],
         logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A]; finite
         arrays on the params' backend and dtype (``update`` builds and checks them once).
-        Returns ``(loss, {"policy": grads, "critic": grads}, stats)``.
+        Returns ``(loss, grads with the nesting of params, stats)``.
         """
         c = self.config
         obs, act, adv = mb["obs"], mb["act"], mb["adv"]
@@ -288,17 +231,23 @@ class PPO(Algorithm):
         onehot = mb.get("onehot")
         if self.spec.discrete and onehot is None:
             onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
-        dist, pi_vjp = self._actor(params["policy"], obs)
+        if c.shared:
+            (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs)
+        else:
+            dist, pi_vjp = self._actor(params["policy"], obs)
+            v, v_vjp = self._critic(params["critic"], obs)
         logp, ent, d_dist = self._policy_terms(dist, act, onehot)
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
         loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
         loss_h, d_ent = _entropy_loss(ent)
-        v, v_vjp = self._critic(params["critic"], obs)
         vf_clip = c.clip_range_vf
         loss_v, d_v = _value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
-        grads = {"policy": pi_vjp(d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)),
-                 "critic": v_vjp(c.vf_coef * d_v)}
+        d_z = d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)
+        if c.shared:
+            grads = {"policy": both_vjp(d_z, c.vf_coef * d_v)}
+        else:
+            grads = {"policy": pi_vjp(d_z), "critic": v_vjp(c.vf_coef * d_v)}
         stats.update(policy_loss=float(loss_pi), value_loss=float(loss_v),
                      entropy=float(xp.mean(ent)))
         return loss, grads, stats
@@ -366,7 +315,7 @@ class PPO(Algorithm):
             raise ValueError("rollout has no valid steps to learn from")
         xp = get_xp(batch["adv"])
         n_mb = max(1, math.ceil(B / c.batch_size))
-        layout = FlatLayout.of({"policy": state["policy"], "critic": state["critic"]})
+        layout = FlatLayout.of({net: state[net] for net in self.nets})
         theta = layout.pack(state)
         opt, opt_state = self._optimizer(lr), self._pack_opt(layout, state["opt"])
         sums, n_eval, n_taken, stop = {}, 0, 0, False
