@@ -36,7 +36,7 @@ from .._checks import check_finite
 from ..backend import get_xp, to_numpy
 from ..distributions import categorical, gaussian
 from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
-from ..nn import mlp_forward, mlp_init
+from ..nn import mlp_forward
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
@@ -97,16 +97,16 @@ class PPO(Algorithm):
     # ------------------------------------------------------------------ state
     def init(self, rng) -> dict:
         """Fresh train state: orthogonal (or scaled Gaussian) weights with gains sqrt(2)
-        (hidden), 0.01 (policy head), 1 (value head); zero biases; log_std = log_std_init."""
+        (hidden), 0.01 (policy head), 1 (value head, MLPValue's output gain); zero biases;
+        log_std = log_std_init."""
         rng = as_generator(rng)
-        c, s = self.config, self.spec
+        c = self.config
         if c.shared:
             pi = self.policy.init(rng, dtype=c.dtype, gain=_HIDDEN_GAIN, pi_gain=_POLICY_GAIN,
                                   v_gain=_VALUE_GAIN)
             return {"policy": pi, "opt": {"policy": self._optimizer(c.lr).init(pi)}, "step": 0}
         pi = self.policy.init(rng, dtype=c.dtype, gain=_HIDDEN_GAIN, out_gain=_POLICY_GAIN)
-        v = mlp_init((s.obs_dim,) + c.hidden + (1,), rng, c.activation, c.orthogonal,
-                     _HIDDEN_GAIN, c.dtype, out_gain=_VALUE_GAIN)
+        v = self.critic.init(rng, dtype=c.dtype, orthogonal=c.orthogonal, gain=_HIDDEN_GAIN)
         opt = self._optimizer(c.lr)
         return {"policy": pi, "critic": v,
                 "opt": {"policy": opt.init(pi), "critic": opt.init(v)}, "step": 0}
