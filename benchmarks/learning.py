@@ -6,7 +6,9 @@ Tasks (configs from the examples, so the figures describe what the examples do):
   pendulum_ppo        Pendulum-v1 PPO, plain Gaussian exploration: mean of the last 20
                       episodes >= -200 within 100,000 steps (we also print the best reached).
   frozenlake          FrozenLake-v1 4x4 slippery REINFORCE, 16-8-4 MLP: greedy success rate
-                      over 1000 evaluation episodes >= 0.70 after the example's budget.
+                      over 1000 evaluation episodes >= 0.70 after the example's budget
+                      (optimum 0.744); frozenlake_qac and frozenlake_shared_ac likewise for
+                      the Q actor-critic and the shared-trunk 5-step actor-critic examples.
   cartpole_linear     CartPole-v0 linear REINFORCE, 32 envs, lr 0.1: mean of the last 20
                       episodes reaches the cap of 200 (we print when it first passes 195 and
                       200) within the example's budget; greedy evaluation return at the end.
@@ -43,6 +45,10 @@ TASKS = {
     "pendulum_ppo": ("Pendulum-v1", "ppo", "06_pendulum_ppo", 100_000, 20, -200.0, 0),
     "frozenlake": ("FrozenLake-v1", "reinforce", "01_frozenlake_reinforce", 200_000, None,
                    0.70, 1000),
+    "frozenlake_qac": ("FrozenLake-v1", "qac", "02_frozenlake_q_actor_critic", 100_000, None,
+                      0.70, 1000),
+    "frozenlake_shared_ac": ("FrozenLake-v1", "ac", "03_frozenlake_shared_actor_critic",
+                             300_000, None, 0.70, 1000),
     "cartpole_linear": ("CartPole-v0", "reinforce", "04_cartpole_linear_reinforce", 400_000,
                         20, 200.0, 20),
     "lunarlander_ppo": ("LunarLander-v3", "ppo", "08_lunarlander_ppo", 1_000_000, 20, 200.0,
