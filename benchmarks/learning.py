@@ -43,7 +43,7 @@ def example(name: str):
 TASKS = {
     "cartpole_ppo": ("CartPole-v1", "ppo", "05_cartpole_ppo", 50_000, 20, 475.0, 0),
     "pendulum_ppo": ("Pendulum-v1", "ppo", "06_pendulum_ppo", 100_000, 20, -200.0, 0),
-    "frozenlake": ("FrozenLake-v1", "reinforce", "01_frozenlake_reinforce", 200_000, None,
+    "frozenlake": ("FrozenLake-v1", "reinforce", "01_frozenlake_reinforce", 400_000, None,
                    0.70, 1000),
     "frozenlake_qac": ("FrozenLake-v1", "qac", "02_frozenlake_q_actor_critic", 100_000, None,
                       0.70, 1000),
