@@ -41,6 +41,7 @@ from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
+from . import ppo_fast
 from .flat import FlatLayout
 from .base import Algorithm, as_generator
 from .ppo_config import PPOConfig
@@ -73,6 +74,7 @@ class PPO(Algorithm):
 
     name = "ppo"
     config_class = PPOConfig
+    fast_path = True        # False: always the reference inner loop (tests compare the two)
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)
@@ -295,6 +297,39 @@ class PPO(Algorithm):
         return {g: {"step": int(flat_state["step"]), **{f"m.{k}": a for k, a in m[g].items()},
                     **{f"v.{k}": a for k, a in v[g].items()}} for g in m}
 
+    @staticmethod
+    def _inner_loop(algo, layout, theta, opt_state, batch, lr, clip, rng):
+        """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch
+        into minibatches, each one ``loss_and_grad``, global-norm clipping and an Adam step on
+        the flat theta (``FlatLayout``); stops early on target KL. Returns ``(theta, opt_state,
+        stat sums, steps evaluated, steps taken)``. ``npg.algos.ppo_fast.inner_loop`` is the
+        same loop in preallocated buffers."""
+        c = algo.config
+        xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
+        n_mb = max(1, math.ceil(B / c.batch_size))
+        opt = algo._optimizer(lr)
+        sums, n_eval, n_taken, stop = {}, 0, 0, False
+        for _ in range(c.n_epochs):
+            for idx in np.array_split(rng.permutation(B), n_mb):
+                ix = xp.asarray(idx)
+                mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
+                _, grads, st = algo.loss_and_grad(layout.unpack(theta), mb, clip)
+                n_eval += 1
+                for k, v in st.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
+                    stop = True
+                    break
+                g = layout.pack(grads)
+                if c.max_grad_norm is not None:     # one global norm over actor and critic
+                    g = clip_by_global_norm({"theta": g}, c.max_grad_norm)[0]["theta"]
+                new, opt_state = opt.step({"theta": theta}, {"theta": g}, opt_state)
+                theta = new["theta"]
+                n_taken += 1
+            if stop:
+                break
+        return theta, opt_state, sums, n_eval, n_taken
+
     def update(self, state, rollout, progress, rng):
         """One PPO update from ``rollout``; returns ``(state, stats)``.
 
@@ -313,31 +348,12 @@ class PPO(Algorithm):
         B = int(batch["adv"].shape[0])
         if B == 0:
             raise ValueError("rollout has no valid steps to learn from")
-        xp = get_xp(batch["adv"])
-        n_mb = max(1, math.ceil(B / c.batch_size))
         layout = FlatLayout.of({net: state[net] for net in self.nets})
-        theta = layout.pack(state)
-        opt, opt_state = self._optimizer(lr), self._pack_opt(layout, state["opt"])
-        sums, n_eval, n_taken, stop = {}, 0, 0, False
-        for _ in range(c.n_epochs):
-            for idx in np.array_split(rng.permutation(B), n_mb):
-                ix = xp.asarray(idx)
-                mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
-                _, grads, st = self.loss_and_grad(layout.unpack(theta), mb, clip)
-                n_eval += 1
-                for k, v in st.items():
-                    sums[k] = sums.get(k, 0.0) + v
-                if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
-                    stop = True
-                    break
-                g = layout.pack(grads)
-                if c.max_grad_norm is not None:     # one global norm over actor and critic
-                    g = clip_by_global_norm({"theta": g}, c.max_grad_norm)[0]["theta"]
-                new, opt_state = opt.step({"theta": theta}, {"theta": g}, opt_state)
-                theta = new["theta"]
-                n_taken += 1
-            if stop:
-                break
+        theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
+        loop = (ppo_fast.inner_loop if self.fast_path and ppo_fast.applies(self, theta)
+                else self._inner_loop)
+        theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
+                                                        clip, rng)
         state = dict(state)
         state.update(layout.unpack(theta))
         state["opt"] = self._unpack_opt(layout, opt_state)

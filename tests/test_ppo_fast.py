@@ -1,0 +1,179 @@
+"""PPO's fast inner loop (npg.algos.ppo_fast, npg.algos._kernels) against the reference path.
+
+Equality is to floating-point rounding, not bitwise: the kernels sum in another order (and
+combine float32 scalars in float64), and float32 tanh is the rational approximation. float64
+updates agree to ~1e-15 relative, float32 ones to ~1e-6 (float32 rounding through 20+ steps).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from npg.algos import _kernels as K
+from npg.algos import ppo_fast
+from npg.algos.ppo import PPO, PPOConfig
+from npg.envs import make_vec_env, space_info
+from npg.nn import _tanh_f64_inplace
+from npg.optim import Adam, clip_by_global_norm
+from npg.rollout import Collector
+from npg.schedules import constant
+
+
+# ------------------------------------------------------------------------------- float32 tanh
+
+def test_tanh32_error_bound_on_a_dense_grid():
+    x = np.linspace(-20.0, 20.0, 400_001, dtype=np.float32)
+    y = np.empty_like(x)
+    K.tanh32(x, y)
+    assert np.max(np.abs(y - np.tanh(x.astype(np.float64)))) <= 5e-7
+    assert np.max(np.abs(y)) <= 1.0
+    np.testing.assert_array_equal(y, -y[::-1])             # odd (the grid is symmetric)
+
+
+@settings(max_examples=300)
+@given(st.floats(width=32, allow_nan=False, allow_infinity=False) | st.floats(-9.0, 9.0, width=32))
+def test_tanh32_error_bound_hypothesis(x):
+    y = np.empty(1, np.float32)
+    K.tanh32(np.array([x], np.float32), y)
+    assert abs(float(y[0]) - np.tanh(np.float64(x))) <= 5e-7
+    assert abs(float(y[0])) <= 1.0
+
+
+def test_tanh32_hand_values():
+    # tanh 0 = 0 exactly (x P / Q with x = 0); tanh is +-1 to float32 precision far out;
+    # tanh(0.5) = 0.46211715726000974 (e = exp(1): (e - 1)/(e + 1)).
+    x = np.array([0.0, 0.5, -0.5, 30.0, -30.0], np.float32)
+    y = np.empty_like(x)
+    K.tanh32(x, y)
+    assert y[0] == 0.0
+    assert abs(y[1] - 0.46211715726000974) < 1e-7 and y[2] == -y[1]
+    assert abs(y[3] - 1.0) < 5e-7 and y[4] == -y[3]
+
+
+# ------------------------------------------------------------------------------- layer kernels
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ["tanh", "relu", "identity"])
+def test_bias_act_and_backward_match_numpy(dtype, name):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 5)).astype(dtype) * 3
+    b = rng.standard_normal(5).astype(dtype)
+    g = rng.standard_normal((7, 5)).astype(dtype)
+    ref = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0), "identity": lambda x: x}[name]
+    y = a.copy()
+    code = K.act_code(name, dtype)
+    if code == K.ACT_CODES["tanh"]:                  # float64 tanh: the fast path uses NumPy's
+        y += b
+        _tanh_f64_inplace(y)
+    else:
+        K.bias_act(y, b, code)
+    tol = 5e-7 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(y, ref((a + b).astype(np.float64)), rtol=0, atol=tol)
+    d, db = g.copy(), np.empty(5, dtype)
+    K.act_grad_colsum(d, y, db, code)
+    fprime = {"tanh": 1 - y * y, "relu": (y > 0).astype(dtype), "identity": np.ones_like(y)}
+    np.testing.assert_allclose(d, g * fprime[name], rtol=1e-6 if dtype == np.float32 else 1e-14,
+                               atol=1e-6 if dtype == np.float32 else 1e-15)
+    np.testing.assert_allclose(db, d.sum(0), rtol=1e-5 if dtype == np.float32 else 1e-13,
+                               atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("max_norm", [-1.0, 1e-3, 1e3])
+def test_clip_adam_equals_clip_by_global_norm_then_adam(max_norm):
+    rng = np.random.default_rng(1)
+    theta, g = rng.standard_normal(11), rng.standard_normal(11)
+    m, v = rng.standard_normal(11) * 0.1, rng.random(11)
+    opt = Adam(lr=constant(0.01), eps=1e-5)
+    g_ref = g if max_norm < 0 else clip_by_global_norm({"t": g}, max_norm)[0]["t"]
+    new, s = opt.step({"t": theta}, {"t": g_ref}, {"step": 3, "m.t": m, "v.t": v})
+    th, mm, vv = theta.copy(), m.copy(), v.copy()
+    K.clip_adam(th, g, mm, vv, 3, 0.01, opt.b1, opt.b2, opt.eps, max_norm)
+    np.testing.assert_allclose(th, new["t"], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(mm, s["m.t"], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(vv, s["v.t"], rtol=1e-14, atol=1e-15)
+
+
+# ------------------------------------------------------------------------------- the loss kernel
+
+def _algo(**kw):
+    envs = make_vec_env("CartPole-v1", 4, mode="sync", seed=0)
+    return PPO(PPOConfig(n_envs=4, n_steps=16, batch_size=kw.pop("batch_size", 64), **kw),
+               space_info(envs)), envs
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(ent_coef=0.05, clip_range_vf=0.1, norm_adv=False)])
+def test_loss_kernel_equals_loss_and_grad(kw):
+    algo, envs = _algo(**kw)
+    state = algo.init(np.random.default_rng(0))
+    rng = np.random.default_rng(2)
+    B = 9
+    obs = rng.standard_normal((B, 4))
+    mb = {"obs": obs, "act": rng.integers(0, 2, B), "logp_old": np.log(rng.uniform(0.3, 0.7, B)),
+          "adv": rng.standard_normal(B), "ret": rng.standard_normal(B),
+          "v_old": rng.standard_normal(B) * 0.1}
+    params = {"policy": state["policy"], "critic": state["critic"]}
+    loss, grads, stats = algo.loss_and_grad(params, mb, 0.1)
+    z = algo._actor(params["policy"], obs)[0]
+    v = algo._critic(params["critic"], obs)[0]
+    c = algo.config
+    d_z, d_v, out = np.empty((B, 2)), np.empty(B), np.empty(7)
+    K.ppo_categorical_loss(z, v, mb["act"], mb["logp_old"], mb["adv"], mb["ret"], mb["v_old"],
+                           0.1, c.vf_coef, c.ent_coef, c.clip_range_vf or -1.0, c.norm_adv,
+                           d_z, d_v, out)
+    np.testing.assert_allclose(out[0], float(loss), rtol=1e-13)
+    for key, i in zip(("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"),
+                      (1, 2, 4, 5, 6)):
+        np.testing.assert_allclose(out[i], stats[key], rtol=1e-12, atol=1e-15)
+    # the kernel's d_z / d_v through the reference vjps give the FD-checked reference gradient
+    np.testing.assert_allclose(algo._actor(params["policy"], obs)[1](d_z)["W2"],
+                               grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(algo._critic(params["critic"], obs)[1](d_v)["W1"],
+                               grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
+    envs.close()
+
+
+# ------------------------------------------------------------------------------- whole updates
+
+def _rollout(algo, envs, state):
+    col = Collector(envs, dtype=algo.dtype, seed=0)
+    return col.collect(lambda o: algo.act(state, o, np.random.default_rng(0)),
+                       lambda o: algo.value(state, o), algo.config.n_steps)
+
+
+CASES = [dict(), dict(batch_size=16, ent_coef=0.01, clip_range_vf=0.2, n_epochs=3),
+         dict(activation="relu", max_grad_norm=None, n_epochs=2),
+         dict(target_kl=1e-4, n_epochs=8, lr=0.01)]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("kw", CASES)
+def test_fast_update_equals_reference_update(dtype, kw):
+    algo, envs = _algo(dtype=dtype, **dict({"n_epochs": 4}, **kw))
+    state = algo.init(np.random.default_rng(0))
+    roll = _rollout(algo, envs, state)
+    assert ppo_fast.applies(algo, algo.policy.init(0, dtype=dtype)["W1"])
+    fast, st_fast = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    algo.fast_path = False
+    ref, st_ref = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    rtol, atol = (1e-12, 1e-14) if dtype == "float64" else (2e-4, 2e-6)
+    assert st_fast["n_updates"] == st_ref["n_updates"] and fast["step"] == ref["step"]
+    for net in ("policy", "critic"):
+        for k, a in ref[net].items():
+            assert fast[net][k].dtype == a.dtype
+            np.testing.assert_allclose(fast[net][k], a, rtol=rtol, atol=atol)
+            np.testing.assert_allclose(fast["opt"][net][f"m.{k}"], ref["opt"][net][f"m.{k}"],
+                                       rtol=rtol, atol=atol)
+        assert fast["opt"][net]["step"] == ref["opt"][net]["step"]
+    for k, v in st_ref.items():
+        np.testing.assert_allclose(st_fast[k], v, rtol=1e-9 if dtype == "float64" else 1e-4,
+                                   atol=1e-12 if dtype == "float64" else 1e-6)
+    for net in ("policy", "critic"):                   # the input state is left untouched
+        for k, a in state[net].items():
+            assert not np.shares_memory(a, fast[net][k])
+    envs.close()
+
+
+def test_fast_path_does_not_apply_to_gaussian_or_shared():
+    algo, envs = _algo(shared=True)
+    assert not ppo_fast.applies(algo, np.zeros(3))
+    envs.close()
