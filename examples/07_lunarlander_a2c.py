@@ -6,7 +6,7 @@ to the end of the rollout (GAE with lambda = 1); the actor descends
 descends (1/2B) sum_t (V(s_t) - y_t)^2 with its own Adam. Settings after rl-baselines3-zoo
 (gamma 0.995, lr 8.3e-4, a small entropy bonus).
 
-Needs Box2D (``pip install "gymnasium[box2d]"``); without it the script says so and exits.
+Needs Box2D (npg's extra: ``pip install -e ".[box2d]"``); without it the script says so and exits.
 Expected outcome (seed 0, default budget): the mean return of the last 20 episodes rises from
 about -200 (random) to above 0 in 1M steps, and towards 200 with a few million.
 

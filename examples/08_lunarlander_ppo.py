@@ -4,7 +4,7 @@ Settings after rl-baselines3-zoo's LunarLander PPO: 16 copies x 1024 steps per r
 minibatches of 64, 4 epochs, gamma 0.999, GAE lambda 0.98, lr 3e-4, entropy bonus 0.01,
 separate 64-64 tanh actor and critic.
 
-Needs Box2D (``pip install "gymnasium[box2d]"``); without it the script says so and exits.
+Needs Box2D (npg's extra: ``pip install -e ".[box2d]"``); without it the script says so and exits.
 Expected outcome (seed 0, default budget): the mean return of the last 20 episodes passes the
 "solved" threshold of 200 within about 1M env steps.
 

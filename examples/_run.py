@@ -30,7 +30,7 @@ def box2d_missing() -> bool:
     try:
         import Box2D  # noqa: F401
     except ImportError:
-        print("skipped: LunarLander needs Box2D; install it with "
-              "`pip install \"gymnasium[box2d]\"` (swig and a C compiler required)")
+        print("skipped: LunarLander needs Box2D; install npg's box2d extra: "
+              "`pip install -e \".[box2d]\"`")
         return True
     return False
