@@ -177,3 +177,29 @@ def test_fast_path_does_not_apply_to_gaussian_or_shared():
     algo, envs = _algo(shared=True)
     assert not ppo_fast.applies(algo, np.zeros(3))
     envs.close()
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_act_and_value_are_bitwise_the_checked_ones(dtype):
+    algo, envs = _algo(dtype=dtype)
+    state = algo.init(np.random.default_rng(0))
+    obs = np.random.default_rng(1).standard_normal((8, 4)) * 2
+    fast = [algo.act(state, obs, np.random.default_rng(5), det) for det in (False, True)]
+    v_fast = algo.value(state, obs)
+    algo.fast_path = False
+    ref = [algo.act(state, obs, np.random.default_rng(5), det) for det in (False, True)]
+    v_ref = algo.value(state, obs)
+    for f, r in zip(fast, ref):
+        for x, y in zip(f, r):
+            assert x.dtype == y.dtype
+            np.testing.assert_array_equal(x, y)
+    assert v_fast.dtype == v_ref.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(v_fast, v_ref)
+    algo.fast_path = True
+    with pytest.raises(ValueError, match="obs"):
+        algo.act(state, np.full((2, 4), np.nan), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="obs"):
+        algo.value(state, np.zeros((2, 3)))
+    with pytest.raises(TypeError, match="obs"):
+        algo.value(state, [[0.0] * 4])
+    envs.close()

@@ -194,8 +194,26 @@ class PPO(Algorithm):
     def _value(self, params, obs):
         return self._critic(params, self._checked_obs(params, obs))[0]
 
+    def _fast_numpy(self, params) -> bool:
+        return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
+
+    def act(self, state, obs, rng, deterministic=False):
+        """``Algorithm.act``; for NumPy categorical actors through ``ppo_fast.act_categorical``
+        (the same operations and draws without the per-call dispatch: bitwise equal)."""
+        params = state["policy"]
+        if not (self.spec.discrete and self._fast_numpy(params)):
+            return super().act(state, obs, rng, deterministic)
+        obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
+        rng = rng if deterministic else as_generator(rng)
+        a, logp = ppo_fast.act_categorical(params, obs, rng, deterministic, self.config.activation)
+        return a, a, logp
+
     def value(self, state, obs):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
+        if self._fast_numpy(state["policy"]):
+            params = state["critic"]
+            obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
+            return ppo_fast.value(params, obs, self.config.activation)
         if not self.config.shared:
             return super().value(state, obs)
         params = state["policy"]
