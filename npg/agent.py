@@ -19,7 +19,6 @@ same seed gives bitwise-identical learning, and a saved agent carries its genera
 from __future__ import annotations
 
 import math
-import os
 import sys
 from collections import deque
 from dataclasses import asdict
