@@ -27,7 +27,8 @@ fast path applies ``npg.nn``'s NumPy tanh there.
 
 All kernels use ``error_model="numpy"`` (float division follows IEEE instead of raising
 ZeroDivisionError; the check it would need blocks vectorisation). Their divisors are B, std + 1e-8,
-Adam's bias corrections and Q >= 1, never zero.
+Adam's bias corrections and Q >= 1, never zero. Only ``sum_squares`` uses a fast-math flag
+(reassociation: its float64 sum runs in vector lanes).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act", "act_grad_colsum",
-           "ppo_categorical_loss", "clip_adam"]
+           "ppo_categorical_loss", "sum_squares", "adam_step", "clip_adam"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -162,12 +163,15 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
             m = max(m, z[b, j])
         s = 0.0
         for j in range(A):
-            s += math.exp(z[b, j] - m)
+            e = math.exp(z[b, j] - m)
+            d_z[b, j] = e                       # scratch: exp(z_j - m)
+            s += e
         lse = m + math.log(s)
         ent = 0.0
         for j in range(A):
-            lp = z[b, j] - lse
-            ent -= math.exp(lp) * lp
+            pi = d_z[b, j] / s
+            ent -= pi * (z[b, j] - lse)
+            d_z[b, j] = pi                      # scratch: pi_j
         a = act[b]
         log_r = (z[b, a] - lse) - logp_old[b]
         r = math.exp(log_r)
@@ -181,11 +185,10 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
         n_clip += 1.0 if abs(r - 1.0) > eps else 0.0
         l_h -= ent
         for j in range(A):
-            lp = z[b, j] - lse
-            pi = math.exp(lp)
+            pi = d_z[b, j]
             d = d_logp * ((1.0 if j == a else 0.0) - pi)
             if d_h != 0.0:
-                d -= d_h * (pi * (lp + ent))
+                d -= d_h * (pi * ((z[b, j] - lse) + ent))
             d_z[b, j] = d
         err = v[b] - ret[b]
         if vf_clip > 0:
@@ -206,31 +209,54 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
     out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
 
 
+@njit(cache=True, error_model="numpy", fastmath={"reassoc"})
+def sum_squares(g):
+    """sum_i g_i^2 accumulated in float64 (reassociated, so the loop vectorises; no other fast-math
+    assumption, NaN and inf propagate). For float32 g it cannot overflow (max g^2 ~ 1e77)."""
+    acc = 0.0
+    for i in range(g.shape[0]):
+        x = np.float64(g[i])
+        acc += x * x
+    return acc
+
+
 @njit(cache=True, error_model="numpy")
-def clip_adam(theta, g, m, v, t, lr, b1, b2, eps, max_norm):
+def adam_step(theta, g, m, v, scale, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
+    """One Adam step (``npg.optim.Adam``) on flat theta, m, v [P], in place, for g * scale:
+
+        m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
+        theta <- theta - lr (m / c1) / (sqrt(v / c2) + eps),  c1 = 1 - b1^t, c2 = 1 - b2^t.
+    The scalars arrive in theta's dtype (``clip_adam``), so a float32 step is computed in
+    float32 with the reference's operations in the reference's order.
+    """
+    for i in range(theta.shape[0]):
+        gi = g[i] * scale
+        m[i] = b1 * m[i] + one_minus_b1 * gi
+        v[i] = b2 * v[i] + one_minus_b2 * (gi * gi)
+        theta[i] = theta[i] - lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)
+
+
+def clip_adam(theta, g, m, v, t: int, lr: float, b1: float, b2: float, eps: float,
+              max_norm: float) -> float:
     """Global-norm clipping then one Adam step, in place on flat theta, m, v [P] (``npg.optim``).
 
-        n = s ||g / s||, s = max |g|;  g <- g max_norm / max(n, max_norm)   (max_norm > 0)
-        m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2
-        theta <- theta - lr (m / (1 - b1^(t+1))) / (sqrt(v / (1 - b2^(t+1))) + eps)
-    t: Adam steps taken before this one. Returns n (0.0 when max_norm <= 0: no clipping).
+        n = ||g||;  g <- g max_norm / max(n, max_norm)   (when max_norm > 0)
+        Adam at step t + 1 (t: steps taken before this one) with lr, b1, b2, eps.
+    Returns n (0.0 when max_norm <= 0: no clipping). If the float64 sum of squares overflows
+    (float64 gradients beyond 1e154), the norm is recomputed as s ||g / s|| with s = max |g|.
     """
-    P = theta.shape[0]
-    scale, norm = 1.0, 0.0
+    scale = 1.0
+    norm = 0.0
     if max_norm > 0:
-        s = 0.0
-        for i in range(P):
-            s = max(s, abs(g[i]))
-        if s > 0:
-            acc = 0.0
-            for i in range(P):
-                acc += (g[i] / s) ** 2
-            norm = s * math.sqrt(acc)
+        norm = math.sqrt(sum_squares(g))
+        if not math.isfinite(norm):
+            s = float(np.max(np.abs(g)))
+            norm = s * math.sqrt(sum_squares(g / s)) if math.isfinite(s) else math.inf
+        if not math.isfinite(norm):
+            raise ValueError("the PPO gradient is not finite (NaN or inf); lower lr or check "
+                             "the rewards")
         scale = max_norm / max(norm, max_norm)
-    c1, c2 = 1.0 - b1 ** (t + 1), 1.0 - b2 ** (t + 1)
-    for i in range(P):
-        gi = g[i] * scale
-        m[i] = b1 * m[i] + (1.0 - b1) * gi
-        v[i] = b2 * v[i] + (1.0 - b2) * (gi * gi)
-        theta[i] -= lr * (m[i] / c1) / (math.sqrt(v[i] / c2) + eps)
+    f = theta.dtype.type
+    adam_step(theta, g, m, v, f(scale), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(lr),
+              f(1.0 - b1 ** (t + 1)), f(1.0 - b2 ** (t + 1)), f(eps))
     return norm
