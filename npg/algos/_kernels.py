@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act", "act_grad_colsum",
-           "ppo_categorical_loss", "sum_squares", "adam_step", "clip_adam"]
+           "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -207,6 +207,72 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
     out[0] = l_pi + vf_coef * l_v + ent_coef * l_h
     out[1], out[2], out[3] = l_pi, l_v, l_h
     out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
+
+
+@njit(cache=True, error_model="numpy")
+def mlp_small(x, Ws, bs, code):
+    """mlp(x) [M, n_L] for a few rows x [M, n_0] (acting): h_l = f(h_{l-1} W_l + b_l) for the
+    hidden layers, identity output; Ws, bs tuples of the weights [n_{l-1}, n_l] and biases.
+
+    Plain loops (the inner one over the n_l outputs, contiguous, so it vectorises) in place of
+    BLAS calls whose fixed cost dominates at M = 8; each output is b_j + sum_k h_k W_kj,
+    summed in order k (BLAS may sum in another order: equal to rounding).
+    """
+    M = x.shape[0]
+    h = x
+    L = len(Ws)
+    for l in range(L):
+        W, b = Ws[l], bs[l]
+        n_in, n_out = W.shape
+        out = np.empty((M, n_out), x.dtype)
+        for i in range(M):
+            for j in range(n_out):
+                out[i, j] = b[j]
+            for k in range(n_in):
+                hik = h[i, k]
+                for j in range(n_out):
+                    out[i, j] += hik * W[k, j]
+        if l < L - 1:
+            if code == 3:
+                for i in range(M):
+                    for j in range(n_out):
+                        out[i, j] = _tanh_rational(out[i, j])
+            elif code == 0:
+                for i in range(M):
+                    for j in range(n_out):
+                        out[i, j] = math.tanh(out[i, j])
+            elif code == 1:
+                for i in range(M):
+                    for j in range(n_out):
+                        out[i, j] = max(out[i, j], 0.0)
+        h = out
+    return h
+
+
+@njit(cache=True, error_model="numpy")
+def categorical_act(z, g, a, logp):
+    """Actions and their log-probabilities from logits z [M, A] and Gumbel noise g [M, A]:
+
+        a_m = argmax_j (z_mj + g_mj)      (the Gumbel-max draw of ``categorical.sample``;
+                                           g = 0 gives the mode; first index on ties)
+        logp_m = z_{m a_m} - max_j z_mj - log sum_j exp(z_mj - max_j z_mj)
+    written into a [M] int64 and logp [M] (z's dtype). z + g is rounded to z's dtype first,
+    as NumPy's ``z + g`` is, so the draws are those of the checked path.
+    """
+    M, A = z.shape
+    for m in range(M):
+        best, arg = z[m, 0] + g[m, 0], 0
+        mx = z[m, 0]
+        for j in range(1, A):
+            x = z[m, j] + g[m, j]
+            if x > best:
+                best, arg = x, j
+            mx = max(mx, z[m, j])
+        s = 0.0
+        for j in range(A):
+            s += math.exp(z[m, j] - mx)
+        a[m] = arg
+        logp[m] = (z[m, arg] - mx) - math.log(s)
 
 
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})

@@ -22,9 +22,12 @@ policies, other array modules) run the reference loop.
 
 Acting (``act_categorical``, ``value``) runs once per environment step on a few observations,
 where the checked path's validation and generic dispatch cost ~10x the arithmetic. These
-helpers apply the same NumPy operations as ``npg.nn.mlp_forward`` and
-``npg.distributions.categorical`` (same Gumbel draws, same log-softmax), so their outputs are
-bitwise those of the checked path; the only check left is that the observations are finite.
+helpers run the networks through one ``_kernels.mlp_small`` call each and use the same Gumbel
+draws as ``npg.distributions.categorical.sample``; log pi(a) comes from the
+``categorical_act`` kernel. They equal the checked path to rounding (float64: ~1e-15; float32:
+~1e-6, the approximate tanh, which the float32 training forward uses too); actions are the
+same except where two perturbed logits tie to within that rounding. The only check left is
+that the observations are finite.
 """
 
 from __future__ import annotations
@@ -148,17 +151,28 @@ def inner_loop(algo, layout, theta, opt_state, batch, lr: float, clip: float, rn
 
 # ------------------------------------------------------------------------------- acting
 
+_SMALL_BATCH = 64        # up to this many rows, ``_kernels.mlp_small`` beats BLAS calls
+
+
 def mlp_infer(params, x, activation: str):
-    """mlp(x) [M, n_L] by the forward operations of ``npg.nn.mlp_forward``, without checks or
-    saved activations: h_l = f(h_{l-1} W_l + b_l), identity output layer."""
-    h, l = x, 1
-    while f"W{l + 1}" in params:
+    """mlp(x) [M, n_L] without checks or saved activations: h_l = f(h_{l-1} W_l + b_l),
+    identity output layer. Up to 64 rows through ``_kernels.mlp_small`` (one call, float32
+    tanh by the kernels' rational approximation, as in training); more rows by the NumPy
+    operations of ``npg.nn.mlp_forward``. Both agree with ``mlp_forward`` to rounding (5e-7 in
+    float32: the approximate tanh)."""
+    L = 1
+    while f"W{L + 1}" in params:
+        L += 1
+    if x.shape[0] <= _SMALL_BATCH:
+        Ws = tuple(np.ascontiguousarray(params[f"W{l}"]) for l in range(1, L + 1))
+        bs = tuple(np.ascontiguousarray(params[f"b{l}"]) for l in range(1, L + 1))
+        return K.mlp_small(np.ascontiguousarray(x), Ws, bs, K.act_code(activation, x.dtype))
+    h = x
+    for l in range(1, L + 1):
         a = h @ params[f"W{l}"]
         a += params[f"b{l}"]
-        h, l = _activate_inplace(activation, a, np), l + 1
-    a = h @ params[f"W{l}"]
-    a += params[f"b{l}"]
-    return a
+        h = _activate_inplace(activation, a, np) if l < L else a
+    return h
 
 
 def check_obs(obs, obs_dim: int, dtype):
@@ -176,16 +190,13 @@ def check_obs(obs, obs_dim: int, dtype):
 def act_categorical(params, obs, rng, deterministic: bool, activation: str):
     """(action [M] int64, log pi(action) [M]) for logits z = mlp(obs): the Gumbel-max draw
     a = argmax(z + g) of ``categorical.sample`` (same draws from ``rng``) or the mode, and
-    log pi(a) = z_a - max z - log sum_j exp(z_j - max z) as in ``categorical._log_softmax``."""
+    log pi(a) = z_a - max z - log sum_j exp(z_j - max z) (``_kernels.categorical_act``)."""
     z = mlp_infer(params, obs, activation)
-    if not deterministic:
-        z_g = z + np.asarray(rng.gumbel(size=z.shape), dtype=z.dtype)
-        a = np.argmax(z_g, axis=-1).astype(np.int64)
-    else:
-        a = np.argmax(z, axis=-1).astype(np.int64)
-    y = z - np.max(z, axis=-1, keepdims=True)
-    log_pi = y - np.log(np.sum(np.exp(y), axis=-1, keepdims=True))
-    return a, np.take_along_axis(log_pi, a[:, None], axis=1)[:, 0]
+    g = (np.zeros_like(z) if deterministic
+         else np.asarray(rng.gumbel(size=z.shape), dtype=z.dtype))
+    a, logp = np.empty(z.shape[0], np.int64), np.empty(z.shape[0], z.dtype)
+    K.categorical_act(z, g, a, logp)
+    return a, logp
 
 
 def value(params, obs, activation: str):
