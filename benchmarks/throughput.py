@@ -7,10 +7,13 @@ Prints env steps per second of
   training      Agent.learn (collect -> 20 epochs of one 256-sample minibatch per rollout),
                 in float64 (the default) and float32, with one BLAS thread (npg.blas, the
                 default) and, with --blas-default, with OpenBLAS's own thread pool;
-and the ratio training / env only. Each figure is the best of --repeats runs after a warm-up
-(the first Numba call compiles). Not part of the test suite.
+and the ratio training / env only. Training and collection use PPO's fast path
+(``npg.algos.ppo_fast``: preallocated buffers and Numba kernels); ``--reference`` also measures
+the reference path (``PPO.fast_path = False``: ``loss_and_grad`` per minibatch, the checked
+acting path). Each figure is the best of --repeats runs after a warm-up (the first Numba call
+compiles). Not part of the test suite.
 
-    python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default]
+    python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ def env_only(steps: int) -> float:
     return acts.size / dt
 
 
-def collect_only(steps: int, dtype: str) -> float:
+def collect_only(steps: int, dtype: str, fast: bool = True) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
+    agent.algo.fast_path = fast
     value_fn = agent._value_fn()
     with blas_threads(1):
         agent.collector.collect(agent._act_fn, value_fn, 32)
@@ -51,8 +55,9 @@ def collect_only(steps: int, dtype: str) -> float:
     return (steps // 256) * 256 / dt
 
 
-def training(steps: int, dtype: str, threads) -> float:
+def training(steps: int, dtype: str, threads, fast: bool = True) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
+    agent.algo.fast_path = fast
     agent.learn(512, progress=False, blas_threads=threads)        # warm-up (Numba compile)
     t0 = time.perf_counter()
     agent.learn(steps, progress=False, blas_threads=threads)
@@ -69,6 +74,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--blas-default", action="store_true",
                    help="also measure with OpenBLAS's default thread pool")
+    p.add_argument("--reference", action="store_true",
+                   help="also measure the reference (checked, unfused) path")
     a = p.parse_args(argv)
     env = best(env_only, a.repeats, a.steps)
     print(f"CartPole-v1 x8 (CartPoleVectorEnv), {a.steps:,} steps per measurement, best of "
@@ -82,6 +89,12 @@ def main(argv=None):
         if a.blas_default:
             rows.append((f"PPO training, {dtype}, default BLAS threads",
                          best(training, a.repeats, a.steps, dtype, None)))
+    if a.reference:
+        for dtype in ("float64", "float32"):
+            rows.append((f"reference path: collect, {dtype}",
+                         best(collect_only, a.repeats, a.steps, dtype, False)))
+            rows.append((f"reference path: training, {dtype}",
+                         best(training, a.repeats, a.steps, dtype, 1, False)))
     for name, rate in rows:
         print(f"{name:40s} {rate:10,.0f} steps/s   {rate / env:6.1%} of env only")
 

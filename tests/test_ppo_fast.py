@@ -78,6 +78,31 @@ def test_bias_act_and_backward_match_numpy(dtype, name):
                                atol=1e-6 if dtype == np.float32 else 1e-14)
 
 
+@pytest.mark.parametrize("code", [0, 1, 3])
+def test_head_kernels_match_numpy(code):
+    """head_forward = h W + b; head_backward = (h^T d, sum d, (d W^T) f'(h), its column sum)."""
+    dtype = np.float32 if code == 3 else np.float64
+    rng = np.random.default_rng(4)
+    h = np.tanh(rng.standard_normal((9, 6))) if code != 1 else np.maximum(
+        rng.standard_normal((9, 6)), 0)
+    h, W, b = h.astype(dtype), rng.standard_normal((6, 2)).astype(dtype), rng.standard_normal(
+        2).astype(dtype)
+    d = rng.standard_normal((9, 2)).astype(dtype)
+    out = np.empty((9, 2), dtype)
+    WT = np.ascontiguousarray(W.T)
+    K.head_forward(h, WT, b, out)
+    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(out, h @ W + b, **tol)
+    gWT, gb, g, gb_prev = np.empty((2, 6), dtype), np.empty(2, dtype), np.empty((9, 6), dtype), \
+        np.empty(6, dtype)
+    K.head_backward(h, WT, d, gWT, gb, g, gb_prev, code)
+    fprime = (h > 0).astype(dtype) if code == 1 else 1 - h * h
+    np.testing.assert_allclose(gWT.T, h.T @ d, **tol)
+    np.testing.assert_allclose(gb, d.sum(0), **tol)
+    np.testing.assert_allclose(g, (d @ W.T) * fprime, **tol)
+    np.testing.assert_allclose(gb_prev, ((d @ W.T) * fprime).sum(0), **tol)
+
+
 @pytest.mark.parametrize("max_norm", [-1.0, 1e-3, 1e3])
 def test_clip_adam_equals_clip_by_global_norm_then_adam(max_norm):
     rng = np.random.default_rng(1)
@@ -142,7 +167,8 @@ def _rollout(algo, envs, state):
 
 CASES = [dict(), dict(batch_size=16, ent_coef=0.01, clip_range_vf=0.2, n_epochs=3),
          dict(activation="relu", max_grad_norm=None, n_epochs=2),
-         dict(target_kl=1e-4, n_epochs=8, lr=0.01)]
+         dict(target_kl=1e-4, n_epochs=8, lr=0.01), dict(hidden=(), n_epochs=2),
+         dict(hidden=(8,), activation="relu", ent_coef=0.1, n_epochs=2)]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -157,6 +183,8 @@ def test_fast_update_equals_reference_update(dtype, kw):
     ref, st_ref = algo.update(state, roll, 0.25, np.random.default_rng(3))
     rtol, atol = (1e-12, 1e-14) if dtype == "float64" else (2e-4, 2e-6)
     assert st_fast["n_updates"] == st_ref["n_updates"] and fast["step"] == ref["step"]
+    if kw.get("target_kl"):                               # the early stop is exercised
+        assert 0 < st_ref["n_updates"] < algo.config.n_epochs
     for net in ("policy", "critic"):
         for k, a in ref[net].items():
             assert fast[net][k].dtype == a.dtype

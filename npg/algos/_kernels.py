@@ -39,7 +39,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act", "act_grad_colsum",
-           "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
+           "head_forward", "head_backward", "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -73,14 +73,14 @@ def _tanh_rational(x):
     return x * p / q
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def tanh32(x, out):
     """out = tanh(x) for float32 arrays [n] by the rational approximation (error: module doc)."""
     for i in range(x.shape[0]):
         out[i] = _tanh_rational(x[i])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def bias_act(a, b, code):
     """In place: a[i, j] = f(a[i, j] + b[j]) for a [B, n], b [n]; f by activation code.
 
@@ -106,7 +106,7 @@ def bias_act(a, b, code):
                 a[i, j] += b[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def act_grad_colsum(g, h, db, code):
     """Backward through an activation and its bias, for g = dL/dh [B, n] and h = f(a) [B, n]:
 
@@ -129,7 +129,57 @@ def act_grad_colsum(g, h, db, code):
             db[j] += g[i, j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", fastmath={"reassoc"})
+def head_forward(h, WT, b, out):
+    """A narrow output layer: out[i, j] = b_j + sum_k h[i, k] W[k, j]  (h [B, H], WT = W^T
+    [n, H] contiguous, out [B, n] for n = A or 1). Each dot product runs in vector lanes
+    (reassociated sum: equal to BLAS's to rounding); one call replaces a matmul and a bias add.
+    """
+    B, H = h.shape
+    n = WT.shape[0]
+    for i in range(B):
+        for j in range(n):
+            acc = 0.0
+            for k in range(H):
+                acc += h[i, k] * WT[j, k]
+            out[i, j] = acc + b[j]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def head_backward(h, WT, d_out, gWT, gb, g, gb_prev, code):
+    """Backward through a narrow output layer y = h W + b and the activation h = f(a) below it:
+
+        dL/dW = h^T d_out   (written transposed into gWT [n, H]),   dL/db = sum_i d_out[i]  [n]
+        g = dL/da = (d_out W^T) * f'(a)  [B, H]  (f' from h: tanh 1 - h^2, relu [h > 0]),
+        gb_prev = sum_i g[i]  [H]  (dL/db of the layer below).
+    h [B, H], WT = W^T [n, H], d_out [B, n]; all loops run over the contiguous H axis.
+    """
+    B, H = h.shape
+    n = WT.shape[0]
+    gWT[:, :] = 0.0
+    gb[:] = 0.0
+    gb_prev[:] = 0.0
+    for i in range(B):
+        for k in range(H):
+            g[i, k] = 0.0
+        for j in range(n):
+            d = d_out[i, j]
+            gb[j] += d
+            for k in range(H):
+                gWT[j, k] += h[i, k] * d
+                g[i, k] += d * WT[j, k]
+        if code == 0 or code == 3:
+            for k in range(H):
+                g[i, k] -= g[i, k] * (h[i, k] * h[i, k])
+        elif code == 1:
+            for k in range(H):
+                if not h[i, k] > 0:
+                    g[i, k] = 0.0
+        for k in range(H):
+            gb_prev[k] += g[i, k]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
 def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent_coef,
                          vf_clip, norm_adv, d_z, d_v, out):
     """PPO's minibatch loss for a categorical policy and its derivatives (``PPO.loss_and_grad``).
@@ -209,7 +259,7 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
     out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def mlp_small(x, Ws, bs, code):
     """mlp(x) [M, n_L] for a few rows x [M, n_0] (acting): h_l = f(h_{l-1} W_l + b_l) for the
     hidden layers, identity output; Ws, bs tuples of the weights [n_{l-1}, n_l] and biases.
@@ -249,7 +299,7 @@ def mlp_small(x, Ws, bs, code):
     return h
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def categorical_act(z, g, a, logp):
     """Actions and their log-probabilities from logits z [M, A] and Gumbel noise g [M, A]:
 
@@ -286,7 +336,7 @@ def sum_squares(g):
     return acc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def adam_step(theta, g, m, v, scale, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
     """One Adam step (``npg.optim.Adam``) on flat theta, m, v [P], in place, for g * scale:
 

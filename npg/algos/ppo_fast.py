@@ -58,6 +58,9 @@ class _Net:
     forward(x [b, n_0]) -> out [b, n_L] (a buffer view, valid until the next forward);
     backward(x, d_out [b, n_L]) writes dL/dW_l = h_{l-1}^T g_l and dL/db_l = sum_b g_l into
     the gradient views, with g_L = d_out and g_{l-1} = (g_l W_l^T) * f'(a_{l-1}) (``npg.nn``).
+    The narrow output layer (n_L = A or 1) and its backward, together with the activation
+    below it, are one kernel call each (``head_forward``, ``head_backward``); the hidden
+    layers use BLAS products into buffers and the fused activation kernels.
     """
 
     def __init__(self, params, grads, rows: int, activation: str, dtype):
@@ -68,27 +71,43 @@ class _Net:
         self.gb = [grads[f"b{l}"] for l in range(1, L + 1)]
         self.h = [np.empty((rows, int(W.shape[1])), dtype) for W in self.W]
         self.d = [np.empty((rows, int(W.shape[1])), dtype) for W in self.W[:-1]]
+        self.gWT = np.empty(tuple(self.W[-1].shape[::-1]), dtype)
+        self.WT = None
         self.code = K.act_code(activation, dtype)
         self.numpy_tanh = self.code == K.ACT_CODES["tanh"]      # float64: exact NumPy tanh
 
     def forward(self, x):
         b, h = int(x.shape[0]), x
         last = len(self.W) - 1
-        for l, (W, bias) in enumerate(zip(self.W, self.b)):
+        for l in range(last):
             a = self.h[l][:b]
-            np.matmul(h, W, out=a)
-            if l < last and self.numpy_tanh:
-                a += bias
+            np.matmul(h, self.W[l], out=a)
+            if self.numpy_tanh:
+                a += self.b[l]
                 _tanh_f64_inplace(a)
             else:
-                K.bias_act(a, bias, self.code if l < last else 2)
+                K.bias_act(a, self.b[l], self.code)
             h = a
-        return h
+        out = self.h[last][:b]
+        if last == 0:                                          # linear in the observation
+            np.matmul(h, self.W[0], out=out)
+            out += self.b[0]
+            return out
+        self.WT = np.ascontiguousarray(self.W[last].T)        # [n_L, H]: this step's weights
+        K.head_forward(h, self.WT, self.b[last], out)
+        return out
 
     def backward(self, x, d_out):
-        b, g = int(x.shape[0]), d_out
-        K.act_grad_colsum(g, g, self.gb[-1], 2)                # dL/db_L = sum_b d_out
-        for l in range(len(self.W) - 1, -1, -1):
+        b, last = int(x.shape[0]), len(self.W) - 1
+        if last == 0:
+            np.matmul(x.T, d_out, out=self.gW[0])
+            self.gb[0][...] = np.sum(d_out, axis=0)
+            return
+        g = self.d[last - 1][:b]
+        K.head_backward(self.h[last - 1][:b], self.WT, d_out, self.gWT, self.gb[last], g,
+                        self.gb[last - 1], 0 if self.numpy_tanh else self.code)
+        self.gW[last][...] = self.gWT.T
+        for l in range(last - 1, -1, -1):
             h_prev = x if l == 0 else self.h[l - 1][:b]
             np.matmul(h_prev.T, g, out=self.gW[l])
             if l > 0:
@@ -112,39 +131,47 @@ def inner_loop(algo, layout, theta, opt_state, batch, lr: float, clip: float, rn
     params, grads = layout.unpack(theta), layout.unpack(grad)
     actor = _Net(params["policy"], grads["policy"], rows, c.activation, dt)
     critic = _Net(params["critic"], grads["critic"], rows, c.activation, dt)
-    keys = ("obs", "act", "logp_old", "adv", "ret", "v_old")
-    src = {k: np.ascontiguousarray(batch[k]) for k in keys}
-    mb_buf = {k: np.empty((rows,) + src[k].shape[1:], src[k].dtype) for k in keys}
+    obs_src = np.ascontiguousarray(batch["obs"])
+    act_src = np.ascontiguousarray(batch["act"])
+    cols = np.stack([batch[k] for k in ("logp_old", "adv", "ret", "v_old")], axis=1)
+    obs_buf, act_buf = np.empty((rows,) + obs_src.shape[1:], dt), np.empty(rows, act_src.dtype)
+    col_buf = np.empty((rows, 4), dt)
+    # the chunks of np.array_split(permutation, n_mb), as fixed bounds
+    bounds = np.cumsum([0] + [len(p) for p in np.array_split(np.empty(B), n_mb)]).tolist()
     d_z = np.empty((rows, algo.spec.n_actions), dt)
     d_v = np.empty((rows, 1), dt)
-    out, sums = np.zeros(7), np.zeros(len(_STAT_KEYS))
+    outs = np.zeros((c.n_epochs * n_mb, 7))
     m, v, t0 = opt_state["m.theta"], opt_state["v.theta"], int(opt_state["step"])
     vf_clip = -1.0 if c.clip_range_vf is None else float(c.clip_range_vf)
     max_norm = -1.0 if c.max_grad_norm is None else float(c.max_grad_norm)
     opt = algo._optimizer(lr)
     b1, b2, eps = opt.b1, opt.b2, opt.eps
+    kl_stop = math.inf if c.target_kl is None else 1.5 * c.target_kl
     n_eval = n_taken = 0
     for _ in range(c.n_epochs):
-        stop = False
-        for idx in np.array_split(rng.permutation(B), n_mb):
-            b = int(idx.shape[0])
-            mb = {k: np.take(src[k], idx, axis=0, out=mb_buf[k][:b]) for k in keys}
-            z = actor.forward(mb["obs"])
-            value = critic.forward(mb["obs"])
-            K.ppo_categorical_loss(z, value[:, 0], mb["act"], mb["logp_old"], mb["adv"],
-                                   mb["ret"], mb["v_old"], clip, c.vf_coef, c.ent_coef, vf_clip,
-                                   c.norm_adv, d_z[:b], d_v[:b, 0], out)
+        perm = rng.permutation(B)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            idx, b = perm[start:stop], stop - start
+            obs = np.take(obs_src, idx, axis=0, out=obs_buf[:b])
+            act = np.take(act_src, idx, axis=0, out=act_buf[:b])
+            col = np.take(cols, idx, axis=0, out=col_buf[:b])
+            z = actor.forward(obs)
+            value = critic.forward(obs)
+            out = outs[n_eval]
+            K.ppo_categorical_loss(z, value[:, 0], act, col[:, 0], col[:, 1], col[:, 2],
+                                   col[:, 3], clip, c.vf_coef, c.ent_coef, vf_clip, c.norm_adv,
+                                   d_z[:b], d_v[:b, 0], out)
             n_eval += 1
-            sums += out[list(_OUT_INDEX)]
-            if c.target_kl is not None and out[4] > 1.5 * c.target_kl:
-                stop = True
+            if out[4] > kl_stop:
                 break
-            actor.backward(mb["obs"], d_z[:b])
-            critic.backward(mb["obs"], d_v[:b])
+            actor.backward(obs, d_z[:b])
+            critic.backward(obs, d_v[:b])
             K.clip_adam(theta, grad, m, v, t0 + n_taken, lr, b1, b2, eps, max_norm)
             n_taken += 1
-        if stop:
-            break
+        else:
+            continue
+        break
+    sums = outs[:n_eval, list(_OUT_INDEX)].sum(axis=0)
     opt_state = {"step": t0 + n_taken, "m.theta": m, "v.theta": v}
     return theta, opt_state, dict(zip(_STAT_KEYS, sums.tolist())), n_eval, n_taken
 
