@@ -7,16 +7,18 @@ updates agree to ~1e-15 relative, float32 ones to ~1e-6 (float32 rounding throug
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from npg.algos import _kernels as K
 from npg.algos import ppo_fast
+from npg.algos.flat import FlatLayout
 from npg.algos.ppo import PPO, PPOConfig
 from npg.envs import make_vec_env, space_info
 from npg.nn import _tanh_f64_inplace
 from npg.optim import Adam, clip_by_global_norm
 from npg.rollout import Collector
 from npg.schedules import constant
+from npg.testing import check_grad
 
 
 # ------------------------------------------------------------------------------- float32 tanh
@@ -238,3 +240,62 @@ def test_fast_act_and_value_equal_the_checked_ones(dtype):
     with pytest.raises(TypeError, match="obs"):
         algo.value(state, [[0.0] * 4])
     envs.close()
+
+
+# ------------------------------------------------------------------------------- FD of the fast path
+
+def _fast_loss_and_grad(algo, layout, theta, mb, clip):
+    """One minibatch through the fast path's pieces (as ``inner_loop`` runs them)."""
+    c, B = algo.config, int(mb["obs"].shape[0])
+    grad = np.zeros_like(theta)
+    P, G = layout.unpack(theta), layout.unpack(grad)
+    actor = ppo_fast._Net(P["policy"], G["policy"], B, c.activation, theta.dtype)
+    critic = ppo_fast._Net(P["critic"], G["critic"], B, c.activation, theta.dtype)
+    z, v = actor.forward(mb["obs"]), critic.forward(mb["obs"])
+    d_z, d_v, out = np.empty((B, 2)), np.empty((B, 1)), np.empty(7)
+    K.ppo_categorical_loss(z, v[:, 0], mb["act"], mb["logp_old"], mb["adv"], mb["ret"],
+                           mb["v_old"], clip, c.vf_coef, c.ent_coef, c.clip_range_vf, c.norm_adv,
+                           d_z, d_v[:, 0], out)
+    actor.backward(mb["obs"], d_z)
+    critic.backward(mb["obs"], d_v)
+    return out[0], grad, z.copy(), v[:, 0].copy()
+
+
+@settings(max_examples=200)
+@given(st.integers(0, 2**32 - 1), st.booleans(), st.sampled_from(["tanh", "relu"]))
+def test_fast_minibatch_gradient_matches_fd_of_its_loss(seed, norm_adv, activation):
+    """The fast path's gradient (head kernels, loss kernel, BLAS backward) = central FD of the
+    loss it computes, with the clipped surrogate, clipped value loss and entropy bonus on."""
+    envs = make_vec_env("CartPole-v1", 1, mode="sync", seed=0)
+    algo = PPO(PPOConfig(n_envs=2, n_steps=4, batch_size=4, hidden=(3, 2), ent_coef=0.1,
+                         vf_coef=0.7, clip_range_vf=0.2, norm_adv=norm_adv,
+                         activation=activation), space_info(envs))
+    envs.close()
+    rng = np.random.default_rng(seed)
+    state = algo.init(rng)
+    state["policy"] = {k: a + rng.normal(scale=0.5, size=a.shape)
+                       for k, a in state["policy"].items()}
+    layout = FlatLayout.of({n: state[n] for n in algo.nets})
+    theta = layout.pack(state)
+    B = 6
+    obs = rng.normal(size=(B, 4))
+    _, act, logp = algo.act(state, obs, rng)
+    mb = {"obs": obs, "act": act, "logp_old": logp + rng.uniform(-0.3, 0.3, B),
+          "adv": rng.normal(size=B), "ret": rng.normal(size=B),
+          "v_old": algo.value(state, obs) + rng.normal(scale=0.3, size=B)}
+    loss, grad, z, v = _fast_loss_and_grad(algo, layout, theta, mb, 0.2)
+    # stay away from the kinks of the clipped losses and of relu
+    log_pi = z - np.log(np.exp(z).sum(1, keepdims=True))
+    r = np.exp(log_pi[np.arange(B), act] - mb["logp_old"])
+    dv = v - mb["v_old"]
+    assume(np.all(np.abs(np.abs(r - 1) - 0.2) > 1e-3) and np.all(np.abs(np.abs(dv) - 0.2) > 1e-3))
+    if activation == "relu":
+        P = layout.unpack(theta)
+        for net in ("policy", "critic"):
+            h = obs
+            for l in (1, 2):
+                a = h @ P[net][f"W{l}"] + P[net][f"b{l}"]
+                assume(np.all(np.abs(a) > 1e-3))
+                h = np.maximum(a, 0)
+    check_grad(lambda p: float(_fast_loss_and_grad(algo, layout, p["theta"], mb, 0.2)[0]),
+               {"theta": grad}, {"theta": theta})

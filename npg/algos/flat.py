@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 from ..backend import get_xp
 
 __all__ = ["FlatLayout"]
@@ -53,6 +55,8 @@ class FlatLayout:
         """``{group: {key: array}}`` -> theta [P] (concatenated in layout order)."""
         parts = [tree[g][k] for g, k, _, _, _ in self.entries]
         xp = get_xp(*parts)
+        if xp is np:                            # the methods skip the array-API wrappers
+            return np.concatenate([p.reshape(-1) for p in parts])
         return xp.concat([xp.reshape(p, (-1,)) for p in parts])
 
     def unpack(self, theta) -> dict:
@@ -60,5 +64,6 @@ class FlatLayout:
         xp = get_xp(theta)
         out: dict = {}
         for g, k, shape, a, b in self.entries:
-            out.setdefault(g, {})[k] = xp.reshape(theta[a:b], shape)
+            out.setdefault(g, {})[k] = (theta[a:b].reshape(shape) if xp is np
+                                        else xp.reshape(theta[a:b], shape))
         return out

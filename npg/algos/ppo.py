@@ -24,6 +24,13 @@ The gradient of one minibatch uses one forward and one vjp per network: the loss
 layer turns d L / d logp and d L / d H into d L / d dist_params; the network vjp does the rest.
 ``PPO.loss_and_grad`` is exactly that function (tested against finite differences of the
 loss it returns).
+
+Fast path (``fast_path = True``, the default): for NumPy train states with a categorical actor
+and a separate critic, ``update`` runs ``npg.algos.ppo_fast.inner_loop`` (the same loop in
+preallocated buffers with fused Numba kernels; float32 tanh by a rational approximation within
+5e-7) and ``act`` / ``value`` skip the generic dispatch. Both agree with the reference path to
+floating-point rounding (tests/test_ppo_fast.py); ``algo.fast_path = False`` selects the
+reference path.
 """
 
 from __future__ import annotations
