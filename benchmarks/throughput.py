@@ -10,10 +10,12 @@ Prints env steps per second of
 and the ratio training / env only. Training and collection use PPO's fast path
 (``npg.algos.ppo_fast``: preallocated buffers and Numba kernels); ``--reference`` also measures
 the reference path (``PPO.fast_path = False``: ``loss_and_grad`` per minibatch, the checked
-acting path). Each figure is the best of --repeats runs after a warm-up (the first Numba call
+acting path), and ``--two-threads`` the fast path with the critic's half of each minibatch
+step on a second thread (``PPO.fast_threads = 2``; it pays only when a second core is free). Each figure is the best of --repeats runs after a warm-up (the first Numba call
 compiles). Not part of the test suite.
 
     python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
+                                    [--two-threads]
 """
 
 from __future__ import annotations
@@ -55,9 +57,10 @@ def collect_only(steps: int, dtype: str, fast: bool = True) -> float:
     return (steps // 256) * 256 / dt
 
 
-def training(steps: int, dtype: str, threads, fast: bool = True) -> float:
+def training(steps: int, dtype: str, threads, fast: bool = True, fast_threads: int = 1) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
     agent.algo.fast_path = fast
+    agent.algo.fast_threads = fast_threads
     agent.learn(512, progress=False, blas_threads=threads)        # warm-up (Numba compile)
     t0 = time.perf_counter()
     agent.learn(steps, progress=False, blas_threads=threads)
@@ -74,6 +77,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--blas-default", action="store_true",
                    help="also measure with OpenBLAS's default thread pool")
+    p.add_argument("--two-threads", action="store_true",
+                   help="also measure PPO.fast_threads = 2 (critic on a second thread)")
     p.add_argument("--reference", action="store_true",
                    help="also measure the reference (checked, unfused) path")
     a = p.parse_args(argv)
@@ -86,6 +91,9 @@ def main(argv=None):
     for dtype in ("float64", "float32"):
         rows.append((f"PPO training, {dtype}, 1 BLAS thread",
                      best(training, a.repeats, a.steps, dtype, 1)))
+        if a.two_threads:
+            rows.append((f"PPO training, {dtype}, critic thread",
+                         best(training, a.repeats, a.steps, dtype, 1, True, 2)))
         if a.blas_default:
             rows.append((f"PPO training, {dtype}, default BLAS threads",
                          best(training, a.repeats, a.steps, dtype, None)))

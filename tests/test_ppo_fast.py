@@ -299,3 +299,31 @@ def test_fast_minibatch_gradient_matches_fd_of_its_loss(seed, norm_adv, activati
                 h = np.maximum(a, 0)
     check_grad(lambda p: float(_fast_loss_and_grad(algo, layout, p["theta"], mb, 0.2)[0]),
                {"theta": grad}, {"theta": theta})
+
+
+@pytest.mark.parametrize("kw", [CASES[1], CASES[3]])
+def test_two_threads_give_bitwise_the_same_update(kw):
+    """fast_threads = 2 runs the critic's half on a second thread: same operations on disjoint
+    buffers, so the update is bitwise that of one thread (early stop included)."""
+    algo, envs = _algo(dtype="float32", **dict({"n_epochs": 4}, **kw))
+    state = algo.init(np.random.default_rng(0))
+    roll = _rollout(algo, envs, state)
+    one, st_one = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    algo.fast_threads = 2
+    two, st_two = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    assert st_one == st_two
+    for net in ("policy", "critic"):
+        for k, a in one[net].items():
+            np.testing.assert_array_equal(two[net][k], a)
+    envs.close()
+
+
+def test_worker_errors_reach_the_caller():
+    w = ppo_fast._Worker()
+    w.submit(lambda: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        w.wait()
+    w.submit(lambda: None)
+    w.wait()
+    w.close()
+    assert not w.thread.is_alive()

@@ -39,7 +39,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act", "act_grad_colsum",
-           "head_forward", "head_backward", "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
+           "head_forward", "head_backward", "ppo_policy_loss", "ppo_value_loss",
+           "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -180,20 +181,10 @@ def head_backward(h, WT, d_out, gWT, gb, g, gb_prev, code):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent_coef,
-                         vf_clip, norm_adv, d_z, d_v, out):
-    """PPO's minibatch loss for a categorical policy and its derivatives (``PPO.loss_and_grad``).
-
-    z [B, A] logits, v [B] values, act [B] int, logp_old/adv/ret/v_old [B]; vf_clip <= 0 means
-    an unclipped value loss. Writes d_z = dL/dz [B, A], d_v = dL/dv [B] and
-    out[:7] = (L, L_clip, L_V, L_H, approx_kl, clip_fraction, mean entropy), where
-        A_n = (A - mean A) / (std A + 1e-8)  (norm_adv),  log pi = z - logsumexp(z),
-        r = exp(log pi_a - logp_old),  L_clip = -(1/B) sum min(r A_n, clip(r, 1-eps, 1+eps) A_n),
-        dL_clip/dlogp = -(1/B) r A_n unless the clip is active (then 0),
-        dlogp/dz = onehot(a) - pi,  dH/dz = -pi (log pi + H),  L_H = -(1/B) sum H,
-        L_V = (1/2B) sum (v - y)^2 (or the clipped form of ``npg.losses.value_loss``),
-        L = L_clip + vf_coef L_V + ent_coef L_H,  d_v = vf_coef dL_V/dv.
-    """
+def ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out):
+    """The policy terms of ``ppo_categorical_loss`` (formulas there): writes d_z and
+    out[1] = L_clip, out[3] = L_H, out[4] = approx_kl, out[5] = clip_fraction,
+    out[6] = mean entropy."""
     B, A = z.shape
     mean, scale = 0.0, 1.0
     if norm_adv:
@@ -205,7 +196,7 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
             var += (adv[b] - mean) ** 2
         scale = math.sqrt(var / B) + 1e-8
     lo, hi = 1.0 - eps, 1.0 + eps
-    l_pi = l_v = l_h = kl = n_clip = 0.0
+    l_pi = l_h = kl = n_clip = 0.0
     d_h = ent_coef * (-1.0 / B)                 # ent_coef dL_H/dH
     for b in range(B):
         m = z[b, 0]
@@ -240,6 +231,19 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
             if d_h != 0.0:
                 d -= d_h * (pi * ((z[b, j] - lse) + ent))
             d_z[b, j] = d
+    l_pi /= B
+    l_h /= B
+    out[1], out[3] = l_pi, l_h
+    out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out):
+    """The value term of ``ppo_categorical_loss``: d_v = vf_coef dL_V/dv [B], out[2] = L_V
+    (0.5 mean squared error, or PPO's clipped form when vf_clip > 0)."""
+    B = v.shape[0]
+    l_v = 0.0
+    for b in range(B):
         err = v[b] - ret[b]
         if vf_clip > 0:
             dv = v[b] - v_old[b]
@@ -251,12 +255,27 @@ def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent
             l_v += err * err
             g = err
         d_v[b] = vf_coef * (g / B)
-    l_pi /= B
-    l_v /= 2 * B
-    l_h /= B
-    out[0] = l_pi + vf_coef * l_v + ent_coef * l_h
-    out[1], out[2], out[3] = l_pi, l_v, l_h
-    out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
+    out[2] = l_v / (2 * B)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent_coef,
+                         vf_clip, norm_adv, d_z, d_v, out):
+    """PPO's minibatch loss for a categorical policy and its derivatives (``PPO.loss_and_grad``).
+
+    z [B, A] logits, v [B] values, act [B] int, logp_old/adv/ret/v_old [B]; vf_clip <= 0 means
+    an unclipped value loss. Writes d_z = dL/dz [B, A], d_v = dL/dv [B] and
+    out[:7] = (L, L_clip, L_V, L_H, approx_kl, clip_fraction, mean entropy), where
+        A_n = (A - mean A) / (std A + 1e-8)  (norm_adv),  log pi = z - logsumexp(z),
+        r = exp(log pi_a - logp_old),  L_clip = -(1/B) sum min(r A_n, clip(r, 1-eps, 1+eps) A_n),
+        dL_clip/dlogp = -(1/B) r A_n unless the clip is active (then 0),
+        dlogp/dz = onehot(a) - pi,  dH/dz = -pi (log pi + H),  L_H = -(1/B) sum H,
+        L_V = (1/2B) sum (v - y)^2 (or the clipped form of ``npg.losses.value_loss``),
+        L = L_clip + vf_coef L_V + ent_coef L_H,  d_v = vf_coef dL_V/dv.
+    """
+    ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out)
+    ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out)
+    out[0] = out[1] + vf_coef * out[2] + ent_coef * out[3]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -82,6 +82,7 @@ class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
+    fast_threads = 1        # 2: the fast loop runs the critic on a second thread (ppo_fast)
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)

@@ -33,6 +33,8 @@ that the observations are finite.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 
 import numpy as np
 
@@ -117,6 +119,40 @@ class _Net:
                 g = d
 
 
+class _Worker:
+    """A second thread for the critic's half of a minibatch step (``PPO.fast_threads = 2``).
+
+    The actor and the critic read the same minibatch and write disjoint buffers and gradient
+    views; BLAS and the kernels release the GIL, so the halves overlap on two free cores. The
+    results do not depend on the timing (same numbers as one thread).
+    """
+
+    def __init__(self):
+        self.jobs, self.done = queue.SimpleQueue(), queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while (job := self.jobs.get()) is not None:
+            try:
+                job[0](*job[1:])
+                self.done.put(None)
+            except BaseException as e:              # handed to the main thread in wait()
+                self.done.put(e)
+
+    def submit(self, fn, *args):
+        self.jobs.put((fn,) + args)
+
+    def wait(self):
+        err = self.done.get()
+        if err is not None:
+            raise err
+
+    def close(self):
+        self.jobs.put(None)
+        self.thread.join()
+
+
 def inner_loop(algo, layout, theta, opt_state, batch, lr: float, clip: float, rng):
     """``n_epochs`` passes of shuffled minibatch steps on flat ``theta`` (updated in place).
 
@@ -148,29 +184,45 @@ def inner_loop(algo, layout, theta, opt_state, batch, lr: float, clip: float, rn
     b1, b2, eps = opt.b1, opt.b2, opt.eps
     kl_stop = math.inf if c.target_kl is None else 1.5 * c.target_kl
     n_eval = n_taken = 0
-    for _ in range(c.n_epochs):
-        perm = rng.permutation(B)
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            idx, b = perm[start:stop], stop - start
-            obs = np.take(obs_src, idx, axis=0, out=obs_buf[:b])
-            act = np.take(act_src, idx, axis=0, out=act_buf[:b])
-            col = np.take(cols, idx, axis=0, out=col_buf[:b])
-            z = actor.forward(obs)
-            value = critic.forward(obs)
-            out = outs[n_eval]
-            K.ppo_categorical_loss(z, value[:, 0], act, col[:, 0], col[:, 1], col[:, 2],
-                                   col[:, 3], clip, c.vf_coef, c.ent_coef, vf_clip, c.norm_adv,
-                                   d_z[:b], d_v[:b, 0], out)
-            n_eval += 1
-            if out[4] > kl_stop:
-                break
-            actor.backward(obs, d_z[:b])
-            critic.backward(obs, d_v[:b])
-            K.clip_adam(theta, grad, m, v, t0 + n_taken, lr, b1, b2, eps, max_norm)
-            n_taken += 1
-        else:
-            continue
-        break
+    def critic_step(obs, col, b, out):          # value forward, loss and backward
+        value = critic.forward(obs)
+        K.ppo_value_loss(value[:, 0], col[:, 2], col[:, 3], c.vf_coef, vf_clip, d_v[:b, 0], out)
+        critic.backward(obs, d_v[:b])
+
+    worker = _Worker() if getattr(algo, "fast_threads", 1) >= 2 else None
+    try:
+        for _ in range(c.n_epochs):
+            perm = rng.permutation(B)
+            for start, stop in zip(bounds[:-1], bounds[1:]):
+                idx, b = perm[start:stop], stop - start
+                obs = np.take(obs_src, idx, axis=0, out=obs_buf[:b])
+                act = np.take(act_src, idx, axis=0, out=act_buf[:b])
+                col = np.take(cols, idx, axis=0, out=col_buf[:b])
+                out = outs[n_eval]
+                if worker is not None:                   # the critic on the second thread
+                    worker.submit(critic_step, obs, col, b, out)
+                z = actor.forward(obs)
+                K.ppo_policy_loss(z, act, col[:, 0], col[:, 1], clip, c.ent_coef, c.norm_adv,
+                                  d_z[:b], out)
+                stopping = out[4] > kl_stop
+                if not stopping:
+                    actor.backward(obs, d_z[:b])
+                if worker is not None:
+                    worker.wait()
+                else:
+                    critic_step(obs, col, b, out)
+                out[0] = out[1] + c.vf_coef * out[2] + c.ent_coef * out[3]
+                n_eval += 1
+                if stopping:
+                    break
+                K.clip_adam(theta, grad, m, v, t0 + n_taken, lr, b1, b2, eps, max_norm)
+                n_taken += 1
+            else:
+                continue
+            break
+    finally:
+        if worker is not None:
+            worker.close()
     sums = outs[:n_eval, list(_OUT_INDEX)].sum(axis=0)
     opt_state = {"step": t0 + n_taken, "m.theta": m, "v.theta": v}
     return theta, opt_state, dict(zip(_STAT_KEYS, sums.tolist())), n_eval, n_taken
