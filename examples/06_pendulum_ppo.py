@@ -19,7 +19,7 @@ import _run
 from npg.agent import Agent
 
 CONFIG = dict(n_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9, gae_lambda=0.95,
-              lr=1e-3, clip_range=0.2, ent_coef=0.0, log_std_init=0.0)
+              lr=1e-3, clip_range=0.2, ent_coef=0.0, log_std_init=0.0, vf_coef=0.5)
 
 
 def main(argv=None):

@@ -18,7 +18,7 @@ from npg.agent import Agent
 
 CONFIG = dict(n_envs=16, n_steps=1024, batch_size=64, n_epochs=4, gamma=0.999,
               gae_lambda=0.98, lr=3e-4, anneal_lr=False, anneal_clip=False, clip_range=0.2,
-              ent_coef=0.01)
+              ent_coef=0.01, vf_coef=0.5)
 
 
 def main(argv=None):

@@ -303,7 +303,7 @@ def test_defaults_are_tuned_cartpole_and_registered():
     c = PPOConfig()
     assert (c.n_envs, c.n_steps, c.batch_size, c.n_epochs, c.gamma, c.gae_lambda, c.lr,
             c.clip_range, c.ent_coef, c.vf_coef, c.max_grad_norm, c.hidden, c.activation) == (
-        8, 32, 256, 20, 0.98, 0.8, 1e-3, 0.2, 0.0, 0.5, 0.5, (64, 64), "tanh")
+        8, 32, 256, 20, 0.98, 0.8, 1e-3, 0.2, 0.0, 1.0, 0.5, (64, 64), "tanh")
     assert c.anneal_lr and c.anneal_clip and c.orthogonal and c.dtype == "float64"
     assert get_algorithm("ppo") is PPO and ALGORITHMS["ppo"] is PPO
 
