@@ -7,9 +7,11 @@ array-API standard, so they work on every backend.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .backend import get_xp
 
-__all__ = ["check_finite", "check_ndim", "check_shape", "check_float", "check_actions",
+__all__ = ["as_generator", "check_finite", "check_ndim", "check_shape", "check_float", "check_actions",
            "check_unit_interval", "check_positive_int", "check_positive"]
 
 
@@ -85,3 +87,17 @@ def check_positive(name: str, x) -> float:
     if not v > 0.0 or v != v or v == float("inf"):
         raise ValueError(f"{name} must be a positive finite number; got {v}")
     return v
+
+
+def as_generator(rng, name: str = "rng") -> np.random.Generator:
+    """A numpy Generator from a Generator (returned as is) or an int seed.
+
+    None is refused: npg's randomness is always explicit (scikit-learn's convention of an
+    explicit generator argument, without the global-state fallback).
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng))
+    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed; got "
+                    f"{type(rng).__name__}")

@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (check_actions, check_finite, check_float, check_ndim, check_positive_int,
-                      check_shape)
+from ._checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
+                      check_positive_int, check_shape)
 from .backend import default_xp, get_xp, scatter_add_rows
 from .nn import activation_fn, mlp_forward, mlp_init
 
@@ -159,8 +159,6 @@ def _dtype(xp, dtype):
     return getattr(xp, np.dtype(dtype or "float64").name)
 
 
-def _rng(rng):
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
 # --------------------------------------------------------------------------- tabular
@@ -333,9 +331,9 @@ class _MLPCritic:
         self.activation = activation
         self._sizes = (self.obs_dim,) + self.hidden + (n_out,)
 
-    def init(self, rng=None, dtype="float64", orthogonal: bool = False, gain=None):
+    def init(self, rng, dtype="float64", orthogonal: bool = False, gain=None):
         """MLP parameters ``{"W1","b1",...}`` from ``npg.nn.mlp_init`` (output gain 1)."""
-        return mlp_init(self._sizes, _rng(rng), self.activation, orthogonal, gain, dtype,
+        return mlp_init(self._sizes, as_generator(rng), self.activation, orthogonal, gain, dtype,
                         out_gain=1.0)
 
     def _forward(self, params, obs):

@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .._checks import check_positive_int, check_unit_interval
+from .._checks import as_generator, check_positive_int, check_unit_interval
 from ..backend import default_xp, get_xp, to_numpy
 from ..distributions import categorical, gaussian
 
@@ -39,16 +39,6 @@ _ACTIVATIONS = ("tanh", "relu")
 
 
 # ---------------------------------------------------------------------------------- config checks
-
-def as_generator(rng, name: str = "rng") -> np.random.Generator:
-    """A numpy Generator from a Generator (returned as is) or an int seed; None is refused."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed; got "
-                    f"{type(rng).__name__}")
-
 
 def _real(name: str, x) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import to_numpy
-from .._checks import check_positive_int
+from .._checks import as_generator, check_positive_int
 
 __all__ = ["Trajectories", "sample_trajectories", "rollout", "as_generator"]
 
@@ -68,15 +68,6 @@ class Trajectories:
     def lengths(self) -> np.ndarray:
         """``[M]`` number of valid steps of each trajectory."""
         return self.valid.sum(axis=0)
-
-
-def as_generator(rng) -> np.random.Generator:
-    """A numpy Generator from a Generator or an int seed (TypeError otherwise)."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"rng must be a numpy.random.Generator or an int seed; got {type(rng).__name__}")
 
 
 def _stochastic_rows(name: str, p, shape: tuple) -> np.ndarray:

@@ -37,22 +37,11 @@ from typing import Mapping
 
 import numpy as np
 
-from .._checks import check_actions, check_finite, check_float
+from .._checks import as_generator, check_actions, check_finite, check_float
 from ..backend import get_xp
 from ..distributions import categorical, gaussian
 
 __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator"]
-
-
-def as_generator(rng, name: str = "rng") -> np.random.Generator:
-    """A numpy Generator from a Generator (returned as is) or an int seed. None is refused:
-    npg's randomness is always explicit."""
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise TypeError(f"{name} must be a numpy.random.Generator or an int seed; got "
-                    f"{type(rng).__name__}")
 
 
 def _cast(xp, x, dtype):
