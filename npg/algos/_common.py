@@ -21,7 +21,8 @@ from ..backend import get_xp
 from ..distributions import categorical, gaussian
 from ..losses import entropy_loss, policy_gradient_loss, value_loss
 from ..optim import SGD, Adam, clip_by_global_norm
-from .base import AlgoConfig, as_generator, check_nonneg_field, check_positive_field
+from .base import (AlgoConfig, as_generator, check_nonneg_field, check_positive_field,
+                   check_progress)
 
 __all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic",
            "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
@@ -246,13 +247,3 @@ def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
         else:
             out[name] = xp.asarray(flat[k], dtype=dt)
     return out
-
-
-def check_progress(progress) -> float:
-    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
-                                                               np.floating)):
-        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
-    p = float(progress)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"progress must lie in [0, 1]; got {p}")
-    return p

@@ -31,7 +31,7 @@ from .._checks import as_generator, check_positive_int, check_unit_interval
 from ..backend import default_xp, get_xp, to_numpy
 from ..distributions import categorical, gaussian
 
-__all__ = ["AlgoConfig", "Algorithm", "make_config", "check_positive_field",
+__all__ = ["AlgoConfig", "Algorithm", "make_config", "check_progress", "check_positive_field",
            "check_nonneg_field", "check_bool_field", "state_to_flat", "state_from_flat",
            "as_generator"]
 
@@ -39,6 +39,17 @@ _ACTIVATIONS = ("tanh", "relu")
 
 
 # ---------------------------------------------------------------------------------- config checks
+
+def check_progress(progress) -> float:
+    """The fraction of training done, a real number in [0, 1] (drives annealing)."""
+    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
+                                                               np.floating)):
+        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
+    p = float(progress)
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"progress must lie in [0, 1]; got {p}")
+    return p
+
 
 def _real(name: str, x) -> float:
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):

@@ -50,7 +50,7 @@ from ..schedules import constant
 from ..values import MLPValue
 from . import ppo_fast
 from .flat import FlatLayout
-from .base import Algorithm, as_generator
+from .base import Algorithm, as_generator, check_progress
 from .ppo_config import PPOConfig
 
 __all__ = ["PPOConfig", "PPO"]
@@ -59,16 +59,6 @@ _HIDDEN_GAIN = math.sqrt(2.0)
 _POLICY_GAIN = 0.01
 _VALUE_GAIN = 1.0
 _ADV_EPS = 1e-8
-
-
-def _check_progress(progress) -> float:
-    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
-                                                               np.floating)):
-        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
-    p = float(progress)
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"progress must lie in [0, 1]; got {p}")
-    return p
 
 
 class PPO(Algorithm):
@@ -366,7 +356,7 @@ class PPO(Algorithm):
         lr, clip_range.
         """
         c = self.config
-        p = _check_progress(progress)
+        p = check_progress(progress)
         rng = as_generator(rng)
         lr = c.lr * (1.0 - p) if c.anneal_lr else c.lr
         clip = c.clip_range * (1.0 - p) if c.anneal_clip else c.clip_range
