@@ -142,26 +142,45 @@ def make_optimizer(config: PGConfig, lr: float):
 
 # ------------------------------------------------------------------------------ losses
 
-def policy_terms(discrete: bool, dist, act):
+def policy_terms(discrete: bool, dist, act, onehot=None):
     """Per-sample log pi(a_b|s_b) [B], entropy H_b [B], and ``d_dist(d_logp, d_ent)``, the
-    chain rule from the per-sample loss derivatives to the distribution parameters.
+    chain rule from the per-sample loss derivatives to the distribution parameters, from one
+    evaluation of the distribution.
 
     Categorical, logits z [B, A]:   d logp / dz = onehot(a) - pi,   dH / dz = -pi (log pi + H).
     Gaussian, (mean, log_std) [B, K]: d logp / d mean = (a - mean) / sigma^2,
         d logp / d log_std = ((a - mean) / sigma)^2 - 1,   dH / d log_std = 1.
     ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
+    ``onehot`` [B, A] may be passed precomputed (PPO reuses it across epochs). The inputs are
+    trusted: callers validate the batch once.
     """
     if discrete:
-        logp = categorical.log_prob(dist, act)
-        ent = categorical.entropy(dist)
-        g_logp = categorical.log_prob_grad(dist, act)
+        xp = get_xp(dist)
+        if onehot is None:
+            onehot = categorical.one_hot(act, dist.shape[-1], dist.dtype)
+        log_pi = categorical._log_softmax(dist)
+        pi = xp.exp(log_pi)
+        logp = xp.sum(onehot * log_pi, axis=1)
+        ent = -xp.sum(pi * log_pi, axis=1)
 
         def d_dist(d_logp, d_ent):
-            d = d_logp[:, None] * g_logp
+            d = d_logp[:, None] * (onehot - pi)
             if d_ent is not None:
-                d = d + d_ent[:, None] * categorical.entropy_grad(dist)
+                d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
             return d
         return logp, ent, d_dist
+    xp = get_xp(dist[0])
+    mean, log_std = xp.broadcast_arrays(*dist)
+    logp = gaussian.log_prob(mean, log_std, act)
+    ent = gaussian.entropy(log_std)
+    g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
+
+    def d_dist(d_logp, d_ent):
+        d_ls = d_logp[:, None] * g_log_std
+        if d_ent is not None:
+            d_ls = d_ls + d_ent[:, None]
+        return d_logp[:, None] * g_mean, d_ls
+    return logp, ent, d_dist
     xp = get_xp(dist[0])
     mean, log_std = xp.broadcast_arrays(*dist)
     logp = gaussian.log_prob(mean, log_std, act)

@@ -50,6 +50,7 @@ from ..schedules import constant
 from ..values import MLPValue
 from . import ppo_fast
 from .flat import FlatLayout
+from ._common import policy_terms
 from .base import Algorithm, as_generator, check_progress
 from .ppo_config import PPOConfig
 
@@ -115,42 +116,6 @@ class PPO(Algorithm):
         return Adam(lr=constant(lr), eps=self.config.adam_eps)
 
     # ------------------------------------------------------------------ the loss
-    def _policy_terms(self, dist, act, onehot):
-        """Per-sample logp [B], entropy [B], and a function mapping (d_logp, d_ent) [B] to
-        d L / d dist_params, from one evaluation of the distribution.
-
-        Categorical (logits z, pi = softmax z):  d logp / dz = onehot(a) - pi,
-            dH/dz = -pi (log pi + H).
-        Gaussian (mean, log_std): d logp / d mean = (a - mean)/sigma^2,
-            d logp / d log_std = ((a - mean)/sigma)^2 - 1, dH/d log_std = 1.
-        """
-        if self.spec.discrete:
-            xp = get_xp(dist)
-            log_pi = categorical._log_softmax(dist)
-            pi = xp.exp(log_pi)
-            logp = xp.sum(onehot * log_pi, axis=1)
-            ent = -xp.sum(pi * log_pi, axis=1)
-
-            def d_dist(d_logp, d_ent):
-                d = d_logp[:, None] * (onehot - pi)
-                if d_ent is not None:
-                    d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
-                return d
-            return logp, ent, d_dist
-        mean, log_std = dist
-        xp = get_xp(mean)
-        mean, log_std = xp.broadcast_arrays(mean, log_std)
-        logp = gaussian.log_prob(mean, log_std, act)
-        ent = gaussian.entropy(log_std)
-        g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
-
-        def d_dist(d_logp, d_ent):
-            d_ls = d_logp[:, None] * g_log_std
-            if d_ent is not None:
-                d_ls = d_ls + d_ent[:, None]
-            return d_logp[:, None] * g_mean, d_ls
-        return logp, ent, d_dist
-
     def _actor(self, params, obs):
         """``self.policy.forward`` without its input checks (they run once per update, in
         ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
@@ -254,7 +219,7 @@ class PPO(Algorithm):
         else:
             dist, pi_vjp = self._actor(params["policy"], obs)
             v, v_vjp = self._critic(params["critic"], obs)
-        logp, ent, d_dist = self._policy_terms(dist, act, onehot)
+        logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot)
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
         loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
         loss_h, d_ent = _entropy_loss(ent)
