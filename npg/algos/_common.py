@@ -26,7 +26,7 @@ from .base import (AlgoConfig, as_generator, check_nonneg_field, check_positive_
 
 __all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic",
            "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
-           "apply_grads", "as_batch", "check_progress"]
+           "apply_grads", "one_step_update", "as_batch", "check_progress"]
 
 _POLICY_KINDS = ("mlp", "linear")
 _OPTIMIZERS = ("adam", "sgd")
@@ -181,18 +181,6 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
             d_ls = d_ls + d_ent[:, None]
         return d_logp[:, None] * g_mean, d_ls
     return logp, ent, d_dist
-    xp = get_xp(dist[0])
-    mean, log_std = xp.broadcast_arrays(*dist)
-    logp = gaussian.log_prob(mean, log_std, act)
-    ent = gaussian.entropy(log_std)
-    g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
-
-    def d_dist(d_logp, d_ent):
-        d_ls = d_logp[:, None] * g_log_std
-        if d_ent is not None:
-            d_ls = d_ls + d_ent[:, None] * gaussian.entropy_grad(log_std)
-        return d_logp[:, None] * g_mean, d_ls
-    return logp, ent, d_dist
 
 
 def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float):
@@ -241,10 +229,12 @@ def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict) -> tuple[
 
     Returns the new state (a shallow copy; inputs untouched) and the pre-clip gradient norm."""
     merged = {f"{net}/{k}": g for net, gs in grads.items() for k, g in gs.items()}
-    norm = float(math.sqrt(sum(float(get_xp(g).sum(g * g)) for g in merged.values())))
     if config.max_grad_norm is not None:
-        merged, _ = clip_by_global_norm(merged, config.max_grad_norm)
+        merged, norm = clip_by_global_norm(merged, config.max_grad_norm)
+        norm = float(norm)
         grads = {net: {k: merged[f"{net}/{k}"] for k in gs} for net, gs in grads.items()}
+    else:
+        norm = float(math.sqrt(sum(float(get_xp(g).sum(g * g)) for g in merged.values())))
     new = dict(state)
     new["opt"] = dict(state["opt"])
     for net, g in grads.items():
@@ -252,6 +242,24 @@ def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict) -> tuple[
         new[net], new["opt"][net] = opt.step(state[net], g, state["opt"][net])
     new["step"] = int(state["step"]) + 1
     return new, norm
+
+
+def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | None, dict]:
+    """The update the actor-critics share: one clipped optimizer step of actor and critic
+    along ``algo.loss_and_grad`` on ``algo.batch(state, rollout)``, the rollout's valid steps.
+
+    Returns ``(new_state, batch, stats)``; ``batch`` is None (and the state unchanged) when the
+    rollout holds only a phantom autoreset step."""
+    check_progress(progress)
+    if rollout.n_valid == 0:
+        return dict(state), None, {"n_samples": 0}
+    c = algo.config
+    b = algo.batch(state, rollout)
+    params = {k: state[k] for k in ("policy", "critic") if k in state}
+    loss, grads, stats = algo.loss_and_grad(params, b)
+    new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr})
+    stats.update(loss=float(loss), grad_norm=norm, n_samples=int(b["adv"].shape[0]))
+    return new, b, stats
 
 
 def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:

@@ -39,8 +39,8 @@ from dataclasses import dataclass
 from .._checks import check_positive_int, check_unit_interval
 from ..backend import get_xp, to_numpy
 from ..returns import gae, nstep_returns
-from ._common import (PGConfig, actor_loss_and_grad, actor_loss_terms, apply_grads, as_batch,
-                      check_coef, check_progress, critic_loss_and_grad, init_critic,
+from ._common import (PGConfig, actor_loss_and_grad, actor_loss_terms, as_batch,
+                      check_coef, critic_loss_and_grad, init_critic, one_step_update,
                       init_policy, make_critic, make_optimizer, make_policy)
 from ..losses import explained_variance, value_loss
 from .base import Algorithm, as_generator, check_bool_field
@@ -201,18 +201,10 @@ class ActorCritic(Algorithm):
 
     def update(self, state, rollout, progress, rng):
         """One gradient step on the rollout's valid steps. Returns ``(state, stats)``."""
-        check_progress(progress)
-        c = self.config
-        if rollout.n_valid == 0:                  # only a phantom autoreset step
-            return dict(state), {"n_samples": 0}
-        b = self.batch(state, rollout)
-        params = {k: state[k] for k in ("policy", "critic") if k in state}
-        loss, grads, stats = self.loss_and_grad(params, b)
-        new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr})
-        xp = get_xp(b["adv"])
-        stats.update(loss=float(loss), grad_norm=norm, n_samples=int(b["adv"].shape[0]),
-                     mean_advantage=float(xp.mean(b["adv"])),
-                     explained_variance=explained_variance(b["value"], b["ret"]))
+        new, b, stats = one_step_update(self, state, rollout, progress)
+        if b is not None:
+            stats.update(mean_advantage=float(get_xp(b["adv"]).mean(b["adv"])),
+                         explained_variance=explained_variance(b["value"], b["ret"]))
         return new, stats
 
 

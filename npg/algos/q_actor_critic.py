@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_xp, to_numpy
-from ._common import (PGConfig, actor_loss_and_grad, apply_grads, as_batch, check_progress,
+from ._common import (PGConfig, actor_loss_and_grad, as_batch, one_step_update,
                       init_critic, init_policy, make_critic, make_optimizer, make_policy)
 from .base import Algorithm, as_generator, check_bool_field
 
@@ -60,7 +60,6 @@ def sarsa_targets(rew, terminated, truncated, valid, q_next_in, next_value, gamm
     [T, N]: sum_a pi Q at the real next state. Q' = q_next_in where t + 1 < T, the episode goes
     on (not d_t, not c_t) and row t + 1 is valid; next_value elsewhere.
     """
-    T = rew.shape[0]
     inside = np.zeros_like(valid)
     inside[:-1] = ~(terminated[:-1] | truncated[:-1]) & valid[1:]
     q_next = np.where(inside, q_next_in, next_value)
@@ -132,14 +131,7 @@ class QActorCritic(Algorithm):
 
     def update(self, state, rollout, progress, rng):
         """One step of actor and critic on the rollout's valid steps; ``(state, stats)``."""
-        check_progress(progress)
-        c = self.config
-        if rollout.n_valid == 0:                  # only a phantom autoreset step
-            return dict(state), {"n_samples": 0}
-        b = self.batch(state, rollout)
-        params = {"policy": state["policy"], "critic": state["critic"]}
-        loss, grads, stats = self.loss_and_grad(params, b)
-        new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr})
-        stats.update(loss=float(loss), grad_norm=norm, n_samples=int(b["adv"].shape[0]),
-                     mean_q=float(get_xp(b["adv"]).mean(b["adv"])))
+        new, b, stats = one_step_update(self, state, rollout, progress)
+        if b is not None:
+            stats.update(mean_q=float(get_xp(b["adv"]).mean(b["adv"])))
         return new, stats

@@ -35,8 +35,6 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import numpy as np
-
 from .._checks import as_generator, check_actions, check_finite, check_float
 from ..backend import get_xp
 from ..distributions import categorical, gaussian
