@@ -3,7 +3,7 @@
 Tasks (configs from the examples, so the figures describe what the examples do):
   cartpole_ppo        CartPole-v1 PPO, tuned settings: mean of the last 20 episodes >= 475
                       within 50,000 env steps.
-  pendulum_ppo        Pendulum-v1 PPO, plain Gaussian exploration: mean of the last 20
+  pendulum_ppo        Pendulum-v1 PPO with gSDE (zoo settings): mean of the last 20
                       episodes >= -200 within 100,000 steps (we also print the best reached).
   frozenlake          FrozenLake-v1 4x4 slippery REINFORCE, 16-8-4 MLP: greedy success rate
                       over 1000 evaluation episodes >= 0.70 after the example's budget

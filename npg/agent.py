@@ -34,6 +34,7 @@ from .envs.spaces import action_decoder, obs_encoder, single_spaces
 from .logger import CSVLogger
 from .progress import ProgressBar
 from .rollout import Collector
+from .sde_noise import SDENoise
 from . import blas as _blas, checkpoint
 
 __all__ = ["Agent", "VECTORIZATIONS"]
@@ -126,6 +127,9 @@ class Agent:
         self.rngs = {k: np.random.default_rng(s) for k, s in
                      zip(_STREAMS, np.random.SeedSequence(self.seed).spawn(len(_STREAMS)))}
         self.state = self.algo.init(self.rngs["init"])
+        self.sde_noise = (SDENoise(self.config.n_envs, self.config.n_steps,
+                                   self.config.sde_sample_freq)
+                          if getattr(self.config, "use_sde", False) else None)
         gamma = self.config.gamma
         self.collector = Collector(
             self.envs, ObsNormalizer() if self.normalize_obs else None,
@@ -143,7 +147,13 @@ class Agent:
 
     # ---------------------------------------------------------------- acting
     def _act_fn(self, o):
-        return self.algo.act(self.state, o, self.rngs["act"])
+        """The acting step of ``learn``; with gSDE, E from ``self.sde_noise`` (redrawn on its
+        schedule from the act stream, before the action's own use of it)."""
+        rng = self.rngs["act"]
+        if self.sde_noise is None:
+            return self.algo.act(self.state, o, rng)
+        noise = self.sde_noise.matrices(self.state["policy"]["log_std"], rng)
+        return self.algo.act(self.state, o, rng, noise=noise)
 
     def _value_fn(self) -> Callable | None:
         probe = np.zeros((1, self.spec.obs_dim), self.algo.dtype)

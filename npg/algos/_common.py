@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_xp
-from ..distributions import categorical, gaussian
+from ..distributions import categorical, gaussian, sde
 from ..losses import entropy_loss, policy_gradient_loss, value_loss
 from ..optim import SGD, Adam, clip_by_global_norm
 from .base import (AlgoConfig, as_generator, check_nonneg_field, check_positive_field,
@@ -150,6 +150,11 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
     Categorical, logits z [B, A]:   d logp / dz = onehot(a) - pi,   dH / dz = -pi (log pi + H).
     Gaussian, (mean, log_std) [B, K]: d logp / d mean = (a - mean) / sigma^2,
         d logp / d log_std = ((a - mean) / sigma)^2 - 1,   dH / d log_std = 1.
+    gSDE, (mean [B, K], phi [B, H], log_std [H, K]) (``npg.distributions.sde``), with
+        v = phi^2 @ exp(2 log_std) + eps:  d logp / d mean = (a - mean) / v,
+        d logp / d v = ((a - mean)^2 / v - 1) / (2v),  dH / dv = 1 / (2v),  and v's vjp
+        d / d log_std = 2 exp(2 log_std) * (phi^2)^T d_v,
+        d / d phi = 2 phi * (d_v exp(2 log_std)^T)  (returned; PPO's actor drops it).
     ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
     ``onehot`` [B, A] may be passed precomputed (PPO reuses it across epochs). The inputs are
     trusted: callers validate the batch once.
@@ -168,6 +173,9 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
             if d_ent is not None:
                 d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
             return d
+        return logp, ent, d_dist
+    if len(dist) == 3:                                   # gSDE: (mean, phi, log_std [H, K])
+        logp, ent, d_dist = sde.terms(*dist, act)
         return logp, ent, d_dist
     xp = get_xp(dist[0])
     mean, log_std = xp.broadcast_arrays(*dist)

@@ -31,6 +31,13 @@ preallocated buffers with fused Numba kernels; float32 tanh by a rational approx
 5e-7) and ``act`` / ``value`` skip the generic dispatch. Both agree with the reference path to
 floating-point rounding (tests/test_ppo_fast.py); ``algo.fast_path = False`` selects the
 reference path.
+
+gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
+``npg.policies.sde.MLPSDEPolicy``, a | s ~ N(mu(s), diag(phi(s)^2 @ exp(2 L) + eps)) with
+phi the mean network's last hidden layer (held constant in the variance) and L = log_std
+[H, K]; the loss is the same with this density (``policy_terms``). Acting takes the noise
+matrices E [N, H, K] from the caller (``act(..., noise=E)``: a = mu + phi E), which owns
+them (``npg.sde_noise.SDENoise``, driven by ``npg.agent.Agent``).
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import numpy as np
 
 from .._checks import check_finite
 from ..backend import get_xp, to_numpy
-from ..distributions import categorical, gaussian
+from ..distributions import categorical, gaussian, sde
 from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
 from ..nn import mlp_forward
 from ..optim import Adam, clip_by_global_norm
@@ -80,6 +87,9 @@ class PPO(Algorithm):
         from ..policies import MLPCategoricalPolicy, MLPGaussianPolicy, SharedActorCritic
         c, s = self.config, self.spec
         self.nets = ("policy",) if c.shared else ("policy", "critic")
+        if c.use_sde and s.discrete:
+            raise ValueError("use_sde=True needs a Box action space (gSDE perturbs continuous "
+                             "actions); this environment's is Discrete")
         if c.shared:
             if not s.discrete:
                 raise ValueError("shared=True needs a Discrete action space (the shared-trunk "
@@ -91,8 +101,10 @@ class PPO(Algorithm):
             self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                                orthogonal=c.orthogonal)
         else:
-            self.policy = MLPGaussianPolicy(s.obs_dim, s.act_dim, c.hidden, c.activation,
-                                            log_std_init=c.log_std_init, orthogonal=c.orthogonal)
+            from ..policies.sde import MLPSDEPolicy
+            gauss = MLPSDEPolicy if c.use_sde else MLPGaussianPolicy
+            self.policy = gauss(s.obs_dim, s.act_dim, c.hidden, c.activation,
+                                log_std_init=c.log_std_init, orthogonal=c.orthogonal)
         self.critic = MLPValue(s.obs_dim, c.hidden, c.activation)
 
     # ------------------------------------------------------------------ state
@@ -116,13 +128,18 @@ class PPO(Algorithm):
         return Adam(lr=constant(lr), eps=self.config.adam_eps)
 
     # ------------------------------------------------------------------ the loss
-    def _actor(self, params, obs):
+    def _actor(self, params, obs, phi_sg=None):
         """``self.policy.forward`` without its input checks (they run once per update, in
         ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
-        broadcast to [B, K]); vjp(d_dist) -> grads (the clip passes gradient only inside)."""
+        broadcast to [B, K]), or with use_sde (mean [B, K], phi [B, H], clip(log_std) [H, K])
+        (``npg.policies.sde.sde_forward``; ``phi_sg`` replaces the variance's features);
+        vjp(d_dist) -> grads (the clip passes gradient only inside)."""
         act = self.config.activation
         if self.config.shared:                        # the shared trunk's (checked) forward
             return self.policy.forward(params, obs)
+        if self.config.use_sde:
+            from ..policies.sde import sde_forward
+            return sde_forward(params, obs, act, phi_sg)
         if self.spec.discrete:
             z, net_vjp = mlp_forward(params, obs, act)
             return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
@@ -160,16 +177,34 @@ class PPO(Algorithm):
     def _fast_numpy(self, params) -> bool:
         return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
 
-    def act(self, state, obs, rng, deterministic=False):
+    def act(self, state, obs, rng, deterministic=False, noise=None):
         """``Algorithm.act``; for NumPy categorical actors through ``ppo_fast.act_categorical``
-        (the same operations and draws without the per-call dispatch: bitwise equal)."""
+        (the same operations and draws without the per-call dispatch: bitwise equal).
+
+        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.sde_noise.SDENoise``),
+        a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
+        logp is log pi(a | obs) under ``npg.distributions.sde``."""
         params = state["policy"]
+        if self.config.use_sde:
+            return self._act_sde(params, obs, rng, deterministic, noise)
         if not (self.spec.discrete and self._fast_numpy(params)):
             return super().act(state, obs, rng, deterministic)
         obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
         rng = rng if deterministic else as_generator(rng)
         a, logp = ppo_fast.act_categorical(params, obs, rng, deterministic, self.config.activation)
         return a, a, logp
+
+    def _act_sde(self, params, obs, rng, deterministic, noise):
+        mean, phi, ls = self._dist_params(params, obs)
+        if deterministic:
+            a = mean
+        elif noise is None:
+            a = sde.sample(mean, phi, ls, as_generator(rng))
+        else:
+            a = sde.noise_action(mean, phi, get_xp(mean).asarray(noise, dtype=mean.dtype))
+        lp = to_numpy(sde.log_prob(mean, phi, ls, a))
+        a = to_numpy(a)
+        return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
 
     def value(self, state, obs):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
@@ -204,6 +239,9 @@ class PPO(Algorithm):
         params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with obs [B, D], act [B] or [B, K],
         logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A]; finite
         arrays on the params' backend and dtype (``update`` builds and checks them once).
+        With use_sde, phi is held constant in the variance (a stop-gradient): the gradient is
+        that of L with the variance's features fixed at their current value; an optional
+        mb["phi_sg"] [B, H] fixes them explicitly (tests difference the loss that way).
         Returns ``(loss, grads with the nesting of params, stats)``.
         """
         c = self.config
@@ -217,7 +255,8 @@ class PPO(Algorithm):
         if c.shared:
             (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs)
         else:
-            dist, pi_vjp = self._actor(params["policy"], obs)
+            dist, pi_vjp = (self._actor(params["policy"], obs, mb["phi_sg"]) if "phi_sg" in mb
+                            else self._actor(params["policy"], obs))
             v, v_vjp = self._critic(params["critic"], obs)
         logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot)
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)

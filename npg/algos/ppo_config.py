@@ -45,6 +45,12 @@ class PPOConfig(AlgoConfig):
     shared: bool = False         one MLP trunk with a policy and a value head
                                  (``npg.policies.SharedActorCritic``; Discrete actions only)
                                  instead of separate actor and critic networks.
+    use_sde: bool = False        generalised state-dependent exploration (Box actions only):
+                                 a = mu(s) + phi(s) E with the noise matrix E [H, K] held for
+                                 several steps (``npg.policies.sde``, ``npg.sde_noise``);
+                                 log_std becomes an [H, K] matrix.
+    sde_sample_freq: int = -1    with use_sde, redraw E every this many env steps (and at the
+                                 start of each rollout); -1: only at the start of each rollout.
     dtype, hidden, activation, orthogonal: see ``AlgoConfig`` (default float64, (64, 64),
                                  tanh, orthogonal).
     """
@@ -68,6 +74,8 @@ class PPOConfig(AlgoConfig):
     adam_eps: float = 1e-5
     log_std_init: float = 0.0
     shared: bool = False
+    use_sde: bool = False
+    sde_sample_freq: int = -1
 
     def __post_init__(self):
         super().__post_init__()
@@ -90,8 +98,16 @@ class PPOConfig(AlgoConfig):
                 float(self.log_std_init)):
             raise TypeError(f"log_std_init must be a finite real number; got {self.log_std_init!r}")
         self.log_std_init = float(self.log_std_init)
-        for name in ("anneal_lr", "anneal_clip", "norm_adv", "shared"):
+        for name in ("anneal_lr", "anneal_clip", "norm_adv", "shared", "use_sde"):
             setattr(self, name, check_bool_field(name, getattr(self, name)))
+        if isinstance(self.sde_sample_freq, bool) or not isinstance(self.sde_sample_freq,
+                                                                     (int, np.integer)):
+            raise TypeError(f"sde_sample_freq must be an int (-1 or >= 1); got "
+                            f"{type(self.sde_sample_freq).__name__}")
+        if self.sde_sample_freq != -1 and self.sde_sample_freq < 1:
+            raise ValueError(f"sde_sample_freq must be -1 (only at rollout starts) or >= 1; got "
+                             f"{self.sde_sample_freq}")
+        self.sde_sample_freq = int(self.sde_sample_freq)
         if self.batch_size > self.n_envs * self.n_steps:
             raise ValueError(f"batch_size must be <= n_envs * n_steps = "
                              f"{self.n_envs * self.n_steps}; got {self.batch_size}")
