@@ -12,9 +12,10 @@ entropy bonus, use_sde with sde_sample_freq 4, SB3's default log_std_init 0.0; n
 
 Expected outcome (benchmarks/learning.py, seeds 0-4): the mean return of the last 20 episodes
 rises from about -1200 (random) to -200 at 73,728 / 53,248 / 53,248 / 61,440 / 61,440 env
-steps: 5 of 5 seeds within 100k (best means -172 to -197 when stopped there). With plain
-Gaussian exploration instead (use_sde=False, log_std [1], lr and clip annealed, vf_coef 0.5), 3 of 5
-seeds passed -200 by 102,400 steps and the other two peaked near -210 and -226.
+steps: 5 of 5 seeds within 100k; trained on to 102,400 steps (--full), the best means of 20
+are -162 / -130 / -171 / -194 / -169. With plain Gaussian exploration instead (use_sde=False,
+log_std [1], lr and clip annealed, vf_coef 0.5), 3 of 5 seeds passed -200 by 102,400 steps
+and the other two peaked near -210 and -226.
 
     python examples/06_pendulum_ppo.py [--steps 100000] [--seed 0]
 """
