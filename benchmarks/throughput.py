@@ -7,15 +7,17 @@ Prints env steps per second of
   training      Agent.learn (collect -> 20 epochs of one 256-sample minibatch per rollout),
                 in float64 (the default) and float32, with one BLAS thread (npg.blas, the
                 default) and, with --blas-default, with OpenBLAS's own thread pool;
-and the ratio training / env only. Training and collection use PPO's fast path
-(``npg.algos.ppo_fast``: preallocated buffers and Numba kernels); ``--reference`` also measures
-the reference path (``PPO.fast_path = False``: ``loss_and_grad`` per minibatch, the checked
-acting path), and ``--two-threads`` the fast path with the critic's half of each minibatch
-step on a second thread (``PPO.fast_threads = 2``; it pays only when a second core is free). Each figure is the best of --repeats runs after a warm-up (the first Numba call
-compiles). Not part of the test suite.
+and the ratio training / env only. Training and collection use PPO's fast path (acting in one
+compiled call per step, ``npg.algos.ppo_fast``; the whole update in one compiled call,
+``npg.algos.ppo_compiled``, with the actor's and the critic's halves of each minibatch step on
+two threads, ``PPO.fast_threads = 2``, the default). ``--one-thread`` also measures
+``fast_threads = 1``; ``--reference`` the reference path (``PPO.fast_path = False``:
+``loss_and_grad`` per minibatch, the checked acting path). Each figure is the best of
+--repeats runs after a warm-up (the first call compiles or loads Numba's cache). Not part of
+the test suite.
 
     python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
-                                    [--two-threads]
+                                    [--one-thread]
 """
 
 from __future__ import annotations
@@ -48,16 +50,17 @@ def collect_only(steps: int, dtype: str, fast: bool = True) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
     agent.algo.fast_path = fast
     value_fn = agent._value_fn()
+    act_fn = agent._rollout_act_fn(value_fn)         # what Agent.learn collects with
     with blas_threads(1):
-        agent.collector.collect(agent._act_fn, value_fn, 32)
+        agent.collector.collect(act_fn, value_fn, 32)
         t0 = time.perf_counter()
         for _ in range(steps // 256):
-            agent.collector.collect(agent._act_fn, value_fn, 32)
+            agent.collector.collect(act_fn, value_fn, 32)
         dt = time.perf_counter() - t0
     return (steps // 256) * 256 / dt
 
 
-def training(steps: int, dtype: str, threads, fast: bool = True, fast_threads: int = 1) -> float:
+def training(steps: int, dtype: str, threads, fast: bool = True, fast_threads: int = 2) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
     agent.algo.fast_path = fast
     agent.algo.fast_threads = fast_threads
@@ -77,8 +80,8 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--blas-default", action="store_true",
                    help="also measure with OpenBLAS's default thread pool")
-    p.add_argument("--two-threads", action="store_true",
-                   help="also measure PPO.fast_threads = 2 (critic on a second thread)")
+    p.add_argument("--one-thread", action="store_true",
+                   help="also measure PPO.fast_threads = 1 (actor and critic on one thread)")
     p.add_argument("--reference", action="store_true",
                    help="also measure the reference (checked, unfused) path")
     a = p.parse_args(argv)
@@ -91,9 +94,9 @@ def main(argv=None):
     for dtype in ("float64", "float32"):
         rows.append((f"PPO training, {dtype}, 1 BLAS thread",
                      best(training, a.repeats, a.steps, dtype, 1)))
-        if a.two_threads:
-            rows.append((f"PPO training, {dtype}, critic thread",
-                         best(training, a.repeats, a.steps, dtype, 1, True, 2)))
+        if a.one_thread:
+            rows.append((f"PPO training, {dtype}, fast_threads=1",
+                         best(training, a.repeats, a.steps, dtype, 1, True, 1)))
         if a.blas_default:
             rows.append((f"PPO training, {dtype}, default BLAS threads",
                          best(training, a.repeats, a.steps, dtype, None)))

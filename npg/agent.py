@@ -155,6 +155,14 @@ class Agent:
         noise = self.sde_noise.matrices(self.state["policy"]["log_std"], rng)
         return self.algo.act(self.state, o, rng, noise=noise)
 
+    def _rollout_act_fn(self, value_fn) -> Callable:
+        """The collector's act_fn: ``algo.act_value`` (action and value in one pass) where the
+        algorithm computes both in one call (``fused_acting``), else ``_act_fn``."""
+        fused = getattr(self.algo, "fused_acting", None)
+        if value_fn is None or fused is None or not fused(self.state):
+            return self._act_fn
+        return lambda o: self.algo.act_value(self.state, o, self.rngs["act"])
+
     def _value_fn(self) -> Callable | None:
         probe = np.zeros((1, self.spec.obs_dim), self.algo.dtype)
         if self.algo.value(self.state, probe) is None:
@@ -240,7 +248,8 @@ class Agent:
         """The body of ``learn``: ``n_iter`` times collect -> update -> log."""
         next_ckpt = checkpoint_every
         for k in range(n_iter):
-            rollout = self.collector.collect(self._act_fn, value_fn, self.config.n_steps)
+            rollout = self.collector.collect(self._rollout_act_fn(value_fn), value_fn,
+                                             self.config.n_steps)
             self.state, stats = self.algo.update(self.state, rollout, k * per / total,
                                                  self.rngs["update"])
             self.env_steps += rollout.env_steps

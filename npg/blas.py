@@ -21,12 +21,13 @@ import functools
 import os
 from typing import Iterator
 
-__all__ = ["blas_threads", "get_blas_threads"]
+__all__ = ["blas_threads", "get_blas_threads", "openblas_lib"]
 
 
 @functools.lru_cache(maxsize=1)
-def _openblas():
-    """``(get, set)`` ctypes functions of the loaded OpenBLAS, or None."""
+def openblas_lib():
+    """The OpenBLAS library NumPy loaded, as a ``ctypes.CDLL`` (found in ``/proc/self/maps``),
+    or None where that is not possible."""
     import numpy  # noqa: F401  (make sure NumPy's BLAS is loaded)
     try:
         with open("/proc/self/maps") as f:
@@ -35,9 +36,17 @@ def _openblas():
         return None
     for path in sorted(p for p in paths if os.path.isfile(p)):
         try:
-            lib = ctypes.CDLL(path)
+            return ctypes.CDLL(path)
         except OSError:
             continue
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def _openblas():
+    """``(get, set)`` ctypes functions of the loaded OpenBLAS, or None."""
+    lib = openblas_lib()
+    if lib is not None:
         for prefix in ("scipy_openblas", "openblas"):
             for suffix in ("64_", ""):
                 get = getattr(lib, f"{prefix}_get_num_threads{suffix}", None)

@@ -112,6 +112,15 @@ def _check_step_output(name: str, x: np.ndarray, shape: tuple) -> None:
         raise ValueError(f"{name} must have shape {want}; got {x.shape}")
 
 
+def _check_act_output(out) -> bool:
+    """act_fn's result is a 3- or 4-tuple; True when it carries the values (4 items)."""
+    if not isinstance(out, tuple) or len(out) not in (3, 4):
+        raise TypeError("act_fn must return a tuple (env_action, action, logp) or "
+                        f"(env_action, action, logp, value); got {type(out).__name__}"
+                        + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
+    return len(out) == 4
+
+
 class Collector:
     """Runs a policy in a ``VectorEnv`` and returns ``Rollout`` s of fixed length.
 
@@ -218,7 +227,9 @@ class Collector:
         act_fn(obs [N, D]) -> (env_action, action, logp [N]): ``env_action`` goes to the
             environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
             bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
-            unclipped sample) and ``logp`` are stored.
+            unclipped sample) and ``logp`` are stored. It may also return V(obs) [N] as a
+            fourth item (``PPO.act_value``: one pass for both); with a value_fn, that value
+            is stored and value_fn is called only for the last and the final observations.
         value_fn(obs [M, D]) -> [M], or None (then ``value``/``next_value`` are None).
         Both receive NumPy arrays of the collector's dtype and must return NumPy arrays; the
         observation block they get is a view into the rollout buffer: read it, do not write it.
@@ -249,13 +260,15 @@ class Collector:
         self._policy_obs(raw, obs[0])
         for t in range(T):
             o = obs[t]
+            out = act_fn(o)
+            if t == 0:
+                fused = _check_act_output(out)
+            env_a, a, lp = out[0], to_numpy(out[1]), to_numpy(out[2])
             if value_fn is not None:
-                v = to_numpy(value_fn(o))
+                v = to_numpy(out[3] if fused else value_fn(o))
                 if t == 0:
                     _check_step_output("value_fn(obs)", v, (N,))
                 value[t] = v
-            env_a, a, lp = act_fn(o)
-            a, lp = to_numpy(a), to_numpy(lp)
             if t == 0:
                 _check_step_output("act_fn's action", a, act_shape)
                 _check_step_output("act_fn's logp", lp, (N,))

@@ -10,11 +10,10 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from npg.algos import _kernels as K
-from npg.algos import ppo_fast
+from npg.algos import ppo_compiled, ppo_fast
 from npg.algos.flat import FlatLayout
 from npg.algos.ppo import PPO, PPOConfig
 from npg.envs import make_vec_env, space_info
-from npg.nn import _tanh_f64_inplace
 from npg.optim import Adam, clip_by_global_norm
 from npg.rollout import Collector
 from npg.schedules import constant
@@ -64,12 +63,8 @@ def test_bias_act_and_backward_match_numpy(dtype, name):
     ref = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0), "identity": lambda x: x}[name]
     y = a.copy()
     code = K.act_code(name, dtype)
-    if code == K.ACT_CODES["tanh"]:                  # float64 tanh: the fast path uses NumPy's
-        y += b
-        _tanh_f64_inplace(y)
-    else:
-        K.bias_act(y, b, code)
-    tol = 5e-7 if dtype == np.float32 else 1e-14
+    K.bias_act(y, b, code)                           # float64 tanh: libm's
+    tol = 5e-7 if dtype == np.float32 else 1e-15
     np.testing.assert_allclose(y, ref((a + b).astype(np.float64)), rtol=0, atol=tol)
     d, db = g.copy(), np.empty(5, dtype)
     K.act_grad_colsum(d, y, db, code)
@@ -78,31 +73,6 @@ def test_bias_act_and_backward_match_numpy(dtype, name):
                                atol=1e-6 if dtype == np.float32 else 1e-15)
     np.testing.assert_allclose(db, d.sum(0), rtol=1e-5 if dtype == np.float32 else 1e-13,
                                atol=1e-6 if dtype == np.float32 else 1e-14)
-
-
-@pytest.mark.parametrize("code", [0, 1, 3])
-def test_head_kernels_match_numpy(code):
-    """head_forward = h W + b; head_backward = (h^T d, sum d, (d W^T) f'(h), its column sum)."""
-    dtype = np.float32 if code == 3 else np.float64
-    rng = np.random.default_rng(4)
-    h = np.tanh(rng.standard_normal((9, 6))) if code != 1 else np.maximum(
-        rng.standard_normal((9, 6)), 0)
-    h, W, b = h.astype(dtype), rng.standard_normal((6, 2)).astype(dtype), rng.standard_normal(
-        2).astype(dtype)
-    d = rng.standard_normal((9, 2)).astype(dtype)
-    out = np.empty((9, 2), dtype)
-    WT = np.ascontiguousarray(W.T)
-    K.head_forward(h, WT, b, out)
-    tol = dict(rtol=1e-5, atol=1e-6) if dtype == np.float32 else dict(rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(out, h @ W + b, **tol)
-    gWT, gb, g, gb_prev = np.empty((2, 6), dtype), np.empty(2, dtype), np.empty((9, 6), dtype), \
-        np.empty(6, dtype)
-    K.head_backward(h, WT, d, gWT, gb, g, gb_prev, code)
-    fprime = (h > 0).astype(dtype) if code == 1 else 1 - h * h
-    np.testing.assert_allclose(gWT.T, h.T @ d, **tol)
-    np.testing.assert_allclose(gb, d.sum(0), **tol)
-    np.testing.assert_allclose(g, (d @ W.T) * fprime, **tol)
-    np.testing.assert_allclose(gb_prev, ((d @ W.T) * fprime).sum(0), **tol)
 
 
 @pytest.mark.parametrize("max_norm", [-1.0, 1e-3, 1e3])
@@ -114,7 +84,9 @@ def test_clip_adam_equals_clip_by_global_norm_then_adam(max_norm):
     g_ref = g if max_norm < 0 else clip_by_global_norm({"t": g}, max_norm)[0]["t"]
     new, s = opt.step({"t": theta}, {"t": g_ref}, {"step": 3, "m.t": m, "v.t": v})
     th, mm, vv = theta.copy(), m.copy(), v.copy()
-    K.clip_adam(th, g, mm, vv, 3, 0.01, opt.b1, opt.b2, opt.eps, max_norm)
+    hp = np.zeros(11)
+    hp[5], hp[7:] = max_norm, (0.01, opt.b1, opt.b2, opt.eps)
+    ppo_compiled._clip_adam(th, g, mm, vv, 3, hp)
     np.testing.assert_allclose(th, new["t"], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(mm, s["m.t"], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(vv, s["v.t"], rtol=1e-14, atol=1e-15)
@@ -144,10 +116,11 @@ def test_loss_kernel_equals_loss_and_grad(kw):
     v = algo._critic(params["critic"], obs)[0]
     c = algo.config
     d_z, d_v, out = np.empty((B, 2)), np.empty(B), np.empty(7)
-    K.ppo_categorical_loss(z, v, mb["act"], mb["logp_old"], mb["adv"], mb["ret"], mb["v_old"],
-                           0.1, c.vf_coef, c.ent_coef, c.clip_range_vf or -1.0, c.norm_adv,
-                           d_z, d_v, out)
-    np.testing.assert_allclose(out[0], float(loss), rtol=1e-13)
+    K.ppo_policy_loss(z, mb["act"], mb["logp_old"], mb["adv"], 0.1, c.ent_coef, c.norm_adv,
+                      d_z, out)
+    K.ppo_value_loss(v, mb["ret"], mb["v_old"], c.vf_coef, c.clip_range_vf or -1.0, d_v, out)
+    total = out[1] + c.vf_coef * out[2] + c.ent_coef * out[3]
+    np.testing.assert_allclose(total, float(loss), rtol=1e-13)
     for key, i in zip(("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"),
                       (1, 2, 4, 5, 6)):
         np.testing.assert_allclose(out[i], stats[key], rtol=1e-12, atol=1e-15)
@@ -244,21 +217,13 @@ def test_fast_act_and_value_equal_the_checked_ones(dtype):
 
 # ------------------------------------------------------------------------------- FD of the fast path
 
-def _fast_loss_and_grad(algo, layout, theta, mb, clip):
-    """One minibatch through the fast path's pieces (as ``inner_loop`` runs them)."""
-    c, B = algo.config, int(mb["obs"].shape[0])
-    grad = np.zeros_like(theta)
-    P, G = layout.unpack(theta), layout.unpack(grad)
-    actor = ppo_fast._Net(P["policy"], G["policy"], B, c.activation, theta.dtype)
-    critic = ppo_fast._Net(P["critic"], G["critic"], B, c.activation, theta.dtype)
-    z, v = actor.forward(mb["obs"]), critic.forward(mb["obs"])
-    d_z, d_v, out = np.empty((B, 2)), np.empty((B, 1)), np.empty(7)
-    K.ppo_categorical_loss(z, v[:, 0], mb["act"], mb["logp_old"], mb["adv"], mb["ret"],
-                           mb["v_old"], clip, c.vf_coef, c.ent_coef, c.clip_range_vf, c.norm_adv,
-                           d_z, d_v[:, 0], out)
-    actor.backward(mb["obs"], d_z)
-    critic.backward(mb["obs"], d_v)
-    return out[0], grad, z.copy(), v[:, 0].copy()
+def _fast_loss_and_grad(algo, layout, theta, mb, clip, threads=1):
+    """One minibatch through the compiled path (``ppo_compiled``, as ``inner_loop`` runs it)."""
+    loss, grad, _ = ppo_compiled.minibatch_loss_and_grad(algo, layout, theta, mb, clip, threads)
+    P = layout.unpack(theta)
+    z = algo._actor(P["policy"], mb["obs"])[0]
+    v = algo._critic(P["critic"], mb["obs"])[0]
+    return loss, grad, z, v
 
 
 @settings(max_examples=200)
@@ -301,13 +266,15 @@ def test_fast_minibatch_gradient_matches_fd_of_its_loss(seed, norm_adv, activati
                {"theta": grad}, {"theta": theta})
 
 
-@pytest.mark.parametrize("kw", [CASES[1], CASES[3]])
+@pytest.mark.parametrize("kw", [CASES[1], CASES[3], CASES[4]])
 def test_two_threads_give_bitwise_the_same_update(kw):
-    """fast_threads = 2 runs the critic's half on a second thread: same operations on disjoint
-    buffers, so the update is bitwise that of one thread (early stop included)."""
+    """fast_threads = 2 (the default) runs the actor's and the critic's halves of each step on
+    two threads: same operations on disjoint buffers, so the update is bitwise that of one
+    thread (early stop included)."""
     algo, envs = _algo(dtype="float32", **dict({"n_epochs": 4}, **kw))
     state = algo.init(np.random.default_rng(0))
     roll = _rollout(algo, envs, state)
+    algo.fast_threads = 1
     one, st_one = algo.update(state, roll, 0.25, np.random.default_rng(3))
     algo.fast_threads = 2
     two, st_two = algo.update(state, roll, 0.25, np.random.default_rng(3))
@@ -318,12 +285,96 @@ def test_two_threads_give_bitwise_the_same_update(kw):
     envs.close()
 
 
-def test_worker_errors_reach_the_caller():
-    w = ppo_fast._Worker()
-    w.submit(lambda: 1 / 0)
-    with pytest.raises(ZeroDivisionError):
-        w.wait()
-    w.submit(lambda: None)
-    w.wait()
-    w.close()
-    assert not w.thread.is_alive()
+@pytest.mark.parametrize("threads", [1, 2])
+def test_minibatch_gradient_equals_the_reference_gradient(threads):
+    """The compiled minibatch gradient = ``PPO.loss_and_grad``'s, float64, to rounding."""
+    algo, envs = _algo(batch_size=16, ent_coef=0.01, clip_range_vf=0.2)
+    rng = np.random.default_rng(1)
+    state = algo.init(rng)
+    roll = _rollout(algo, envs, state)
+    batch = algo._batch(state, roll)
+    mb = {k: v[:24] for k, v in batch.items()}
+    layout = FlatLayout.of({n: state[n] for n in algo.nets})
+    theta = layout.pack(state)
+    loss, grad, _ = ppo_compiled.minibatch_loss_and_grad(algo, layout, theta, mb, 0.1, threads)
+    ref_loss, ref_grads, _ = algo.loss_and_grad(layout.unpack(theta), mb, 0.1)
+    np.testing.assert_allclose(loss, float(ref_loss), rtol=1e-13)
+    np.testing.assert_allclose(grad, layout.pack(ref_grads), rtol=1e-10, atol=1e-15)
+    envs.close()
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_gradient_is_a_clear_error(bad):
+    theta, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
+    hp = np.zeros(11)
+    hp[5], hp[7:] = 0.5, (0.01, 0.9, 0.999, 1e-5)
+    with pytest.raises(ValueError, match="not finite"):
+        ppo_compiled._clip_adam(theta, np.array([1.0, bad, 0.0, 2.0]), m, v, 0, hp)
+    assert np.all(theta == 0)                  # nothing was applied
+
+
+def test_huge_finite_gradient_is_clipped_not_overflowed():
+    """||g||^2 overflows float64 for |g| ~ 1e300; the norm is recomputed from g / max|g|."""
+    theta, m, v = np.zeros(2), np.zeros(2), np.zeros(2)
+    hp = np.zeros(11)
+    hp[5], hp[7:] = 0.5, (0.01, 0.9, 0.999, 1e-5)
+    ppo_compiled._clip_adam(theta, np.array([3e300, 4e300]), m, v, 0, hp)
+    np.testing.assert_allclose(m, 0.1 * np.array([0.3, 0.4]), rtol=1e-12)   # (1-b1) * clipped g
+
+
+# ------------------------------------------------------------------------------- fused acting
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_act_value_equals_act_then_value(dtype):
+    """One call for both: the same actions (same Gumbel draws), log-probs and values."""
+    algo, envs = _algo(dtype=dtype)
+    state = algo.init(np.random.default_rng(0))
+    obs = np.random.default_rng(1).standard_normal((8, 4))
+    assert algo.fused_acting(state)
+    env_a, a, logp, v = algo.act_value(state, obs, np.random.default_rng(5))
+    ref = algo.act(state, obs, np.random.default_rng(5))
+    np.testing.assert_array_equal(a, ref[1])
+    np.testing.assert_array_equal(env_a, ref[0])
+    np.testing.assert_array_equal(logp, ref[2])
+    np.testing.assert_array_equal(v, algo.value(state, obs))
+    assert logp.dtype == v.dtype == np.dtype(dtype)
+    with pytest.raises(ValueError, match="obs"):
+        algo.act_value(state, np.full((2, 4), np.inf), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="obs"):
+        algo.act_value(state, np.zeros((2, 3)), np.random.default_rng(0))
+    algo.fast_path = False                       # the reference path: the two calls
+    assert not algo.fused_acting(state)
+    out = algo.act_value(state, obs, np.random.default_rng(5))
+    np.testing.assert_array_equal(out[1], ref[1])
+    envs.close()
+
+
+def test_weight_cache_sees_replaced_and_modified_arrays():
+    algo, envs = _algo()
+    state = algo.init(np.random.default_rng(0))
+    obs = np.random.default_rng(1).standard_normal((3, 4))
+    v0 = algo.value(state, obs)
+    state["critic"]["b3"] += 1.0                 # in place: the cached tuple holds this array
+    np.testing.assert_allclose(algo.value(state, obs), v0 + 1.0, rtol=1e-12)
+    state["critic"]["b3"] = state["critic"]["b3"] + 1.0      # replaced: the cache notices
+    np.testing.assert_allclose(algo.value(state, obs), v0 + 2.0, rtol=1e-12)
+    envs.close()
+
+
+def test_collector_takes_values_from_a_four_item_act_fn():
+    """The rollout collected with ``act_value`` equals the one with act_fn + value_fn."""
+    algo, envs = _algo()
+    state = algo.init(np.random.default_rng(0))
+    rolls = []
+    for fused in (False, True):
+        col = Collector(envs, dtype=algo.dtype, seed=0)
+        rng = np.random.default_rng(0)
+        act = ((lambda o: algo.act_value(state, o, rng)) if fused
+               else (lambda o: algo.act(state, o, rng)))
+        rolls.append(col.collect(act, lambda o: algo.value(state, o), 20))
+    for k in ("obs", "act", "logp", "value", "next_value", "rew"):
+        np.testing.assert_array_equal(getattr(rolls[0], k), getattr(rolls[1], k))
+    col = Collector(envs, dtype=algo.dtype, seed=0)
+    with pytest.raises(TypeError, match="act_fn must return a tuple"):
+        col.collect(lambda o: (np.zeros(4, np.int64),) * 2, None, 2)
+    envs.close()

@@ -1,7 +1,8 @@
-"""Numba kernels of PPO's fast inner loop (NumPy arrays only; see ``npg.algos.ppo_fast``).
+"""Numba kernels of PPO's fast path (NumPy arrays only; ``npg.algos.ppo_compiled`` runs the
+update from them, ``npg.algos.ppo_fast`` acts with them).
 
-Each kernel fuses a few elementwise NumPy operations of the reference path into one pass over
-arrays the caller preallocated, so a minibatch step pays a handful of calls instead of ~150.
+Each kernel fuses a few elementwise operations of the reference path into one pass over arrays
+the caller preallocated.
 They compute the same formulas as the reference path (``PPO.loss_and_grad``, ``npg.nn``,
 ``npg.optim``), so their results agree with it to floating-point rounding (sums run in another
 order; float32 scalars are combined in float64). ``cache=True``: machine code is written beside
@@ -22,8 +23,8 @@ float32 (Horner), the result is within 5e-7 of tanh in float64 everywhere (measu
 and it is odd. The test checks these bounds on a dense grid and with hypothesis. Why: NumPy's
 float32 tanh is scalar here (~2.6-6 ns per element) while this loop vectorises (8 floats per
 AVX2 instruction; measured ~3.5x faster on a [256, 64] block), and the four hidden layers of
-PPO's two 64-64 networks hold 65k activations per minibatch. float64 tanh stays exact: the
-fast path applies ``npg.nn``'s NumPy tanh there.
+PPO's two 64-64 networks hold 65k activations per minibatch. float64 tanh stays exact: libm's
+``tanh`` (code 0), within an ulp of NumPy's.
 
 All kernels use ``error_model="numpy"`` (float division follows IEEE instead of raising
 ZeroDivisionError; the check it would need blocks vectorisation). Their divisors are B, std + 1e-8,
@@ -38,9 +39,9 @@ import math
 import numpy as np
 from numba import njit
 
-__all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act", "act_grad_colsum",
-           "head_forward", "head_backward", "ppo_policy_loss", "ppo_value_loss",
-           "ppo_categorical_loss", "categorical_act", "mlp_small", "sum_squares", "adam_step", "clip_adam"]
+__all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act",
+           "act_grad_colsum", "head_forward", "head_backward", "ppo_policy_loss", "ppo_value_loss", "categorical_act",
+           "act_value_small", "mlp_small", "sum_squares", "adam_step"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -182,9 +183,17 @@ def head_backward(h, WT, d_out, gWT, gb, g, gb_prev, code):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out):
-    """The policy terms of ``ppo_categorical_loss`` (formulas there): writes d_z and
-    out[1] = L_clip, out[3] = L_H, out[4] = approx_kl, out[5] = clip_fraction,
-    out[6] = mean entropy."""
+    """PPO's policy terms for a categorical policy and their derivatives (``PPO.loss_and_grad``).
+
+    z [B, A] logits, act [B] int, logp_old/adv [B]; eps the clip range. Writes d_z = dL/dz
+    [B, A] for L = L_clip + ent_coef L_H and out[1] = L_clip, out[3] = L_H,
+    out[4] = approx_kl, out[5] = clip_fraction, out[6] = mean entropy, where
+        A_n = (A - mean A) / (std A + 1e-8)  (norm_adv),  log pi = z - logsumexp(z),
+        r = exp(log pi_a - logp_old),  L_clip = -(1/B) sum min(r A_n, clip(r, 1-eps, 1+eps) A_n),
+        dL_clip/dlogp = -(1/B) r A_n unless the clip is active (then 0),
+        dlogp/dz = onehot(a) - pi,  dH/dz = -pi (log pi + H),  L_H = -(1/B) sum H,
+        approx_kl = (1/B) sum (r - 1) - log r,  clip_fraction = (1/B) #{|r - 1| > eps}.
+    """
     B, A = z.shape
     mean, scale = 0.0, 1.0
     if norm_adv:
@@ -239,8 +248,14 @@ def ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out):
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out):
-    """The value term of ``ppo_categorical_loss``: d_v = vf_coef dL_V/dv [B], out[2] = L_V
-    (0.5 mean squared error, or PPO's clipped form when vf_clip > 0)."""
+    """PPO's value term: out[2] = L_V and d_v = vf_coef dL_V/dv [B] for values v [B],
+    targets ret [B] and the rollout's values v_old [B]:
+        L_V = (1/2B) sum (v - y)^2,   dL_V/dv = (v - y) / B,
+    or, when vf_clip > 0, the clipped form of ``npg.losses.value_loss``:
+        v_c = v_old + clip(v - v_old, -vf_clip, vf_clip),
+        L_V = (1/2B) sum max((v - y)^2, (v_c - y)^2)  (gradient of the larger branch; the
+        clipped branch passes gradient only where |v - v_old| < vf_clip).
+    """
     B = v.shape[0]
     l_v = 0.0
     for b in range(B):
@@ -256,26 +271,6 @@ def ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out):
             g = err
         d_v[b] = vf_coef * (g / B)
     out[2] = l_v / (2 * B)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def ppo_categorical_loss(z, v, act, logp_old, adv, ret, v_old, eps, vf_coef, ent_coef,
-                         vf_clip, norm_adv, d_z, d_v, out):
-    """PPO's minibatch loss for a categorical policy and its derivatives (``PPO.loss_and_grad``).
-
-    z [B, A] logits, v [B] values, act [B] int, logp_old/adv/ret/v_old [B]; vf_clip <= 0 means
-    an unclipped value loss. Writes d_z = dL/dz [B, A], d_v = dL/dv [B] and
-    out[:7] = (L, L_clip, L_V, L_H, approx_kl, clip_fraction, mean entropy), where
-        A_n = (A - mean A) / (std A + 1e-8)  (norm_adv),  log pi = z - logsumexp(z),
-        r = exp(log pi_a - logp_old),  L_clip = -(1/B) sum min(r A_n, clip(r, 1-eps, 1+eps) A_n),
-        dL_clip/dlogp = -(1/B) r A_n unless the clip is active (then 0),
-        dlogp/dz = onehot(a) - pi,  dH/dz = -pi (log pi + H),  L_H = -(1/B) sum H,
-        L_V = (1/2B) sum (v - y)^2 (or the clipped form of ``npg.losses.value_loss``),
-        L = L_clip + vf_coef L_V + ent_coef L_H,  d_v = vf_coef dL_V/dv.
-    """
-    ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out)
-    ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out)
-    out[0] = out[1] + vf_coef * out[2] + ent_coef * out[3]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -344,6 +339,22 @@ def categorical_act(z, g, a, logp):
         logp[m] = (z[m, arg] - mx) - math.log(s)
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def act_value_small(x, Wa, ba, Wc, bc, code, g, a, logp, v):
+    """One acting step for a few rows x [M, D]: logits z = mlp_a(x), V = mlp_c(x)[:, 0] into
+    v [M], and (a, logp) from z and the Gumbel noise g [M, A] as ``categorical_act``.
+    Returns False (writing nothing) when x holds a NaN or inf."""
+    for i in range(x.shape[0]):
+        for k in range(x.shape[1]):
+            if not math.isfinite(x[i, k]):
+                return False
+    categorical_act(mlp_small(x, Wa, ba, code), g, a, logp)
+    vc = mlp_small(x, Wc, bc, code)
+    for i in range(x.shape[0]):
+        v[i] = vc[i, 0]
+    return True
+
+
 @njit(cache=True, error_model="numpy", fastmath={"reassoc"})
 def sum_squares(g):
     """sum_i g_i^2 accumulated in float64 (reassociated, so the loop vectorises; no other fast-math
@@ -361,7 +372,7 @@ def adam_step(theta, g, m, v, scale, b1, one_minus_b1, b2, one_minus_b2, lr, c1,
 
         m <- b1 m + (1 - b1) g,   v <- b2 v + (1 - b2) g^2,
         theta <- theta - lr (m / c1) / (sqrt(v / c2) + eps),  c1 = 1 - b1^t, c2 = 1 - b2^t.
-    The scalars arrive in theta's dtype (``clip_adam``), so a float32 step is computed in
+    The scalars arrive in theta's dtype (``ppo_compiled._clip_adam``), so a float32 step is computed in
     float32 with the reference's operations in the reference's order.
     """
     for i in range(theta.shape[0]):
@@ -369,29 +380,3 @@ def adam_step(theta, g, m, v, scale, b1, one_minus_b1, b2, one_minus_b2, lr, c1,
         m[i] = b1 * m[i] + one_minus_b1 * gi
         v[i] = b2 * v[i] + one_minus_b2 * (gi * gi)
         theta[i] = theta[i] - lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + eps)
-
-
-def clip_adam(theta, g, m, v, t: int, lr: float, b1: float, b2: float, eps: float,
-              max_norm: float) -> float:
-    """Global-norm clipping then one Adam step, in place on flat theta, m, v [P] (``npg.optim``).
-
-        n = ||g||;  g <- g max_norm / max(n, max_norm)   (when max_norm > 0)
-        Adam at step t + 1 (t: steps taken before this one) with lr, b1, b2, eps.
-    Returns n (0.0 when max_norm <= 0: no clipping). If the float64 sum of squares overflows
-    (float64 gradients beyond 1e154), the norm is recomputed as s ||g / s|| with s = max |g|.
-    """
-    scale = 1.0
-    norm = 0.0
-    if max_norm > 0:
-        norm = math.sqrt(sum_squares(g))
-        if not math.isfinite(norm):
-            s = float(np.max(np.abs(g)))
-            norm = s * math.sqrt(sum_squares(g / s)) if math.isfinite(s) else math.inf
-        if not math.isfinite(norm):
-            raise ValueError("the PPO gradient is not finite (NaN or inf); lower lr or check "
-                             "the rewards")
-        scale = max_norm / max(norm, max_norm)
-    f = theta.dtype.type
-    adam_step(theta, g, m, v, f(scale), f(b1), f(1.0 - b1), f(b2), f(1.0 - b2), f(lr),
-              f(1.0 - b1 ** (t + 1)), f(1.0 - b2 ** (t + 1)), f(eps))
-    return norm

@@ -55,7 +55,7 @@ from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
-from . import ppo_fast
+from . import ppo_compiled, ppo_fast
 from .flat import FlatLayout
 from ._common import policy_terms
 from .base import Algorithm, as_generator, check_progress
@@ -80,7 +80,7 @@ class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
-    fast_threads = 1        # 2: the fast loop runs the critic on a second thread (ppo_fast)
+    fast_threads = 2        # 1: the compiled loop runs actor and critic on one thread
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)
@@ -205,6 +205,22 @@ class PPO(Algorithm):
         lp = to_numpy(sde.log_prob(mean, phi, ls, a))
         a = to_numpy(a)
         return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
+
+    def fused_acting(self, state) -> bool:
+        """True when ``act_value`` computes action and value in one compiled call (NumPy
+        categorical actor with a separate critic, fast path on)."""
+        return self.spec.discrete and self._fast_numpy(state["policy"])
+
+    def act_value(self, state, obs, rng):
+        """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
+        observations, in one call of ``ppo_fast.act_value_categorical`` where
+        ``fused_acting(state)`` (same draws and numbers as the two calls), else the two calls."""
+        if not self.fused_acting(state):
+            return (*self.act(state, obs, rng), self.value(state, obs))
+        obs = ppo_fast.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
+        a, logp, v = ppo_fast.act_value_categorical(state["policy"], state["critic"], obs,
+                                                     as_generator(rng), self.config.activation)
+        return a, a, logp, v
 
     def value(self, state, obs):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
@@ -370,7 +386,7 @@ class PPO(Algorithm):
             raise ValueError("rollout has no valid steps to learn from")
         layout = FlatLayout.of({net: state[net] for net in self.nets})
         theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
-        loop = (ppo_fast.inner_loop if self.fast_path and ppo_fast.applies(self, theta)
+        loop = (ppo_compiled.inner_loop if self.fast_path and ppo_fast.applies(self, theta)
                 else self._inner_loop)
         theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
                                                         clip, rng)
