@@ -17,6 +17,7 @@ Tasks (configs from the examples, so the figures describe what the examples do):
 Training stops at the threshold (``--full`` runs the whole budget). Not part of the test suite.
 
     python benchmarks/learning.py [--tasks cartpole_ppo pendulum_ppo ...] [--seeds 5]
+                                  [--first-seed 0] [--dtype float32] [--full]
 """
 
 from __future__ import annotations
@@ -56,9 +57,12 @@ TASKS = {
 }
 
 
-def run(task: str, seed: int, full: bool) -> dict:
+def run(task: str, seed: int, full: bool, dtype: str | None = None) -> dict:
     env, algo, module, budget, window, threshold, n_eval = TASKS[task]
-    agent = Agent(env, algo, example(module).CONFIG, seed=seed)
+    config = dict(example(module).CONFIG)
+    if dtype is not None:
+        config["dtype"] = dtype
+    agent = Agent(env, algo, config, seed=seed)
     t0 = time.perf_counter()
     hit = {"steps": None, "time": None, "best": -np.inf, "first195": None}
 
@@ -90,7 +94,10 @@ def fmt(x, spec):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
-    p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--seeds", type=int, default=5, help="how many seeds")
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed, first-seed+1, ...")
+    p.add_argument("--dtype", choices=("float64", "float32"), default=None,
+                   help="override the example's dtype (float64 unless it says otherwise)")
     p.add_argument("--full", action="store_true", help="train the whole budget")
     a = p.parse_args(argv)
     warnings.simplefilter("ignore", DeprecationWarning)      # CartPole-v0 is "out of date"
@@ -106,8 +113,8 @@ def main(argv=None):
             f"greedy success >= {threshold:g}"
         print(f"{task}: {env} {algo}, {what}, budget {budget:,} env steps")
         reached = 0
-        for seed in range(a.seeds):
-            h = run(task, seed, a.full)
+        for seed in range(a.first_seed, a.first_seed + a.seeds):
+            h = run(task, seed, a.full, a.dtype)
             reached += h["steps"] is not None
             extra = ""
             if window is not None:

@@ -16,18 +16,27 @@ two threads, ``PPO.fast_threads = 2``, the default). ``--one-thread`` also measu
 --repeats runs after a warm-up (the first call compiles or loads Numba's cache). Not part of
 the test suite.
 
+``--breakdown`` splits one float32 cycle (collect 256 env steps, then one update) into its parts,
+each the best of many timed calls in this run: the environment alone, acting (32 calls of the
+collector's act_fn), the rest of collection, the compiled minibatch steps
+(``ppo_compiled.inner_loop``), the rest of the update (GAE, batch assembly, packing), and, as a
+floor for the minibatch steps, the BLAS products they contain timed alone with ``np.matmul``.
+
     python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
-                                    [--one-thread]
+                                    [--one-thread] [--breakdown]
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+import timeit
 
 import numpy as np
 
 from npg.agent import Agent
+from npg.algos import ppo_compiled
+from npg.algos.flat import FlatLayout
 from npg.blas import blas_threads
 from npg.envs import make_vec_env
 
@@ -74,6 +83,80 @@ def best(fn, repeats: int, *args) -> float:
     return max(fn(*args) for _ in range(repeats))
 
 
+def _ms(fn, number: int) -> float:
+    """Best of 7 timings of ``number`` calls of fn, in ms per call."""
+    return min(timeit.repeat(fn, number=number, repeat=7)) / number * 1e3
+
+
+def _ms_interleaved(fns: dict, number: int, rounds: int = 9) -> dict:
+    """Like ``_ms`` for several functions timed in turn, round after round, so that a spell
+    of load on the machine hits them alike; the best round of each."""
+    out = {k: float("inf") for k in fns}
+    for _ in range(rounds):
+        for k, fn in fns.items():
+            out[k] = min(out[k], timeit.timeit(fn, number=number) / number * 1e3)
+    return out
+
+
+def _gemm_floor_ms(state, nets, batch: int, dtype) -> float:
+    """The dense products of one minibatch step, alone: per layer l of each network
+    h_{l-1} W_l (forward), h_{l-1}^T g_l (dL/dW_l) and, above the first layer, g_l W_l^T."""
+    rng, calls = np.random.default_rng(0), []
+    for net in nets:
+        L = sum(1 for k in state[net] if k.startswith("W"))
+        for l in range(1, L + 1):
+            n_in, n_out = state[net][f"W{l}"].shape
+            h, W = rng.random((batch, n_in), dtype), rng.random((n_in, n_out), dtype)
+            g = rng.random((batch, n_out), dtype)
+            calls += [lambda h=h, W=W: h @ W, lambda h=h, g=g: h.T @ g]
+            if l > 1:
+                calls.append(lambda g=g, W=W: g @ W.T)
+    return sum(_ms(f, 500) for f in calls)
+
+
+def breakdown(n_epochs: int = 20) -> list[tuple[str, float]]:
+    """ms per cycle of 256 env steps (float32, one BLAS thread, two update threads)."""
+    agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype="float32"), seed=0)
+    agent.learn(2048, progress=False)                        # warm-up, a partly trained policy
+    algo, state, col = agent.algo, agent.state, agent.collector
+    value_fn = agent._value_fn()
+    act_fn = agent._rollout_act_fn(value_fn)
+    with blas_threads(1):
+        rollout = col.collect(act_fn, value_fn, 32)
+        obs = np.ascontiguousarray(rollout.obs[0])
+        batch = algo._batch(state, rollout)
+        layout = FlatLayout.of({net: state[net] for net in algo.nets})
+
+        def steps():
+            theta, opt = layout.pack(state), algo._pack_opt(layout, state["opt"])
+            ppo_compiled.inner_loop(algo, layout, theta, opt, batch, 1e-3, 0.2,
+                                    np.random.default_rng(0))
+
+        envs, a0 = col.envs, np.zeros(8, np.int64)
+        t = _ms_interleaved({"env": lambda: envs.step(a0), "act": lambda: act_fn(obs)}, 500)
+        t.update(_ms_interleaved({"collect": lambda: col.collect(act_fn, value_fn, 32),
+                                  "steps": steps,
+                                  "update": lambda: algo.update(state, rollout, 0.5, 0)}, 5))
+        floor = n_epochs * _gemm_floor_ms(state, algo.nets, 256, np.float32)
+    env, act, collect, step_ms, update = (t[k] for k in ("env", "act", "collect", "steps",
+                                                         "update"))
+    env, act = 32 * env, 32 * act
+    return [("environment (action 0, every copy)", env), ("acting (32 act_fn calls)", act),
+            ("rest of collection", collect - env - act), ("compiled minibatch steps", step_ms),
+            ("rest of the update", update - step_ms),
+            ("  of the steps: BLAS products alone, 1 thread", floor),
+            ("  the same split ideally over 2 threads", floor / 2)]
+
+
+def print_breakdown() -> None:
+    parts = breakdown()
+    total = sum(ms for name, ms in parts if not name.startswith(" "))
+    print("\none float32 cycle (256 env steps + one update of 20 minibatch steps), ms:")
+    for name, ms in parts:
+        print(f"{name:46s} {ms:7.2f}" + ("" if name.startswith(" ") else f"  {ms / total:6.1%}"))
+    print(f"{'sum':46s} {total:7.2f}   -> {256 / total * 1e3:,.0f} env steps/s")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     p.add_argument("--steps", type=int, default=20_480, help="env steps per measurement")
@@ -84,6 +167,8 @@ def main(argv=None):
                    help="also measure PPO.fast_threads = 1 (actor and critic on one thread)")
     p.add_argument("--reference", action="store_true",
                    help="also measure the reference (checked, unfused) path")
+    p.add_argument("--breakdown", action="store_true",
+                   help="also split one float32 cycle into its parts (ms)")
     a = p.parse_args(argv)
     env = best(env_only, a.repeats, a.steps)
     print(f"CartPole-v1 x8 (CartPoleVectorEnv), {a.steps:,} steps per measurement, best of "
@@ -108,6 +193,8 @@ def main(argv=None):
                          best(training, a.repeats, a.steps, dtype, 1, False)))
     for name, rate in rows:
         print(f"{name:40s} {rate:10,.0f} steps/s   {rate / env:6.1%} of env only")
+    if a.breakdown:
+        print_breakdown()
 
 
 if __name__ == "__main__":

@@ -7,17 +7,12 @@ looks one up with a helpful error.
 from .base import AlgoConfig, Algorithm, make_config, state_from_flat, state_to_flat
 
 from .actor_critic import A2C, A2CConfig, ACConfig, ActorCritic
+from .ppo import PPO, PPOConfig
 from .q_actor_critic import QACConfig, QActorCritic
 from .reinforce import Reinforce, ReinforceConfig
 
 ALGORITHMS: dict[str, type] = {"reinforce": Reinforce, "ac": ActorCritic, "a2c": A2C,
-                               "qac": QActorCritic}
-
-try:  # written in parallel; imported plainly once ppo.py lands
-    from .ppo import PPO, PPOConfig
-    ALGORITHMS["ppo"] = PPO
-except ImportError:  # pragma: no cover
-    pass
+                               "qac": QActorCritic, "ppo": PPO}
 
 
 def get_algorithm(name: str) -> type:

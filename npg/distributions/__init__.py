@@ -1,9 +1,10 @@
 """Distributions on their parameters, each function with its hand-derived gradient.
 
 ``categorical``: logits z [..., A]. ``gaussian``: diagonal Gaussian (mean, log_std) [..., K].
+``sde``: the Gaussian of generalised state-dependent exploration, a = mu(s) + phi(s) E.
 Use them as modules: ``from npg.distributions import categorical; categorical.log_prob(z, a)``.
 """
 
-from . import categorical, gaussian
+from . import categorical, gaussian, sde
 
-__all__ = ["categorical", "gaussian"]
+__all__ = ["categorical", "gaussian", "sde"]

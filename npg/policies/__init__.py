@@ -7,9 +7,10 @@ entropy_grad, kl and kl_grad (see ``base``); discrete ones also ``probs``.
 from .base import CategoricalPolicy, GaussianPolicy, Policy, as_generator
 from .linear import LinearGaussianPolicy, LinearSoftmaxPolicy
 from .mlp import MLPCategoricalPolicy, MLPGaussianPolicy
+from .sde import MLPSDEPolicy
 from .shared import SharedActorCritic
 from .tabular import TabularSoftmaxPolicy
 
 __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator",
            "TabularSoftmaxPolicy", "LinearSoftmaxPolicy", "LinearGaussianPolicy",
-           "MLPCategoricalPolicy", "MLPGaussianPolicy", "SharedActorCritic"]
+           "MLPCategoricalPolicy", "MLPGaussianPolicy", "MLPSDEPolicy", "SharedActorCritic"]
