@@ -13,7 +13,8 @@ Tasks (configs from the examples, so the figures describe what the examples do):
                       episodes reaches the cap of 200 (we print when it first passes 195 and
                       200) within the example's budget; greedy evaluation return at the end.
   lunarlander_ppo     LunarLander-v3 PPO: mean of the last 20 episodes >= 200 within 1M steps
-                      (skipped without Box2D).
+                      (skipped without Box2D); lunarlander_a2c likewise for A2C within the
+                      example's 500k (no target is set for it: read the best mean).
 Training stops at the threshold (``--full`` runs the whole budget). Not part of the test suite.
 
     python benchmarks/learning.py [--tasks cartpole_ppo pendulum_ppo ...] [--seeds 5]
@@ -54,6 +55,7 @@ TASKS = {
                         20, 200.0, 20),
     "lunarlander_ppo": ("LunarLander-v3", "ppo", "08_lunarlander_ppo", 1_000_000, 20, 200.0,
                         0),
+    "lunarlander_a2c": ("LunarLander-v3", "a2c", "07_lunarlander_a2c", 500_000, 20, 200.0, 0),
 }
 
 

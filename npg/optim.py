@@ -1,4 +1,5 @@
-"""Optimizers that descend a loss given its gradient: SGD (momentum, Nesterov), Adam, clipping.
+"""Optimizers that descend a loss given its gradient: SGD (momentum, Nesterov), RMSprop, Adam,
+clipping.
 
 An optimizer is a pair ``init`` / ``step`` in the style of optax, with the state as plain data::
 
@@ -19,12 +20,13 @@ Updates keep the dtype of the parameters (the hyperparameters are Python floats)
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Callable, Mapping
 
 from ._checks import check_finite, check_positive, check_shape
 from .backend import get_xp
 
-__all__ = ["SGD", "Adam", "clip_by_global_norm"]
+__all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 
 
 def _check_lr(lr):
@@ -37,13 +39,10 @@ def _check_lr(lr):
 
 def _rate(name: str, x, what: str) -> float:
     """A float in [0, 1), e.g. a momentum or an exponential decay rate."""
-    if isinstance(x, bool):
-        raise TypeError(f"{name} must be a real number in [0, 1) ({what}); got bool")
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number in [0, 1) ({what}); "
-                        f"got {type(x).__name__}") from None
+                        f"got {type(x).__name__}")
+    v = float(x)
     if not 0.0 <= v < 1.0:
         raise ValueError(f"{name} must lie in [0, 1) ({what}); got {v}")
     return v
@@ -134,6 +133,52 @@ class SGD:
             d = g + mu * u if self.nesterov else u
             new_params[k] = p - lr * d
             new_state[f"u.{k}"] = u
+        return new_params, new_state
+
+
+class RMSprop:
+    """RMSprop (Tieleman & Hinton 2012, lecture 6.5), in PyTorch's form (no momentum, no centring).
+
+    At update t = 1, 2, ... with gradient g (all operations elementwise):
+
+        v <- alpha v + (1 - alpha) g^2             running mean of g^2, starts at 0
+        theta <- theta - lr_t g / (sqrt(v) + eps)
+
+    No bias correction, so the first steps are larger than lr: the first is
+    lr g / (sqrt(1 - alpha) |g| + eps), about 10 lr for alpha = 0.99. ``eps`` is added outside
+    the square root (PyTorch's ``torch.optim.RMSprop``, which Stable-Baselines3's A2C uses with
+    alpha = 0.99, eps = 1e-5; TensorFlow adds it inside). ``lr_t`` is ``lr(t - 1)`` for a
+    schedule.
+
+    State: ``{"step": t, "v.<name>": v}``.
+    """
+
+    def __init__(self, lr: float | Callable[[int], float] = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8):
+        self.lr = _check_lr(lr)
+        self.alpha = _rate("alpha", alpha, "the decay rate of the mean of g^2")
+        self.eps = check_positive("eps", eps)
+
+    def __repr__(self):
+        return f"RMSprop(lr={self.lr!r}, alpha={self.alpha!r}, eps={self.eps!r})"
+
+    def init(self, params: Mapping) -> dict:
+        """``{"step": 0}`` and a zero mean square ``"v.<name>"`` per parameter."""
+        state = {"step": 0}
+        state.update({f"v.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
+        return state
+
+    def step(self, params: Mapping, grads: Mapping, state: Mapping):
+        """One RMSprop update; returns new ``(params, state)`` (inputs are not modified)."""
+        t = _check_tree(params, grads, state, ("v",))
+        lr, a = _lr_at(self.lr, t), self.alpha
+        new_params, new_state = {}, {"step": t + 1}
+        for k, p in params.items():
+            xp = get_xp(p)
+            g = xp.astype(grads[k], p.dtype)
+            v = a * _buffer(xp, state[f"v.{k}"], p) + (1.0 - a) * (g * g)
+            new_params[k] = p - lr * g / (xp.sqrt(v) + self.eps)
+            new_state[f"v.{k}"] = v
         return new_params, new_state
 
 

@@ -225,7 +225,8 @@ def test_same_seed_bitwise_identical_different_seeds_differ(name):
     ("gae_lambda", 1.5, ValueError), ("n_step", 0, ValueError), ("n_step", 2.5, TypeError),
     ("shared", "yes", TypeError), ("vf_coef", -1.0, ValueError), ("ent_coef", "x", TypeError),
     ("lr", -0.1, ValueError), ("critic_lr", 0, ValueError), ("n_steps", 0, ValueError),
-    ("activation", "sigmoid", ValueError)])
+    ("activation", "sigmoid", ValueError), ("anneal_lr", 1, TypeError),
+    ("optimizer", "adagrad", ValueError)])
 def test_bad_config_raises_typed_error_naming_the_field(field, value, err):
     with pytest.raises(err, match=field):
         ACConfig(**{field: value})
@@ -320,3 +321,38 @@ def test_update_is_one_sgd_step_on_the_checked_loss(name):
             np.testing.assert_allclose(to_numpy(new[net][k]),
                                        to_numpy(params[net][k]) - lr * to_numpy(grads[net][k]),
                                        rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("progress", [0.0, 0.25, 0.9])
+def test_anneal_lr_scales_the_step_by_one_minus_progress(progress):
+    # anneal_lr: lr_k = lr (1 - progress) for actor and critic, so with plain SGD the step taken
+    # at ``progress`` is (1 - progress) times the step at progress 0.
+    kw = dict(policy="mlp", hidden=(4,), n_envs=2, n_steps=5, optimizer="sgd", lr=0.1,
+              critic_lr=0.2, gae_lambda=0.9)
+    ro = _rollout_with_values(T=5, N=2)
+    plain, annealed = A2C(kw, disc_spec(2, 2)), A2C(dict(kw, anneal_lr=True), disc_spec(2, 2))
+    state = plain.init(1)
+    full, _ = plain.update(state, ro, progress, 0)
+    part, _ = annealed.update(state, ro, progress, 0)
+    for net in ("policy", "critic"):
+        for k, p in state[net].items():
+            np.testing.assert_allclose(part[net][k] - p, (1.0 - progress) * (full[net][k] - p),
+                                       rtol=1e-10, atol=1e-15)
+
+
+def test_rmsprop_update_is_one_rmsprop_step_on_the_checked_loss():
+    # optimizer="rmsprop": from a fresh state, v = (1 - 0.99) g^2 and
+    # params' = params - lr g / (sqrt(v) + 1e-5), g the gradient of loss_and_grad.
+    algo = A2C(dict(policy="mlp", hidden=(4,), n_envs=2, n_steps=5, optimizer="rmsprop",
+                    lr=0.1, critic_lr=0.2, max_grad_norm=None), disc_spec(2, 2))
+    state = algo.init(1)
+    ro = _rollout_with_values(T=5, N=2)
+    params = {k: state[k] for k in ("policy", "critic")}
+    _, grads, _ = algo.loss_and_grad(params, algo.batch(state, ro))
+    new, _ = algo.update(state, ro, 0.0, 0)
+    for net, lr in (("policy", 0.1), ("critic", 0.2)):
+        for k, g in grads[net].items():
+            g = to_numpy(g)
+            want = to_numpy(params[net][k]) - lr * g / (np.sqrt(0.01 * g * g) + 1e-5)
+            np.testing.assert_allclose(to_numpy(new[net][k]), want, rtol=1e-12, atol=1e-14)
+        assert set(new["opt"][net]) == {"step", *(f"v.{k}" for k in grads[net])}

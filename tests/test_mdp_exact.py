@@ -16,7 +16,7 @@ import npg.mdp as M
 from npg.backend import to_numpy
 from npg.features import OneHot, Polynomial
 from npg.mdp import FiniteMDP
-from npg.params import flatten, unflatten
+from npg.params import flatten
 from npg.policies import LinearSoftmaxPolicy, TabularSoftmaxPolicy
 from npg.testing import check_grad, numeric_grad
 

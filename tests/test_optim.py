@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from npg.optim import SGD, Adam, clip_by_global_norm
+from npg.optim import SGD, Adam, RMSprop, clip_by_global_norm
 from npg.schedules import Constant, Linear, constant, linear
 
 
@@ -54,6 +54,31 @@ def test_adam_two_steps_by_hand(xp):
     np.testing.assert_allclose(_np(state["v.theta"]), [0.004996, 1e-18 * 0.001999], rtol=1e-12)
 
 
+def test_rmsprop_two_steps_by_hand(xp):
+    # Tieleman & Hinton (2012) in PyTorch's form, lr = 0.01, alpha = 0.99, eps = 1e-5.
+    # Coordinate 0: theta_0 = 1, g_1 = 2, g_2 = -1.
+    #   t=1: v = 0.01*4 = 0.04;  theta_1 = 1 - 0.01 * 2 / (0.2 + 1e-5) = 1 - 0.0999950002...
+    #   t=2: v = 0.99*0.04 + 0.01*1 = 0.0496;  theta_2 = theta_1 + 0.01 / (sqrt(0.0496) + 1e-5)
+    #        = theta_1 + 0.0449000...   (no bias correction: the first steps exceed lr)
+    # Coordinate 1: theta_0 = 0, g = 1e-6 twice, where eps's position matters:
+    #   t=1: v = 1e-14, sqrt(v) = 1e-7:  step = 0.01 * 1e-6 / (1e-7 + 1e-5) = 0.01/10.1
+    #        (eps inside the root would give 0.01 * 1e-6 / sqrt(1e-14 + 1e-5) ~ 3.2e-6)
+    opt = RMSprop(lr=0.01, alpha=0.99, eps=1e-5)
+    params = {"theta": xp.asarray([1.0, 0.0], dtype=xp.float64)}
+    state = opt.init(params)
+    params, state = opt.step(params, {"theta": xp.asarray([2.0, 1e-6])}, state)
+    first = 1.0 - 0.01 * 2.0 / (0.2 + 1e-5)
+    np.testing.assert_allclose(_np(params["theta"]), [first, -0.01 / 10.1], rtol=1e-12, atol=0)
+    params, state = opt.step(params, {"theta": xp.asarray([-1.0, 1e-6])}, state)
+    second = first + 0.01 / (math.sqrt(0.0496) + 1e-5)
+    v1 = 0.99 * 1e-14 + 0.01 * 1e-12
+    step2 = 0.01 * 1e-6 / (math.sqrt(v1) + 1e-5)
+    np.testing.assert_allclose(_np(params["theta"]), [second, -0.01 / 10.1 - step2],
+                               rtol=1e-12, atol=0)
+    assert state["step"] == 2
+    np.testing.assert_allclose(_np(state["v.theta"]), [0.0496, 1.99e-14], rtol=1e-12)
+
+
 def test_sgd_momentum_two_steps_by_hand(xp):
     # u_1 = g_1 = 2;  theta_1 = 1 - 0.1*2 = 0.8
     # u_2 = 0.9*2 + (-1) = 0.8;  theta_2 = 0.8 - 0.1*0.8 = 0.72
@@ -98,7 +123,8 @@ def _rosenbrock_grad(x):
 
 @pytest.mark.parametrize("opt", [SGD(lr=0.1, momentum=0.9), SGD(lr=0.1, momentum=0.9,
                                                                  nesterov=True),
-                                 Adam(lr=linear(0.1, 0.0, 3000))], ids=repr)
+                                 Adam(lr=linear(0.1, 0.0, 3000)),
+                                 RMSprop(lr=linear(0.05, 0.0, 3000))], ids=repr)
 def test_minimises_a_quadratic(opt):
     x, _ = _run(opt, _quadratic_grad, np.zeros(3), 3000)
     np.testing.assert_allclose(x, C, atol=1e-4)
@@ -113,7 +139,8 @@ def test_minimises_rosenbrock(opt):
 
 # ------------------------------------------------------------------ state, dtype, backends
 
-@pytest.mark.parametrize("opt", [SGD(0.1), SGD(0.05, momentum=0.5), Adam(0.01)], ids=repr)
+@pytest.mark.parametrize("opt", [SGD(0.1), SGD(0.05, momentum=0.5), Adam(0.01), RMSprop(0.01)],
+                         ids=repr)
 def test_state_round_trips_through_savez(opt, tmp_path):
     rng = np.random.default_rng(0)
     params = {"W1": rng.standard_normal((3, 2)), "b1": rng.standard_normal(2)}
@@ -134,7 +161,7 @@ def test_state_round_trips_through_savez(opt, tmp_path):
     assert s_b["step"] == 4
 
 
-@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9), Adam(0.01)], ids=repr)
+@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9), Adam(0.01), RMSprop(0.01)], ids=repr)
 def test_dtype_is_kept(opt, xp):
     params = {"w": xp.asarray([1.0, -2.0], dtype=xp.float32)}
     state = opt.init(params)
@@ -145,7 +172,8 @@ def test_dtype_is_kept(opt, xp):
     assert all(v.dtype == xp.float32 for k, v in state.items() if k != "step")
 
 
-@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9, nesterov=True), Adam(0.01)], ids=repr)
+@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9, nesterov=True), Adam(0.01),
+                                 RMSprop(0.01)], ids=repr)
 def test_backends_agree_with_numpy(opt, xp):
     rng = np.random.default_rng(1)
     p0 = {"W": rng.standard_normal((2, 3)), "b": rng.standard_normal(3)}
@@ -257,13 +285,17 @@ def test_schedules_bad_input():
     (lambda: Adam(b2=-0.1), ValueError, "b2"),
     (lambda: Adam(eps=0.0), ValueError, "eps"),
     (lambda: Adam(eps=None), TypeError, "eps"),
+    (lambda: RMSprop(lr=-0.1), ValueError, "lr"),
+    (lambda: RMSprop(alpha=1.0), ValueError, "alpha"),
+    (lambda: RMSprop(alpha="0.9"), TypeError, "alpha"),
+    (lambda: RMSprop(eps=0.0), ValueError, "eps"),
 ])
 def test_bad_hyperparameters(make, exc, name):
     with pytest.raises(exc, match=name):
         make()
 
 
-@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9), Adam(0.1)], ids=repr)
+@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9), Adam(0.1), RMSprop(0.1)], ids=repr)
 def test_bad_gradients_and_state(opt):
     params = {"w": np.ones(3)}
     state = opt.init(params)

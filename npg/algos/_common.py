@@ -20,16 +20,17 @@ import numpy as np
 from ..backend import get_xp
 from ..distributions import categorical, gaussian, sde
 from ..losses import entropy_loss, policy_gradient_loss, value_loss
-from ..optim import SGD, Adam, clip_by_global_norm
-from .base import (AlgoConfig, as_generator, check_nonneg_field, check_positive_field,
-                   check_progress)
+from ..optim import SGD, Adam, RMSprop, clip_by_global_norm
+from ..schedules import constant
+from .base import (AlgoConfig, as_generator, check_bool_field, check_nonneg_field,
+                   check_positive_field, check_progress)
 
 __all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic",
            "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
            "apply_grads", "one_step_update", "as_batch", "check_progress"]
 
 _POLICY_KINDS = ("mlp", "linear")
-_OPTIMIZERS = ("adam", "sgd")
+_OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
 def _check_choice(name: str, x, choices) -> str:
@@ -53,7 +54,10 @@ class PGConfig(AlgoConfig):
     critic_lr: float = 1e-2
         Critic learning rate (separate critics).
     optimizer: str = "adam"
-        "adam" or "sgd" (plain gradient descent).
+        "adam", "sgd" (plain gradient descent) or "rmsprop" (PyTorch's RMSprop with alpha 0.99,
+        eps 1e-5: what Stable-Baselines3's A2C uses).
+    anneal_lr: bool = False
+        Linear annealing of both learning rates: lr_k = lr (1 - progress).
     max_grad_norm: float | None = None
         Clip the global norm of all gradients (actor and critic together); None: no clipping.
     log_std_init: float = 0.0
@@ -64,6 +68,7 @@ class PGConfig(AlgoConfig):
     lr: float = 1e-2
     critic_lr: float = 1e-2
     optimizer: str = "adam"
+    anneal_lr: bool = False
     max_grad_norm: float | None = None
     log_std_init: float = 0.0
 
@@ -71,6 +76,7 @@ class PGConfig(AlgoConfig):
         super().__post_init__()
         self.policy = _check_choice("policy", self.policy, _POLICY_KINDS)
         self.optimizer = _check_choice("optimizer", self.optimizer, _OPTIMIZERS)
+        self.anneal_lr = check_bool_field("anneal_lr", self.anneal_lr)
         self.lr = check_positive_field("lr", self.lr)
         self.critic_lr = check_positive_field("critic_lr", self.critic_lr)
         if self.max_grad_norm is not None:
@@ -137,7 +143,12 @@ def init_critic(critic, config: PGConfig, rng) -> dict:
 
 
 def make_optimizer(config: PGConfig, lr: float):
-    return Adam(lr=lr) if config.optimizer == "adam" else SGD(lr=lr)
+    """The optimizer ``config.optimizer`` at the constant rate lr (>= 0: annealing reaches 0)."""
+    if config.optimizer == "adam":
+        return Adam(lr=constant(lr))
+    if config.optimizer == "rmsprop":
+        return RMSprop(lr=constant(lr), alpha=0.99, eps=1e-5)
+    return SGD(lr=constant(lr))
 
 
 # ------------------------------------------------------------------------------ losses
@@ -231,9 +242,11 @@ def critic_loss_and_grad(critic, params, obs, target, scale: float = 1.0):
 
 # ------------------------------------------------------------------------------ steps
 
-def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict) -> tuple[dict, float]:
+def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict,
+                progress: float) -> tuple[dict, float]:
     """Clip ``grads`` ({net: grads}) to the global norm ``max_grad_norm`` (all nets together),
-    then take one optimizer step per net with its learning rate ``lrs[net]``.
+    then take one optimizer step per net with its learning rate ``lrs[net]``, times
+    (1 - progress) with ``anneal_lr``.
 
     Returns the new state (a shallow copy; inputs untouched) and the pre-clip gradient norm."""
     merged = {f"{net}/{k}": g for net, gs in grads.items() for k, g in gs.items()}
@@ -245,8 +258,9 @@ def apply_grads(config: PGConfig, state: dict, grads: dict, lrs: dict) -> tuple[
         norm = float(math.sqrt(sum(float(get_xp(g).sum(g * g)) for g in merged.values())))
     new = dict(state)
     new["opt"] = dict(state["opt"])
+    scale = 1.0 - progress if config.anneal_lr else 1.0
     for net, g in grads.items():
-        opt = make_optimizer(config, lrs[net])
+        opt = make_optimizer(config, lrs[net] * scale)
         new[net], new["opt"][net] = opt.step(state[net], g, state["opt"][net])
     new["step"] = int(state["step"]) + 1
     return new, norm
@@ -258,14 +272,15 @@ def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | 
 
     Returns ``(new_state, batch, stats)``; ``batch`` is None (and the state unchanged) when the
     rollout holds only a phantom autoreset step."""
-    check_progress(progress)
+    progress = check_progress(progress)
     if rollout.n_valid == 0:
         return dict(state), None, {"n_samples": 0}
     c = algo.config
     b = algo.batch(state, rollout)
     params = {k: state[k] for k in ("policy", "critic") if k in state}
     loss, grads, stats = algo.loss_and_grad(params, b)
-    new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr})
+    lrs = {"policy": c.lr, "critic": c.critic_lr}
+    new, norm = apply_grads(c, state, grads, lrs, progress)
     stats.update(loss=float(loss), grad_norm=norm, n_samples=int(b["adv"].shape[0]))
     return new, b, stats
 

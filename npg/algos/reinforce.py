@@ -248,7 +248,7 @@ class Reinforce(Algorithm):
     def update(self, state, rollout, progress, rng):
         """Add ``rollout`` to the episode buffer, then one gradient step on the complete
         episodes (none if there are none yet). Returns ``(state, stats)``."""
-        check_progress(progress)
+        progress = check_progress(progress)
         c = self.config
         buf, used, rest = self.split_episodes(state["pending"], rollout)
         new = dict(state)
@@ -264,7 +264,7 @@ class Reinforce(Algorithm):
         params = {k: state[k] for k in ("policy", "critic") if k in state}
         loss, grads, stats = self.loss_and_grad(params, batch)
         lrs = {"policy": c.lr, "critic": c.critic_lr}
-        new, norm = apply_grads(c, new, grads, lrs)
+        new, norm = apply_grads(c, new, grads, lrs, progress)
         if c.baseline == "mean":
             m, n = float(state["baseline"]["mean"]), int(state["baseline"]["count"])
             new["baseline"] = {"mean": (m * n + float(t["ret"].sum())) / (n + B), "count": n + B}
