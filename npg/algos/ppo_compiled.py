@@ -40,7 +40,9 @@ __all__ = ["inner_loop", "net_table"]
 # spinning wait, a minibatch step whose second thread is descheduled by other work on the
 # machine stalls for whole scheduler slices. Measured on the 2-core development machine,
 # CartPole PPO float32 with one other busy process: 2.0k env steps/s spinning against 23.3k
-# sleeping; idle: 31.5k against 30.0k. Read by libgomp when Numba first starts its OpenMP
+# sleeping; idle: 31.5k against 30.0k. A bounded spin (GOMP_SPINCOUNT=10000 or 3000, no wait
+# policy) measured 36-38k idle against 34-37k sleeping, but 19-26k against 28-31k with one other
+# busy process, so waiting threads sleep. Read by libgomp when Numba first starts its OpenMP
 # threads, so it must be set before the first parallel call.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
