@@ -5,9 +5,10 @@ GAE lambda 0.8, Adam at lr 1e-3 and clip range 0.2, both annealed linearly to 0,
 bonus; separate 64-64 tanh actor and critic with orthogonal initialisation (npg.algos.ppo).
 
 Expected outcome: the mean of the last 20 training episodes passes 475 within 50,000 env steps
-(measured with PPOConfig's defaults, vf_coef 1.0: float64 seeds 0-4 at 32,000-41,000 steps,
-seeds 5-9 four of five at 25,000-49,000; float32 seeds 0-4 at 22,000-39,000), and the greedy
-policy then balances for the full 500 steps.
+(``python benchmarks/learning.py --tasks cartpole_ppo``, PPOConfig's defaults, vf_coef 1.0:
+float64 seeds 0-4 at 19,712 / 29,952 / 28,160 / 30,208 / 39,424 steps, seeds 5-9 at
+27,648-47,104, float32 seeds 0-4 at 24,064-36,864), and the greedy policy then balances for the
+full 500 steps.
 
     python examples/05_cartpole_ppo.py [--steps 50000] [--seed 0] [--float32]
 """
