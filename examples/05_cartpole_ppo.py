@@ -6,8 +6,8 @@ bonus; separate 64-64 tanh actor and critic with orthogonal initialisation (npg.
 
 Expected outcome: the mean of the last 20 training episodes passes 475 within 50,000 env steps
 (``python benchmarks/learning.py --tasks cartpole_ppo``, PPOConfig's defaults, vf_coef 1.0:
-float64 seeds 0-4 at 19,712 / 29,952 / 28,160 / 30,208 / 39,424 steps, seeds 5-9 at
-27,648-47,104, float32 seeds 0-4 at 24,064-36,864), and the greedy policy then balances for the
+float64 seeds 0-4 at 24,576 / 39,168 / 29,184 / 38,400 / 31,232 steps, seeds 5-9 at
+26,880-39,680, float32 seeds 0-4 at 24,064-36,864), and the greedy policy then balances for the
 full 500 steps.
 
     python examples/05_cartpole_ppo.py [--steps 50000] [--seed 0] [--float32]

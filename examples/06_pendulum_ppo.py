@@ -11,9 +11,9 @@ entropy bonus, use_sde with sde_sample_freq 4, SB3's default log_std_init 0.0; n
 1.0 is SB3's 0.5).
 
 Expected outcome (benchmarks/learning.py, seeds 0-4): the mean return of the last 20 episodes
-rises from about -1200 (random) to -200 at 57,344 / 53,248 / 61,440 / 61,440 / 57,344 env
+rises from about -1200 (random) to -200 at 73,728 / 94,208 / 53,248 / 49,152 / 61,440 env
 steps: 5 of 5 seeds within 100k; trained on to 102,400 steps (--full), the best means of 20
-are -148 / -150 / -161 / -168 / -160. With plain Gaussian exploration instead (use_sde=False,
+are -169 / -167 / -165 / -147 / -163. With plain Gaussian exploration instead (use_sde=False,
 log_std [1], lr and clip annealed, vf_coef 0.5), 3 of 5 seeds passed -200 by 102,400 steps
 and the other two peaked near -210 and -226.
 

@@ -1,15 +1,20 @@
-"""PPO's fast inner loop (npg.algos.ppo_fast, npg.algos._kernels) against the reference path.
+"""PPO's fast inner loop (npg.algos.ppo_fast, npg.algos._kernels) against the reference path,
+and the kernels' float32 and float64 tanh against exact values.
 
 Equality is to floating-point rounding, not bitwise: the kernels sum in another order (and
 combine float32 scalars in float64), and float32 tanh is the rational approximation. float64
 updates agree to ~1e-15 relative, float32 ones to ~1e-6 (float32 rounding through 20+ steps).
 """
 
+import decimal
+import math
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from npg.algos import _kernels as K
+from npg.algos._tanh64 import tanh64_array
 from npg.algos import ppo_compiled, ppo_fast
 from npg.algos.flat import FlatLayout
 from npg.algos.ppo import PPO, PPOConfig
@@ -49,6 +54,55 @@ def test_tanh32_hand_values():
     assert y[0] == 0.0
     assert abs(y[1] - 0.46211715726000974) < 1e-7 and y[2] == -y[1]
     assert abs(y[3] - 1.0) < 5e-7 and y[4] == -y[3]
+
+
+# ------------------------------------------------------------------------------- float64 tanh
+
+def _tanh_exact(x: float) -> float:
+    """tanh x correctly rounded: (e^{2x} - 1) / (e^{2x} + 1) in decimal arithmetic with 40
+    digits beyond those that e^{2x} - 1 cancels for small |x|."""
+    with decimal.localcontext() as ctx:
+        ctx.prec = 40 + (max(0, -math.floor(math.log10(abs(x)))) if x != 0 else 0)
+        e = (2 * decimal.Decimal(x)).exp()
+        return float((e - 1) / (e + 1))
+
+
+def _ulps(y, exact):
+    return np.abs(y - exact) / np.spacing(np.abs(exact))
+
+
+def test_tanh64_within_2_ulp_of_exact_across_magnitudes():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.standard_normal(400) * s for s in (1e-9, 1e-4, 0.05, 0.3, 1.0, 3.0,
+                                                                8.0, 15.0)]
+                       + [rng.uniform(-20.0, 20.0, 800), np.linspace(-0.4, 0.4, 801)])
+    exact = np.array([_tanh_exact(v) for v in x])
+    y = np.empty_like(x)
+    tanh64_array(x, y)
+    assert _ulps(y, exact).max() <= 2.0
+
+
+@settings(max_examples=300)
+@given(st.floats(allow_nan=False, allow_infinity=False) | st.floats(-20.0, 20.0))
+def test_tanh64_hypothesis_against_exact(x):
+    y = np.empty(1)
+    tanh64_array(np.array([x]), y)
+    exact = _tanh_exact(x) if abs(x) < 50 else float(np.sign(x))
+    assert _ulps(y[0], exact) <= 2.0
+    assert abs(y[0]) <= 1.0
+
+
+def test_tanh64_special_values_and_oddness():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 19.5, 1e300, 5e-324, -1e-310])
+    y = np.empty_like(x)
+    tanh64_array(x, y)
+    np.testing.assert_array_equal(y, [0.0, -0.0, 1.0, -1.0, np.nan, 1.0, 1.0, 5e-324, -1e-310])
+    assert np.signbit(y[1]) and not np.signbit(y[0])
+    g = np.linspace(0.0, 25.0, 100_001)
+    pos, neg = np.empty_like(g), np.empty_like(g)
+    tanh64_array(g, pos)
+    tanh64_array(-g, neg)
+    np.testing.assert_array_equal(neg, -pos)
 
 
 # ------------------------------------------------------------------------------- layer kernels
