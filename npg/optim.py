@@ -78,6 +78,14 @@ def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[
     return t
 
 
+def _zero_state(params: Mapping, buffers: tuple[str, ...]) -> dict:
+    """``{"step": 0}`` and a zero array ``"<buffer>.<name>"`` per buffer and parameter."""
+    state = {"step": 0}
+    for name in buffers:
+        state.update({f"{name}.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
+    return state
+
+
 def _buffer(xp, x, like):
     """A state buffer on the parameters' array module and dtype (state may come from np.load)."""
     return xp.astype(xp.asarray(x), like.dtype)
@@ -113,10 +121,7 @@ class SGD:
 
     def init(self, params: Mapping) -> dict:
         """``{"step": 0}`` and, with momentum, a zero velocity ``"u.<name>"`` per parameter."""
-        state = {"step": 0}
-        for name in self._buffers():
-            state.update({f"{name}.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
-        return state
+        return _zero_state(params, self._buffers())
 
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One descent step; returns new ``(params, state)`` (inputs are not modified)."""
@@ -164,9 +169,7 @@ class RMSprop:
 
     def init(self, params: Mapping) -> dict:
         """``{"step": 0}`` and a zero mean square ``"v.<name>"`` per parameter."""
-        state = {"step": 0}
-        state.update({f"v.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
-        return state
+        return _zero_state(params, ("v",))
 
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One RMSprop update; returns new ``(params, state)`` (inputs are not modified)."""
@@ -212,10 +215,7 @@ class Adam:
 
     def init(self, params: Mapping) -> dict:
         """``{"step": 0}`` and zero moments ``"m.<name>"``, ``"v.<name>"`` per parameter."""
-        state = {"step": 0}
-        for name in ("m", "v"):
-            state.update({f"{name}.{k}": get_xp(p).zeros_like(p) for k, p in params.items()})
-        return state
+        return _zero_state(params, ("m", "v"))
 
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One Adam update; returns new ``(params, state)`` (inputs are not modified)."""
