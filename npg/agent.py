@@ -19,9 +19,10 @@ same seed gives bitwise-identical learning, and a saved agent carries its genera
 from __future__ import annotations
 
 import math
+import os
 import sys
+import warnings
 from collections import deque
-from dataclasses import asdict
 from typing import Callable
 
 import numpy as np
@@ -30,12 +31,15 @@ from gymnasium.vector import VectorEnv
 from ._checks import check_positive_int
 from .algos import get_algorithm, make_config
 from .envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
+from .envs.ids import check_env_id
 from .envs.spaces import action_decoder, obs_encoder, single_spaces
-from .logger import CSVLogger
+from .interrupt import TrainingInterrupted, deferred_interrupt
+from .logger import EPISODES_FILE, UPDATES_FILE, CSVLogger
 from .progress import ProgressBar
 from .rollout import Collector
+from .run_dir import RunLock
 from .sde_noise import SDENoise
-from . import blas as _blas, checkpoint
+from . import agent_checkpoint, blas as _blas, checkpoint
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -114,6 +118,8 @@ class Agent:
             self.vectorization, self.envs = "given", env
             self.env_id = env.spec.id if getattr(env, "spec", None) is not None else None
         elif isinstance(env, str) or callable(env):
+            if isinstance(env, str):
+                check_env_id(env, allow_import=True)
             self.vectorization = _resolve_mode(env, vectorization)
             self.envs = make_vec_env(env, self.config.n_envs, mode=self.vectorization,
                                      seed=self.seed, **self.env_kwargs)
@@ -138,8 +144,15 @@ class Agent:
         self._obs_shape = tuple(obs_space.shape)
         self._encode, self._decode = obs_encoder(obs_space), action_decoder(act_space)
         self.env_steps, self.n_updates = 0, 0
+        self.schedule_steps: int | None = None
         self.episode_returns: list[float] = []
         self.episode_lengths: list[int] = []
+        self._lock: RunLock | None = None          # held while learn() writes into a log_dir
+        self._logger: CSVLogger | None = None
+        self._checkpoint_every: int | None = None
+        self.run_settings: dict = {}
+        self._logs_at_save: tuple[str, dict] | None = None   # (dir, sizes) of a loaded run
+        self._wall_time = 0.0                      # training wall time logged so far
 
     def __repr__(self):
         env = self.env_id or type(self.envs).__name__
@@ -204,20 +217,34 @@ class Agent:
     # ---------------------------------------------------------------- learning
     def learn(self, total_steps: int, progress: bool = True, log_dir=None,
               checkpoint_every: int | None = None, callback=None,
-              blas_threads: int | None = 1) -> "Agent":
-        """Train for ``total_steps`` environment steps (rounded up to whole rollouts of
+              blas_threads: int | None = 1, schedule_steps: int | None = None) -> "Agent":
+        """Train for ``total_steps`` more environment steps (rounded up to whole rollouts of
         ``n_envs * n_steps``); returns self. Calling again continues training.
 
         progress          draw a progress bar on stderr.
-        log_dir           write ``episodes.csv`` and ``updates.csv`` there (``npg.logger``);
-                          appended to when the agent has learned before.
-        checkpoint_every  save the agent into ``log_dir`` every this many env steps (needs
-                          ``log_dir``); None: no intermediate checkpoints.
+        log_dir           the run directory: ``episodes.csv`` and ``updates.csv`` (appended to
+                          when the agent has learned before; cut back to the checkpoint's rows
+                          when it was loaded from this directory), checkpoints, and a lock
+                          that keeps a second process out (``npg.run_dir``).
+        checkpoint_every  save a checkpoint into ``log_dir`` whenever ``env_steps`` passes a
+                          multiple of this; None: none during training.
         callback          ``callback(agent, info) -> bool | None`` after every update, ``info``
                           with env_steps, update stats and the finished episodes' returns;
                           returning False stops training.
         blas_threads      OpenBLAS threads while learning (``npg.blas``; default 1, much
                           faster for small networks); None leaves the thread pool alone.
+        schedule_steps    the length in env steps of the annealing schedules (learning rate,
+                          clip range), shared by every ``learn`` call: the update after
+                          ``env_steps`` steps gets progress ``env_steps / schedule_steps``.
+                          Default: kept from earlier calls (and from a checkpoint), extended to
+                          ``env_steps + total_steps`` when this call goes past it (as
+                          Stable-Baselines3's ``reset_num_timesteps=False``); so
+                          ``learn(k, schedule_steps=2 * k); learn(k)`` equals ``learn(2 * k)``
+                          bit for bit when k is a multiple of the rollout size.
+
+        Ctrl-C finishes the current update, saves a checkpoint into ``log_dir`` (if given) and
+        raises ``npg.interrupt.TrainingInterrupted`` (a KeyboardInterrupt); a second Ctrl-C
+        stops at once.
         """
         total = check_positive_int("total_steps", total_steps)
         if checkpoint_every is not None:
@@ -226,46 +253,76 @@ class Agent:
                 raise ValueError("checkpoint_every needs a log_dir to save checkpoints in")
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
-        per = self.config.n_envs * self.config.n_steps
-        n_iter = math.ceil(total / per)
-        logger = CSVLogger(log_dir, append=self.env_steps > 0) if log_dir is not None else None
-        bar = ProgressBar(n_iter * per, sys.stderr if progress else None)
         if blas_threads is not None:
             blas_threads = check_positive_int("blas_threads", blas_threads)
-        value_fn, recent = self._value_fn(), deque(self.episode_returns[-20:], maxlen=20)
+        target = self.env_steps + total
+        if schedule_steps is not None:
+            self.schedule_steps = check_positive_int("schedule_steps", schedule_steps)
+        elif self.schedule_steps is None or target > self.schedule_steps:
+            self.schedule_steps = target
+        per = self.config.n_envs * self.config.n_steps
+        bar = ProgressBar(math.ceil(total / per) * per, sys.stderr if progress else None)
+        self._checkpoint_every = checkpoint_every
         try:
-            with _blas.blas_threads(blas_threads):
-                self._loop(n_iter, per, total, value_fn, recent, logger, bar, log_dir,
-                           checkpoint_every, callback)
+            if log_dir is not None:
+                self._open_run(log_dir)
+            with _blas.blas_threads(blas_threads), deferred_interrupt() as stop:
+                self._loop(target, per, bar, log_dir, checkpoint_every, callback, stop)
+            if stop.requested:
+                saved = self._save(log_dir) if log_dir is not None else None
+                where = f"; checkpoint saved to {saved} (resume with `npg resume {log_dir}`)" \
+                    if saved else ""
+                raise TrainingInterrupted(f"training interrupted at {self.env_steps:,} env "
+                                          f"steps{where}", self.env_steps, saved)
         finally:
             bar.close()
-            if logger is not None:
-                logger.close()
+            self._close_run()
         return self
 
-    def _loop(self, n_iter, per, total, value_fn, recent, logger, bar, log_dir,
-              checkpoint_every, callback):
-        """The body of ``learn``: ``n_iter`` times collect -> update -> log."""
-        next_ckpt = checkpoint_every
-        for k in range(n_iter):
+    def _open_run(self, log_dir) -> None:
+        """Lock ``log_dir``, cut its logs back to the loaded checkpoint's rows, open them."""
+        self._lock = RunLock(log_dir).acquire()
+        sizes = None
+        if self._logs_at_save is not None and os.path.realpath(self._logs_at_save[0]) == \
+                os.path.realpath(os.fspath(log_dir)):
+            sizes = self._logs_at_save[1]
+        self._logger = CSVLogger(log_dir, append=self.env_steps > 0, truncate_to=sizes,
+                                 wall_time_offset=self._wall_time)
+
+    def _close_run(self) -> None:
+        logger, self._logger = self._logger, None
+        if logger is not None:
+            self._wall_time = logger.wall_time
+            logger.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
+        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``."""
+        value_fn, recent = self._value_fn(), deque(self.episode_returns[-20:], maxlen=20)
+        logger, start, warned = self._logger, self.env_steps, False
+        while self.env_steps < target and not stop.requested:
             rollout = self.collector.collect(self._rollout_act_fn(value_fn), value_fn,
                                              self.config.n_steps)
-            self.state, stats = self.algo.update(self.state, rollout, k * per / total,
-                                                 self.rngs["update"])
+            p = min(1.0, self.env_steps / self.schedule_steps)
+            self.state, stats = self.algo.update(self.state, rollout, p, self.rngs["update"])
             self.env_steps += rollout.env_steps
             self.n_updates += 1
             rets, lens = rollout.episode_returns, rollout.episode_lengths
             self.episode_returns.extend(rets.tolist())
             self.episode_lengths.extend(lens.tolist())
             recent.extend(rets.tolist())
+            if stats.get("n_episodes", 1) == 0 and not warned:
+                warned = _warn_no_episodes(self)
             if logger is not None:
                 logger.log_episodes(self.env_steps, rets, lens)
                 logger.log_update(self.n_updates, self.env_steps, stats)
-            bar.update((k + 1) * per, {"return": float(np.mean(recent))} if recent else None)
-            if next_ckpt is not None and (k + 1) * per >= next_ckpt:
-                logger.flush()
-                self.save(log_dir)
-                next_ckpt += checkpoint_every
+            bar.update(self.env_steps - start,
+                       {"return": float(np.mean(recent))} if recent else None)
+            if checkpoint_every is not None and \
+                    self.env_steps // checkpoint_every > (self.env_steps - per) // checkpoint_every:
+                self._save(log_dir)
             info = {"env_steps": self.env_steps, "stats": stats, "episode_returns": rets}
             if callback is not None and callback(self, info) is False:
                 break
@@ -278,14 +335,17 @@ class Agent:
 
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, n_episodes: int = 10, deterministic: bool = True, seed: int | None = None,
-                 env=None, n_envs: int = 16) -> np.ndarray:
-        """Returns ``[n_episodes]`` of complete episodes on a separate evaluation environment.
+                 env=None, n_envs: int = 16, max_steps: int | None = None) -> np.ndarray:
+        """Returns ``[n_episodes]`` of episodes on a separate evaluation environment.
 
         Episode j is reset with seed ``seed + j`` (default ``seed = agent.seed + 10_000``, away
-        from the training copies' seeds) and runs until terminated or truncated; stochastic
-        actions come from ``numpy.random.default_rng(seed)``. Observation statistics are used
-        frozen. ``env`` overrides the environment (an id or a callable; default the agent's).
-        Episodes run ``n_envs`` at a time in one synchronous vector environment.
+        from the training copies' seeds) and runs until terminated or truncated, or for at most
+        ``max_steps`` steps (default: the environment's own time limit, or 10,000 where it has
+        none; an episode cut there is counted with its return so far, and a RuntimeWarning says
+        how many were). Stochastic actions come from ``numpy.random.default_rng(seed)``.
+        Observation statistics are used frozen. ``env`` overrides the environment (an id or a
+        callable; default the agent's). Episodes run ``n_envs`` at a time in one synchronous
+        vector environment. A NaN or infinite reward is a ValueError naming the environment.
         """
         n_episodes = check_positive_int("n_episodes", n_episodes)
         seed = self.seed + 10_000 if seed is None else _check_seed(seed)
@@ -295,55 +355,125 @@ class Agent:
                              "a registered id")
         n = min(check_positive_int("n_envs", n_envs), n_episodes)
         envs = make_vec_env(env, n, mode="sync", **self.env_kwargs)
+        cap = _step_cap(envs, max_steps)
         rng = np.random.default_rng(seed)
-        out = np.empty(n_episodes, np.float64)
+        out, cut = np.empty(n_episodes, np.float64), 0
         try:
             for first in range(0, n_episodes, n):
-                obs, _ = envs.reset(seed=[seed + first + i for i in range(n)])
-                ret, running = np.zeros(n), np.ones(n, bool)
-                running[n_episodes - first:] = False          # the last round may be partial
-                while running.any():
-                    obs, r, te, tr, _ = envs.step(self.predict(obs, deterministic, rng))
-                    ret += np.where(running, r, 0.0)
-                    running &= ~(te | tr)
                 m = min(n, n_episodes - first)
-                out[first:first + m] = ret[:m]
+                out[first:first + m], c = self._eval_round(envs, env, seed + first, m,
+                                                           deterministic, rng, cap)
+                cut += c
         finally:
             envs.close()
+        if cut:
+            warnings.warn(f"evaluate: {cut} of {n_episodes} episodes reached max_steps = {cap} "
+                          f"without ending; their returns are those of the first {cap} steps",
+                          RuntimeWarning, stacklevel=2)
         return out
 
+    def _eval_round(self, envs, env, seed0, m, deterministic, rng, cap):
+        """One round of ``envs.num_envs`` episodes (the first ``m`` counted): (returns, cut)."""
+        n = envs.num_envs
+        obs, _ = envs.reset(seed=[seed0 + i for i in range(n)])
+        ret, running = np.zeros(n), np.zeros(n, bool)
+        running[:m] = True
+        for _ in range(cap):
+            if not running.any():
+                break
+            obs, r, te, tr, _ = envs.step(self.predict(obs, deterministic, rng))
+            r = np.asarray(r, np.float64)
+            if not np.isfinite(r[running]).all():
+                raise ValueError(f"env {env!r} returned a NaN or infinite reward during "
+                                 f"evaluation")
+            ret += np.where(running, r, 0.0)
+            running &= ~(te | tr)
+        return ret[:m], int(running.sum())
+
     # ---------------------------------------------------------------- checkpoints
-    def save(self, path) -> str:
-        """Save into directory ``path`` (created): ``agent.json`` (algo, config, env id and
-        kwargs, seed, flags, counters, generator states) and ``agent.npz`` (the train state and
-        the normalisers' statistics). Returns the directory."""
-        meta = {"algo": self.algo_name, "config": asdict(self.config), "env_id": self.env_id,
-                "env_kwargs": self.env_kwargs, "seed": self.seed,
-                "vectorization": self.vectorization, "normalize_obs": self.normalize_obs,
-                "scale_reward": self.scale_reward, "env_steps": self.env_steps,
-                "n_updates": self.n_updates,
-                "rng": {k: g.bit_generator.state for k, g in self.rngs.items()}}
-        return checkpoint.save(path, meta, self.state, self.collector.state_dict())
+    def save(self, path, keep: int = 2) -> str:
+        """Save a checkpoint into run directory ``path`` (created; ``npg.checkpoint``): a new
+        ``ckpt-NNNNNNNN`` directory written atomically, the ``keep`` newest kept. It holds
+        the algorithm, config, env id and kwargs, seed, flags, counters, schedule, generator
+        states, the train state, the normalisers, the finished episodes' history and, for
+        environments whose state is plain data (``npg.envs.snapshot``), the environments and
+        running episodes, so that ``Agent.load(path).learn(k)`` continues the run bit for bit.
+        Returns the checkpoint's directory."""
+        if self._lock is not None and os.path.realpath(self._lock.path) == \
+                os.path.realpath(os.fspath(path)):
+            return self._save(path, keep)
+        with RunLock(path):
+            return self._save(path, keep)
+
+    def _save(self, path, keep: int = 2) -> str:
+        logger, logs = self._logger, None
+        wall = self._wall_time
+        if logger is not None:
+            logger.flush()
+            logs = {name: os.path.getsize(os.path.join(logger.log_dir, name))
+                    for name in (EPISODES_FILE, UPDATES_FILE)}
+            wall = logger.wall_time
+        run = {"checkpoint_every": self._checkpoint_every}
+        meta, arrays = agent_checkpoint.contents(self, logs, wall, run)
+        return checkpoint.save(path, meta, arrays, keep=keep)
 
     @classmethod
-    def load(cls, path, env=None) -> "Agent":
-        """An agent from ``save(path)``: same config, parameters, optimiser state, normaliser
-        statistics and generator states, so it acts identically and can resume learning.
-        ``env`` (an id, callable or VectorEnv) replaces the saved environment id."""
-        meta, state, norm = checkpoint.load(path)
-        env = env if env is not None else meta["env_id"]
+    def load(cls, path, env=None, allow_import: bool = False) -> "Agent":
+        """The agent of the newest checkpoint in run directory ``path`` (or of the checkpoint
+        directory ``path``), verified (``npg.checkpoint``) and checked against the config and
+        spaces before anything runs (``npg.agent_checkpoint``).
+
+        env           an id, callable or VectorEnv replacing the saved environment id (the
+                      saved environment state is then not restored, with a warning).
+        allow_import  accept a saved id of the form ``"module:Env-v0"``, which imports
+                      ``module``: only for checkpoints you trust. By default only ids in
+                      gymnasium's registry are accepted from a file.
+        """
+        meta, arrays, ckpt = checkpoint.load(path)
+        f = agent_checkpoint.field
+        saved_id = f(meta, "env_id", (str, type(None)), ckpt)
         if env is None:
-            raise ValueError("env must be given: the saved agent has no registered env id")
-        vec = meta["vectorization"] if meta["vectorization"] in VECTORIZATIONS else "auto"
-        agent = cls(env, meta["algo"], meta["config"], meta["seed"], vec,
-                    meta["normalize_obs"], meta["scale_reward"], meta["env_kwargs"])
-        agent.state = state
-        agent.collector.load_state_dict(norm)
-        agent.env_steps, agent.n_updates = int(meta["env_steps"]), int(meta["n_updates"])
-        for k, s in meta["rng"].items():
-            agent.rngs[k].bit_generator.state = s
+            if saved_id is None:
+                raise ValueError("env must be given: the saved agent has no registered env id")
+            try:
+                check_env_id(saved_id, allow_import=allow_import, what=f"{ckpt}: env_id")
+            except (TypeError, ValueError) as err:
+                raise checkpoint.CheckpointError(str(err)) from None
+        vec = f(meta, "vectorization", str, ckpt)
+        vec = vec if vec in VECTORIZATIONS else "auto"
+        agent = cls(env if env is not None else saved_id, f(meta, "algo", str, ckpt),
+                    f(meta, "config", dict, ckpt), f(meta, "seed", int, ckpt), vec,
+                    f(meta, "normalize_obs", bool, ckpt), f(meta, "scale_reward", bool, ckpt),
+                    f(meta, "env_kwargs", dict, ckpt))
+        matches = env is None or (isinstance(env, str) and env == saved_id)
+        agent_checkpoint.restore(agent, meta, arrays, ckpt, matches)
+        agent._wall_time = float(f(meta, "wall_time", (int, float), ckpt))
+        logs = meta.get("logs")
+        if isinstance(logs, dict):
+            agent._logs_at_save = (os.path.dirname(ckpt) if os.path.basename(ckpt).startswith(
+                "ckpt-") else ckpt, logs)
+        agent.run_settings = f(meta, "run", dict, ckpt)
         return agent
 
     def close(self) -> None:
         """Close the training environments."""
         self.envs.close()
+
+
+def _step_cap(envs, max_steps) -> int:
+    if max_steps is not None:
+        return check_positive_int("max_steps", max_steps)
+    spec = getattr(envs, "spec", None)
+    limit = getattr(spec, "max_episode_steps", None)
+    return int(limit) if limit else 10_000
+
+
+def _warn_no_episodes(agent) -> bool:
+    per = agent.config.n_envs * agent.config.n_steps
+    warnings.warn(
+        f"{agent.algo_name}: an update had no complete episode to learn from (no episode "
+        f"ended within {agent.env_steps:,} env steps so far, {per} per rollout); REINFORCE "
+        f"learns from whole episodes only: check that the environment ends its episodes (a "
+        f"time limit, e.g. gymnasium.wrappers.TimeLimit) or use an actor-critic", RuntimeWarning,
+        stacklevel=4)
+    return True

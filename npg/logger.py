@@ -14,12 +14,15 @@ Episode returns are raw environment rewards (never the scaled ones). Read them b
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 import time
 from typing import Mapping
 
 import numpy as np
+
+from .run_dir import open_for_write
 
 __all__ = ["CSVLogger", "read_csv", "EPISODES_FILE", "UPDATES_FILE"]
 
@@ -39,28 +42,35 @@ class CSVLogger:
 
     The update columns are fixed by the first ``log_update`` call (sorted stat names); later
     stats not among them are dropped, missing ones are left empty. ``append=True`` continues
-    existing files (resumed training) instead of overwriting them.
+    existing files (resumed training) instead of overwriting them; ``truncate_to`` (``{file
+    name: bytes}``, as recorded in a checkpoint) first cuts them back to the rows written up
+    to that checkpoint, so that a resumed run's logs continue exactly where its checkpoint is.
+    ``wall_time_offset`` is added to the logged wall times (the time trained before a resume).
+    Files are opened without following symlinks (``npg.run_dir.open_for_write``).
     """
 
-    def __init__(self, log_dir: str | os.PathLike, append: bool = False):
+    def __init__(self, log_dir: str | os.PathLike, append: bool = False,
+                 truncate_to: Mapping[str, int] | None = None, wall_time_offset: float = 0.0):
         if not isinstance(log_dir, (str, os.PathLike)):
             raise TypeError(f"log_dir must be a path; got {type(log_dir).__name__}")
         self.log_dir = os.fspath(log_dir)
         os.makedirs(self.log_dir, exist_ok=True)
-        self._t0 = time.perf_counter()
-        mode = "a" if append else "w"
+        self._t0 = time.perf_counter() - float(wall_time_offset)
         ep_path = os.path.join(self.log_dir, EPISODES_FILE)
-        new = mode == "w" or not os.path.exists(ep_path) or os.path.getsize(ep_path) == 0
-        self._ep = open(ep_path, mode, newline="")
+        up_path = os.path.join(self.log_dir, UPDATES_FILE)
+        if append and truncate_to:
+            for path in (ep_path, up_path):
+                _truncate(path, truncate_to.get(os.path.basename(path)))
+        new = not append or not os.path.exists(ep_path) or os.path.getsize(ep_path) == 0
+        self._ep = _text(open_for_write(ep_path, append=append))
         self._ep_writer = csv.writer(self._ep)
         if new:
             self._ep_writer.writerow(_EPISODE_FIELDS)
-        up_path = os.path.join(self.log_dir, UPDATES_FILE)
         self._up_fields = None
         if append and os.path.exists(up_path) and os.path.getsize(up_path) > 0:
             with open(up_path, newline="") as f:
                 self._up_fields = next(csv.reader(f))
-        self._up = open(up_path, mode, newline="")
+        self._up = _text(open_for_write(up_path, append=append))
         self._up_writer = csv.writer(self._up)
 
     @property
@@ -94,6 +104,24 @@ class CSVLogger:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _text(binary):
+    return io.TextIOWrapper(binary, newline="", encoding="utf-8")
+
+
+def _truncate(path: str, size) -> None:
+    """Cut ``path`` back to ``size`` bytes (a checkpoint's record of it); ValueError when the
+    file is shorter than that (it is not the log the checkpoint was saved with)."""
+    if size is None or not os.path.exists(path):
+        return
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        raise ValueError(f"the checkpoint's size of {path!r} must be an int >= 0; got {size!r}")
+    if os.path.getsize(path) < size:
+        raise ValueError(f"{path!r} is shorter ({os.path.getsize(path)} bytes) than when its "
+                         f"checkpoint was saved ({size} bytes): it is not that run's log")
+    with open_for_write(path, append=True) as f:
+        f.truncate(size)
 
 
 def read_csv(path: str | os.PathLike) -> dict[str, np.ndarray]:

@@ -205,6 +205,45 @@ class Collector:
             self.reward_scaler.load_state_dict({k: v for k, v in state.items()
                                                 if k.startswith("ret_")})
 
+    def carry_state(self) -> dict[str, np.ndarray] | None:
+        """What ``collect`` carries from one rollout to the next, as arrays: the current
+        encoded observations ``obs [N, D]``, the NEXT_STEP phantom flags ``phantom [N]``, the
+        running episodes' ``ep_return [N]`` and ``ep_length [N]`` and, with reward scaling, the
+running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None before the first
+        collection. With the environments' own state (``npg.envs.snapshot``) it makes a resumed
+        run continue its episodes exactly."""
+        if self._raw is None:
+            return None
+        out = {"obs": self._raw.copy(), "phantom": self._phantom.copy(),
+               "ep_return": self._ep_ret.copy(), "ep_length": self._ep_len.copy()}
+        scaler = self.reward_scaler
+        if scaler is not None and scaler.ret is not None:
+            out["scaler_return"] = scaler.ret.copy()
+        return out
+
+    def set_carry_state(self, carry: dict) -> None:
+        """Restore ``carry_state()``; ValueError naming the entry whose shape or dtype is not
+        this collector's."""
+        N, D = self.num_envs, self.space_info.obs_dim
+        want = {"obs": ((N, D), np.float64), "phantom": ((N,), np.bool_),
+                "ep_return": ((N,), np.float64), "ep_length": ((N,), np.int64)}
+        if self.reward_scaler is not None and "scaler_return" in carry:
+            want["scaler_return"] = ((N,), np.float64)
+        for k, (shape, dt) in want.items():
+            a = carry.get(k)
+            if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dt:
+                got = f"{a.dtype} {a.shape}" if isinstance(a, np.ndarray) else repr(a)
+                raise ValueError(f"collector state {k!r} must be {np.dtype(dt)} {shape}; got "
+                                 f"{got}")
+        if not (np.isfinite(carry["obs"]).all() and np.isfinite(carry["ep_return"]).all()):
+            raise ValueError("collector state 'obs' and 'ep_return' must be finite")
+        self._raw, self._phantom = carry["obs"].copy(), carry["phantom"].copy()
+        self._ep_ret, self._ep_len = carry["ep_return"].copy(), carry["ep_length"].copy()
+        if "scaler_return" in want:
+            if not np.isfinite(carry["scaler_return"]).all():
+                raise ValueError("collector state 'scaler_return' must be finite")
+            self.reward_scaler.ret = carry["scaler_return"].copy()
+
     # ---------------------------------------------------------------- collection
     def _policy_obs(self, raw: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.obs_normalizer is None:

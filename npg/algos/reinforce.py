@@ -175,6 +175,12 @@ class Reinforce(Algorithm):
             out["next_value"] = np.zeros((0, N), dt)
         return out
 
+    def drop_partial_episodes(self, state: dict) -> dict:
+        """``state`` with an empty episode buffer: for a run whose environments were reset
+        (a checkpoint loaded without its environments' state), so that the steps of an
+        episode cut short are never stitched onto the start of another."""
+        return {**state, "pending": self._empty_pending()}
+
     # ------------------------------------------------------------------ episodes
     def split_episodes(self, pending: dict, rollout):
         """Prepend the pending steps to ``rollout``; return ``(buffer, used, pending')``:
