@@ -11,7 +11,12 @@
 Modules: ``finite`` (the data), ``toytext`` (gymnasium tables), ``random`` (seeded MDPs),
 ``exact`` (fixed pi: linear solves), ``gradient`` (policy gradient theorem, Fisher, natural
 gradient), ``horizon`` (finite horizon by backward recursion), ``closed_forms`` (tabular softmax),
-``sampler`` (vectorised trajectory sampling).
+``sampler`` (vectorised trajectory sampling), ``planning`` (value/policy iteration, hard and
+soft, backward induction), ``regularized`` (entropy-regularised values and grad J_tau),
+``hessian`` and ``logit_curvature`` (exact second derivatives of J), ``updaters`` (exact PG,
+NPG, entropy-regularised NPG, policy mirror descent, TRPO, CPI), ``rates`` (the convergence
+theorems' bounds), ``fisher_compare`` (true vs empirical Fisher, compatible features),
+``chain`` (the chain MDP of the softmax-PG plateau).
 """
 
 from .closed_forms import (tabular_softmax_fisher, tabular_softmax_gradient,
@@ -25,6 +30,16 @@ from .horizon import finite_horizon_evaluate, finite_horizon_gradient, finite_ho
 from .random import random_mdp
 from .sampler import Trajectories, as_generator, rollout, sample_trajectories
 from .toytext import cliff_walking, from_gymnasium, frozen_lake, taxi
+from .planning import (PlanningResult, backward_induction, bellman_backup, greedy_policy,
+                       optimal_objective, policy_iteration, soft_backup, soft_greedy_policy,
+                       soft_policy_iteration, soft_value_iteration, value_iteration)
+from .regularized import (policy_entropy, soft_evaluate, soft_objective, soft_policy_gradient,
+                          tabular_softmax_soft_gradient)
+from .hessian import (curvature_along_path, hessian, hessian_eigenvalues, resolvent,
+                      smoothness, softmax_smoothness_bound, tabular_softmax_hessian)
+from .logit_curvature import logit_jacobian, weighted_logit_hessian
+from .updaters import (StepSizeWarning, cpi_step, entropy_npg_step, npg_direction, npg_step,
+                       pg_step, pg_step_size_bound, pmd_step, trpo_step, visitation_kl)
 
 __all__ = [
     "FiniteMDP", "random_mdp", "Trajectories", "sample_trajectories", "rollout", "as_generator", "frozen_lake", "cliff_walking", "taxi", "from_gymnasium",
@@ -34,4 +49,14 @@ __all__ = [
     "natural_gradient",
     "finite_horizon_evaluate", "finite_horizon_objective", "finite_horizon_gradient",
     "tabular_softmax_gradient", "tabular_softmax_fisher", "tabular_softmax_natural_gradient",
+    "PlanningResult", "value_iteration", "policy_iteration", "soft_value_iteration",
+    "soft_policy_iteration", "backward_induction", "optimal_objective", "bellman_backup",
+    "greedy_policy", "soft_backup", "soft_greedy_policy",
+    "policy_entropy", "soft_evaluate", "soft_objective", "soft_policy_gradient",
+    "tabular_softmax_soft_gradient",
+    "hessian", "tabular_softmax_hessian", "hessian_eigenvalues", "smoothness",
+    "softmax_smoothness_bound", "curvature_along_path", "resolvent", "logit_jacobian",
+    "weighted_logit_hessian",
+    "StepSizeWarning", "pg_step", "pg_step_size_bound", "npg_direction", "npg_step",
+    "entropy_npg_step", "pmd_step", "visitation_kl", "trpo_step", "cpi_step",
 ]

@@ -1,0 +1,258 @@
+"""Exact update rules on a finite MDP: each step computed from exact J, grad J, F and Q.
+
+Symbols: theta params, eta the step size, tau >= 0 the entropy temperature, J_tau the soft
+objective of ``npg.mdp.regularized`` (J_0 = J), d the unnormalised visitation and
+F_rho = (1 - gamma) F the Fisher matrix under the normalised visitation (1 - gamma) d
+(Agarwal et al. 2021's d^pi_rho; ``npg.mdp.fisher`` is F, weighted by d).
+
+    pg_step:          theta' = theta + eta grad J_tau(theta)
+                      (Mei et al. 2020; safe for the tabular softmax when eta <= 1/beta,
+                      beta = 8 r_max/(1-gamma)^3 at tau = 0 and (8 r_max + tau (4 + 8 log A)) /
+                      (1-gamma)^3 with entropy, Mei et al. Lemmas 2 and 14)
+    npg_step:         theta' = theta + eta F_rho^+ grad J(theta)
+                      (Kakade 2001; tabular softmax: theta + eta A / (1 - gamma), Agarwal et al.
+                      2021 sec. 5.3; any eta > 0)
+    entropy_npg_step: theta' = theta + eta F_rho^+ grad J_tau(theta)
+                      (Cen et al. 2021; tabular: pi' ~ pi^(1 - eta tau/(1-gamma))
+                      exp(eta Q_tau / (1 - gamma)); their linear rate needs 0 < eta <= (1-gamma)/tau)
+    pmd_step:         pi'(.|s) = argmax_p eta (<Q_tau(s, .), p> + tau H(p)) - KL(p || pi(.|s))
+                              ~ (pi(.|s) exp(eta Q_tau(s, .)))^(1 / (1 + eta tau))
+                      (policy mirror descent with the KL divergence, Lan 2022; Xiao 2022),
+                      on policy matrices
+    trpo_step:        max_u g^T u  s.t.  1/2 u^T F_bar u <= delta  (F_bar: Fisher under d/sum d),
+                      u = sqrt(2 delta / (x^T F_bar x)) x with x = F_bar^+ g, then backtracking
+                      theta + beta^k u until the exact visitation-weighted KL
+                      sum_s dbar_old(s) KL(pi_old(.|s) || pi'(.|s)) <= delta and J improves
+                      (Schulman et al. 2015)
+    cpi_step:         pi' = (1 - alpha) pi + alpha greedy(A^pi) with alpha in [0, 1] chosen by an
+                      exact line search on J (Kakade & Langford 2002). Every alpha improves J
+                      here: by the performance difference lemma J(pi') - J(pi) =
+                      alpha sum_s d'(s) sum_a greedy(a|s) A(s, a) >= 0.
+
+A step size outside the range a theorem allows gets a ``StepSizeWarning`` naming the bound (the
+update is still done: large steps are legal, just unguaranteed).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._checks import check_positive, check_positive_int
+from ..backend import get_xp, to_numpy
+from ..params import flatten, unflatten
+from ..policies import TabularSoftmaxPolicy
+from .exact import check_policy_matrix, evaluate, objective, visitation
+from .finite import FiniteMDP
+from .gradient import _obs, default_obs, fisher, policy_gradient, policy_matrix
+from .planning import greedy_policy
+from .regularized import _log_pi, check_temperature, soft_evaluate, soft_policy_gradient
+
+__all__ = ["StepSizeWarning", "pg_step_size_bound", "pg_step", "npg_direction", "npg_step",
+           "entropy_npg_step", "pmd_step", "visitation_kl", "trpo_step", "cpi_step"]
+
+
+class StepSizeWarning(UserWarning):
+    """A step size lies outside the range for which a convergence theorem holds."""
+
+
+def _warn(msg: str) -> None:
+    warnings.warn(msg, StepSizeWarning, stacklevel=3)
+
+
+def _vector(grads) -> np.ndarray:
+    return np.asarray(to_numpy(flatten(grads)), dtype=np.float64)
+
+
+def _add(params, direction: np.ndarray, eta: float) -> dict:
+    """params + eta * direction (a flat [P] NumPy vector), on params' backend and dtype."""
+    flat = flatten(params)
+    xp = get_xp(flat)
+    return unflatten(flat + xp.asarray(eta * direction, dtype=flat.dtype), params)
+
+
+def pg_step_size_bound(mdp: FiniteMDP, tau: float = 0.0) -> float:
+    """1/beta: the largest step of the softmax PG theorems (Mei et al. 2020, Thm 4 and 6).
+
+    beta = (8 r_max + tau (4 + 8 log A)) / (1 - gamma)^3, r_max = max |R| (rewards in [0, 1]
+    give Mei et al.'s (1-gamma)^3 / 8 and (1-gamma)^3 / (8 + tau (4 + 8 log A))); 0 at gamma=1.
+    """
+    tau = check_temperature(tau)
+    if mdp.gamma >= 1.0:
+        return 0.0
+    r = float(np.max(np.abs(mdp.R)))
+    beta = (8.0 * r + tau * (4.0 + 8.0 * np.log(mdp.n_actions))) / (1.0 - mdp.gamma) ** 3
+    return float("inf") if beta == 0.0 else 1.0 / beta
+
+
+def pg_step(mdp: FiniteMDP, policy, params, eta: float, tau: float = 0.0, obs=None) -> dict:
+    """theta + eta grad J_tau(theta) (exact gradient ascent). StepSizeWarning for the tabular
+    softmax when eta > ``pg_step_size_bound`` (Mei et al. 2020's range)."""
+    eta = check_positive("eta", eta)
+    tau = check_temperature(tau)
+    if isinstance(policy, TabularSoftmaxPolicy):
+        bound = pg_step_size_bound(mdp, tau)
+        if eta > bound:
+            _warn(f"eta = {eta:g} exceeds Mei et al. (2020)'s step-size bound 1/beta = "
+                  f"(1-gamma)^3/(8 r_max{' + tau (4 + 8 log A)' if tau else ''}) = {bound:.4g}: "
+                  f"monotone improvement and the convergence rate are not guaranteed")
+    g = soft_policy_gradient(mdp, policy, params, tau, obs) if tau else \
+        policy_gradient(mdp, policy, params, obs)
+    return _add(params, _vector(g), eta)
+
+
+def _tabular_npg_direction(mdp: FiniteMDP, policy, params, tau: float, obs) -> np.ndarray:
+    """Closed form of F_rho^+ grad J_tau for the tabular softmax: (A_tau - mean_a A_tau) /
+    (1 - gamma) on visited states, 0 elsewhere (``npg.mdp.closed_forms``; A_tau = Q_tau -
+    tau log pi - V_tau). Exact where the pseudo-inverse of a nearly deterministic policy's
+    Fisher matrix (eigenvalues ~ pi(a|s)) would drop the very directions that still improve J."""
+    obs = default_obs(mdp, policy, params) if obs is None else obs
+    pi = policy_matrix(policy, params, obs)
+    V, Q = soft_evaluate(mdp, pi, tau)
+    A = Q - tau * _log_pi(pi) - V[:, None]
+    reached = visitation(mdp, pi) > 0
+    x = np.where(reached[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
+    scale = 1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else float(visitation(mdp, pi).sum())
+    return scale * x.reshape(-1)
+
+
+def npg_direction(mdp: FiniteMDP, policy, params, tau: float = 0.0, obs=None,
+                  damping: float = 0.0, rcond: float = 1e-10) -> np.ndarray:
+    """F_rho^+ grad J_tau, NumPy [P]: the min-norm solution of (F_rho + damping I) x = g.
+
+    F_rho = (1 - gamma) F for gamma < 1 (Agarwal et al. 2021's normalisation), F / sum(d) at
+    gamma = 1. The tabular softmax without damping uses its closed form (exact, also for nearly
+    deterministic policies); other policies use ``np.linalg.lstsq`` with ``rcond``, which drops
+    directions whose Fisher eigenvalue is below rcond times the largest.
+    """
+    damping = float(damping)
+    if not (damping >= 0.0 and np.isfinite(damping)):
+        raise ValueError(f"damping must be a finite number >= 0; got {damping}")
+    tau = check_temperature(tau)
+    if isinstance(policy, TabularSoftmaxPolicy) and damping == 0.0:
+        return _tabular_npg_direction(mdp, policy, params, tau, obs)
+    F = fisher(mdp, policy, params, obs, normalized=mdp.gamma >= 1.0)
+    if mdp.gamma < 1.0:
+        F = (1.0 - mdp.gamma) * F
+    g = soft_policy_gradient(mdp, policy, params, tau, obs) if tau else \
+        policy_gradient(mdp, policy, params, obs)
+    if damping:
+        F = F + damping * np.eye(F.shape[0])
+    x = np.linalg.lstsq(F, _vector(g), rcond=rcond)[0]
+    if not np.all(np.isfinite(x)):
+        raise ValueError("the natural gradient is not finite; the Fisher solve overflowed")
+    return x
+
+
+def npg_step(mdp: FiniteMDP, policy, params, eta: float, obs=None, damping: float = 0.0) -> dict:
+    """theta + eta F_rho^+ grad J (Agarwal et al. 2021's NPG; every eta > 0 is covered)."""
+    eta = check_positive("eta", eta)
+    return _add(params, npg_direction(mdp, policy, params, 0.0, obs, damping), eta)
+
+
+def entropy_npg_step(mdp: FiniteMDP, policy, params, eta: float, tau: float, obs=None,
+                     damping: float = 0.0) -> dict:
+    """theta + eta F_rho^+ grad J_tau (Cen et al. 2021). StepSizeWarning when
+    eta > (1 - gamma) / tau, the range of their linear-rate theorem."""
+    eta = check_positive("eta", eta)
+    tau = check_positive("tau", tau)
+    if mdp.gamma < 1.0 and eta > (1.0 - mdp.gamma) / tau * (1 + 1e-12):
+        _warn(f"eta = {eta:g} exceeds Cen et al. (2021)'s bound (1 - gamma)/tau = "
+              f"{(1.0 - mdp.gamma) / tau:.4g}: the linear rate (1 - eta tau)^t is not "
+              f"guaranteed (and 1 - eta tau/(1 - gamma) < 0 flips the old logits' sign)")
+    return _add(params, npg_direction(mdp, policy, params, tau, obs, damping), eta)
+
+
+def pmd_step(mdp: FiniteMDP, pi, eta: float, tau: float = 0.0) -> np.ndarray:
+    """pi'(.|s) ~ (pi(.|s) exp(eta Q_tau(s, .)))^(1/(1 + eta tau)), ``[S, A]`` (module docstring).
+
+    Computed in log space with a per-state shift; zero-probability actions stay at zero.
+    """
+    pi = check_policy_matrix(mdp, pi)
+    eta = check_positive("eta", eta)
+    tau = check_temperature(tau)
+    _, Q = soft_evaluate(mdp, pi, tau) if tau else evaluate(mdp, pi)[:2]
+    with np.errstate(divide="ignore"):
+        logits = (np.log(pi) + eta * Q) / (1.0 + eta * tau)
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def visitation_kl(mdp: FiniteMDP, pi_old, pi_new) -> float:
+    """sum_s dbar_old(s) KL(pi_old(.|s) || pi_new(.|s)), dbar_old = d_old / sum d_old.
+
+    inf when pi_new puts zero mass where pi_old does not, on a visited state.
+    """
+    pi_old = check_policy_matrix(mdp, pi_old)
+    pi_new = check_policy_matrix(mdp, pi_new)
+    d = visitation(mdp, pi_old, normalized=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(pi_old > 0, pi_old * (np.log(pi_old) - np.log(pi_new)), 0.0)
+    kl = terms.sum(axis=1)
+    return float(np.sum(np.where(d > 0, d * kl, 0.0)))
+
+
+def trpo_step(mdp: FiniteMDP, policy, params, max_kl: float, obs=None,
+              backtrack: float = 0.5, max_backtracks: int = 10, damping: float = 0.0
+              ) -> tuple[dict, dict]:
+    """One TRPO step with exact quantities (module docstring); returns (params', info).
+
+    info: accepted (bool), n_backtracks, kl (exact, of the returned params), J_old, J,
+    step_fraction beta^k (0 when rejected: params' = params).
+    """
+    max_kl = check_positive("max_kl", max_kl)
+    backtrack = check_positive("backtrack", backtrack)
+    if backtrack >= 1.0:
+        raise ValueError(f"backtrack must lie in (0, 1); got {backtrack}")
+    max_backtracks = check_positive_int("max_backtracks", max_backtracks)
+    obs = _obs(mdp, policy, params, obs) if obs is not None else default_obs(mdp, policy, params)
+    pi_old = policy_matrix(policy, params, obs)
+    J_old = objective(mdp, pi_old)
+    F = fisher(mdp, policy, params, obs, normalized=True)
+    if damping:
+        F = F + float(damping) * np.eye(F.shape[0])
+    g = _vector(policy_gradient(mdp, policy, params, obs))
+    x = np.linalg.lstsq(F, g, rcond=1e-10)[0]
+    quad = float(x @ F @ x)
+    info = dict(accepted=False, n_backtracks=0, kl=0.0, J_old=J_old, J=J_old, step_fraction=0.0)
+    if not quad > 0.0 or not np.isfinite(quad):
+        return params, info                                     # at a stationary point
+    u = np.sqrt(2.0 * max_kl / quad) * x
+    for k in range(max_backtracks + 1):
+        frac = backtrack ** k
+        new = _add(params, u, frac)
+        pi_new = policy_matrix(policy, new, obs)
+        kl = visitation_kl(mdp, pi_old, pi_new)
+        J_new = objective(mdp, pi_new)
+        if kl <= max_kl and J_new > J_old:
+            info.update(accepted=True, n_backtracks=k, kl=kl, J=J_new, step_fraction=frac)
+            return new, info
+    info["n_backtracks"] = max_backtracks
+    return params, info
+
+
+def cpi_step(mdp: FiniteMDP, pi, alpha: float | None = None, n_grid: int = 21
+             ) -> tuple[np.ndarray, dict]:
+    """Conservative policy iteration: (1 - alpha) pi + alpha greedy(A^pi); returns (pi', info).
+
+    alpha None: the best of ``n_grid`` equally spaced values in [0, 1] by exact J (a line
+    search, so J(pi') >= J(pi)). info: alpha, J_old, J, policy_advantage
+    sum_s dbar(s) sum_a greedy(a|s) A(s, a) (>= 0; 0 exactly at an optimal pi).
+    """
+    pi = check_policy_matrix(mdp, pi)
+    _, _, A = evaluate(mdp, pi)
+    g = greedy_policy(A)
+    adv = float(visitation(mdp, pi, normalized=True) @ np.sum(g * A, axis=1))
+    J_old = objective(mdp, pi)
+    if alpha is None:
+        grid = np.linspace(0.0, 1.0, check_positive_int("n_grid", n_grid))
+        values = [objective(mdp, (1 - a) * pi + a * g) for a in grid]
+        alpha = float(grid[int(np.argmax(values))])
+    else:
+        alpha = float(alpha)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must lie in [0, 1]; got {alpha}")
+    new = (1.0 - alpha) * pi + alpha * g
+    return new, dict(alpha=alpha, J_old=J_old, J=objective(mdp, new), policy_advantage=adv)
