@@ -313,7 +313,7 @@ class Agent:
             self.episode_returns.extend(rets.tolist())
             self.episode_lengths.extend(lens.tolist())
             recent.extend(rets.tolist())
-            if stats.get("n_episodes", 1) == 0 and not warned:
+            if not warned and not self.episode_returns and self.n_updates >= _QUIET_UPDATES:
                 warned = _warn_no_episodes(self)
             if logger is not None:
                 logger.log_episodes(self.env_steps, rets, lens)
@@ -468,12 +468,14 @@ def _step_cap(envs, max_steps) -> int:
     return int(limit) if limit else 10_000
 
 
+_QUIET_UPDATES = 10     # updates without any finished episode before learn() warns
+
+
 def _warn_no_episodes(agent) -> bool:
-    per = agent.config.n_envs * agent.config.n_steps
+    """Warn (once per learn call) that no training episode has ended yet."""
     warnings.warn(
-        f"{agent.algo_name}: an update had no complete episode to learn from (no episode "
-        f"ended within {agent.env_steps:,} env steps so far, {per} per rollout); REINFORCE "
-        f"learns from whole episodes only: check that the environment ends its episodes (a "
-        f"time limit, e.g. gymnasium.wrappers.TimeLimit) or use an actor-critic", RuntimeWarning,
-        stacklevel=4)
+        f"{agent.algo_name}: no episode has ended in {agent.env_steps:,} env steps "
+        f"({agent.n_updates} updates); REINFORCE learns from whole episodes only, and no "
+        f"return can be logged: check that the environment ends its episodes (a time limit, "
+        f"e.g. gymnasium.wrappers.TimeLimit)", RuntimeWarning, stacklevel=4)
     return True

@@ -118,7 +118,9 @@ def _checked_state(agent, meta, arrays, where) -> dict:
         elif type(g) is not type(w):
             raise CheckpointError(f"{where}/{META_FILE}: state scalar {k!r} must be "
                                   f"{type(w).__name__}; got {type(g).__name__}")
-    return state_from_flat(got)
+    # the fresh state's key order: the updaters pack parameters in insertion order, and a sum
+    # over them (the global gradient norm) rounds differently in another order
+    return state_from_flat({k: got[k] for k in want})
 
 
 def restore(agent, meta: dict, arrays: dict, where: str, env_matches: bool) -> None:

@@ -1,15 +1,21 @@
-"""The ``npg`` command line: train, evaluate and plot.
+"""The ``npg`` command line: train, resume, evaluate and plot.
 
     npg train                                   # PPO on CartPole-v1, 50k steps, tuned settings
-    npg train ENV_ID --algo ppo --steps N --seed S --set key=value ... --out DIR
+    npg train ENV_ID --algo ppo --steps N --seed S --set key=value ... --out DIR [--force]
+    npg resume DIR [--steps N]                  # continue a run exactly where it stopped
     npg eval DIR --episodes K [--stochastic] [--seed S]
     npg plot DIR [--out PNG]
 
-``train`` draws a progress bar, writes ``episodes.csv``/``updates.csv`` and the saved agent
-(``agent.json`` + ``agent.npz``) into DIR (default ``runs/<env>-<algo>-seed<seed>``), evaluates
-the final policy and prints a summary. ``--set`` overrides config fields; values are read as
-Python literals where they parse (``lr=3e-4``, ``hidden=32,32``, ``target_kl=None``,
-``norm_adv=false``) and as strings otherwise (``dtype=float32``).
+``train`` draws a progress bar, writes ``episodes.csv``/``updates.csv`` and checkpoints
+(``ckpt-NNNNNNNN/``, see ``npg.checkpoint``) into DIR, evaluates the final policy and prints a
+summary. DIR defaults to ``runs/<env>-<algo>-seed<seed>`` (with ``-2``, ``-3``, ... appended
+when that holds a run already); an explicit ``--out`` that holds a run is refused unless
+``--force`` (which replaces it) — or continue it with ``resume``. ``--set`` overrides config
+fields; values are read as Python literals where they parse (``lr=3e-4``, ``hidden=32,32``,
+``target_kl=None``, ``norm_adv=false``) and as strings otherwise (``dtype=float32``).
+
+Ctrl-C finishes the current update, saves a checkpoint and exits (code 130) with a line saying
+how to resume. Every error is one line on stderr (exit code 2); ``--debug`` shows the traceback.
 Run as ``npg ...`` once installed, or ``python -m npg.cli ...``.
 """
 
@@ -17,15 +23,15 @@ from __future__ import annotations
 
 import argparse
 import ast
+import difflib
 import os
 import sys
 import time
 
-import numpy as np
-
-__all__ = ["main", "parse_set"]
+__all__ = ["main", "parse_set", "COMMANDS"]
 
 DEFAULT_ENV, DEFAULT_ALGO, DEFAULT_STEPS = "CartPole-v1", "ppo", 50_000
+COMMANDS = ("train", "resume", "eval", "plot")
 _LITERALS = {"true": True, "false": False, "none": None, "null": None}
 
 
@@ -50,9 +56,14 @@ def parse_set(items) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     p = argparse.ArgumentParser(prog="npg", description="NumPy policy gradients on gymnasium.")
+    p.add_argument("--version", action="version", version=f"npg {__version__}")
     sub = p.add_subparsers(dest="command")
-    t = sub.add_parser("train", help="train an agent (default: PPO on CartPole-v1)")
+    t = sub.add_parser("train", parents=[common],
+                       help="train an agent (default: PPO on CartPole-v1)")
     t.add_argument("env", nargs="?", default=DEFAULT_ENV, help="gymnasium environment id")
     t.add_argument("--algo", default=DEFAULT_ALGO, help="ppo, reinforce, ac, a2c, qac")
     t.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps")
@@ -61,7 +72,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="override a config field (repeatable)")
     t.add_argument("--env-kwarg", action="append", default=[], metavar="KEY=VALUE",
                    help="environment constructor argument (repeatable)")
-    t.add_argument("--out", default=None, help="run directory (logs and saved agent)")
+    t.add_argument("--out", default=None, help="run directory (logs and checkpoints)")
+    t.add_argument("--force", action="store_true", help="replace a run already in --out")
     t.add_argument("--vectorization", default="auto",
                    choices=("auto", "sync", "async", "vector_entry_point"))
     t.add_argument("--normalize-obs", action="store_true")
@@ -69,56 +81,116 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS")
     t.add_argument("--eval-episodes", type=int, default=10, help="0 skips the final evaluation")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    e = sub.add_parser("eval", help="evaluate a saved agent")
+    r = sub.add_parser("resume", parents=[common], help="continue a run from its checkpoint")
+    r.add_argument("dir", help="run directory written by `npg train`")
+    r.add_argument("--steps", type=int, default=None,
+                   help="steps to train on (default: what is left of the run's schedule)")
+    r.add_argument("--eval-episodes", type=int, default=10)
+    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--allow-import", action="store_true",
+                   help="trust a saved 'module:Env' id (imports the module)")
+    e = sub.add_parser("eval", parents=[common], help="evaluate a saved agent")
     e.add_argument("dir", help="run directory written by `npg train` (or Agent.save)")
     e.add_argument("--episodes", type=int, default=10)
     e.add_argument("--seed", type=int, default=None)
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
-    pl = sub.add_parser("plot", help="plot a run's learning curve to PNG")
+    e.add_argument("--allow-import", action="store_true",
+                   help="trust a saved 'module:Env' id (imports the module)")
+    pl = sub.add_parser("plot", parents=[common], help="plot a run's learning curve to PNG")
     pl.add_argument("dir")
     pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png)")
     pl.add_argument("--window", type=int, default=20)
     return p
 
 
-def _summary(returns: np.ndarray) -> str:
+def _summary(returns) -> str:
     return (f"mean {returns.mean():.2f} +- {returns.std():.2f}  (min {returns.min():.2f}, "
             f"max {returns.max():.2f}, {returns.size} episodes)")
 
 
-def _train(a, out) -> int:
-    from .agent import Agent
-    config = parse_set(a.set)
-    env_kwargs = parse_set(a.env_kwarg)
-    run_dir = a.out or os.path.join("runs", f"{a.env}-{a.algo}-seed{a.seed}")
-    agent = Agent(a.env, a.algo, config, a.seed, a.vectorization, a.normalize_obs,
-                  a.scale_reward, env_kwargs or None)
-    print(f"training {a.algo} on {a.env} for {a.steps:,} steps (seed {a.seed}) -> {run_dir}",
-          file=out)
-    t0 = time.perf_counter()
-    agent.learn(a.steps, progress=not a.quiet, log_dir=run_dir,
-                checkpoint_every=a.checkpoint_every)
-    wall = time.perf_counter() - t0
-    agent.save(run_dir)
+def _default_run_dir(a) -> str:
+    """``runs/<env>-<algo>-seed<seed>``, or the first ``-2``, ``-3``, ... free of a run."""
+    from .run_dir import is_run
+    base = os.path.join("runs", f"{a.env.replace(':', '_').replace('/', '_')}-{a.algo}"
+                                f"-seed{a.seed}")
+    path, k = base, 1
+    while is_run(path):
+        k += 1
+        path = f"{base}-{k}"
+    return path
+
+
+def _finish(agent, run_dir, wall, eval_episodes, out) -> None:
     print(f"done: {agent.env_steps:,} env steps, {agent.n_updates} updates in {wall:.1f} s "
-          f"({agent.env_steps / wall:,.0f} steps/s)", file=out)
+          f"({agent.env_steps / max(wall, 1e-9):,.0f} steps/s)", file=out)
     print(f"training episodes: {len(agent.episode_returns)}, mean return of the last 20: "
           f"{agent.mean_return(20):.2f}", file=out)
-    if a.eval_episodes > 0:
-        print(f"evaluation (deterministic): {_summary(agent.evaluate(a.eval_episodes))}",
+    if eval_episodes > 0:
+        print(f"evaluation (deterministic): {_summary(agent.evaluate(eval_episodes))}",
               file=out)
-    print(f"saved to {run_dir}  (npg eval {run_dir}; npg plot {run_dir})", file=out)
-    agent.close()
+    print(f"saved to {run_dir}  (npg eval {run_dir}; npg plot {run_dir}; npg resume {run_dir} "
+          f"--steps N)", file=out)
+
+
+def _train(a, out) -> int:
+    from .agent import Agent
+    from .run_dir import prepare
+    config = parse_set(a.set)
+    env_kwargs = parse_set(a.env_kwarg)
+    agent = Agent(a.env, a.algo, config, a.seed, a.vectorization, a.normalize_obs,
+                  a.scale_reward, env_kwargs or None)
+    try:
+        run_dir = prepare(a.out, a.force) if a.out else prepare(_default_run_dir(a))
+    except BaseException:
+        agent.close()
+        raise
+    print(f"training {a.algo} on {a.env} for {a.steps:,} steps (seed {a.seed}) -> {run_dir}",
+          file=out)
+    try:
+        t0 = time.perf_counter()
+        agent.learn(a.steps, progress=not a.quiet, log_dir=run_dir,
+                    checkpoint_every=a.checkpoint_every)
+        wall = time.perf_counter() - t0
+        agent.save(run_dir)
+        _finish(agent, run_dir, wall, a.eval_episodes, out)
+    finally:
+        agent.close()
+    return 0
+
+
+def _resume(a, out) -> int:
+    from .agent import Agent
+    agent = Agent.load(a.dir, allow_import=a.allow_import)
+    steps = a.steps
+    if steps is None:
+        steps = (agent.schedule_steps or 0) - agent.env_steps
+        if steps <= 0:
+            agent.close()
+            raise ValueError(f"the run in {a.dir!r} has finished its {agent.env_steps:,} steps; "
+                             f"pass --steps N to train N more")
+    print(f"resuming {agent.algo_name} on {agent.env_id} at {agent.env_steps:,} env steps for "
+          f"{steps:,} more -> {a.dir}", file=out)
+    try:
+        t0 = time.perf_counter()
+        agent.learn(steps, progress=not a.quiet, log_dir=a.dir,
+                    checkpoint_every=agent.run_settings.get("checkpoint_every"))
+        wall = time.perf_counter() - t0
+        agent.save(a.dir)
+        _finish(agent, a.dir, wall, a.eval_episodes, out)
+    finally:
+        agent.close()
     return 0
 
 
 def _eval(a, out) -> int:
     from .agent import Agent
-    agent = Agent.load(a.dir)
-    ret = agent.evaluate(a.episodes, deterministic=not a.stochastic, seed=a.seed)
+    agent = Agent.load(a.dir, allow_import=a.allow_import)
+    try:
+        ret = agent.evaluate(a.episodes, deterministic=not a.stochastic, seed=a.seed)
+    finally:
+        agent.close()
     kind = "stochastic" if a.stochastic else "deterministic"
     print(f"{agent.algo_name} on {agent.env_id}, {kind}: {_summary(ret)}", file=out)
-    agent.close()
     return 0
 
 
@@ -133,24 +205,60 @@ def _plot(a, out) -> int:
     return 0
 
 
+def _route(argv: list) -> list:
+    """``npg`` alone and ``npg ENV_ID ...`` mean ``npg train ...``; a misspelt command is an
+    error with a suggestion (unless it is a registered environment id)."""
+    if not argv:
+        return ["train"]
+    first = argv[0]
+    if first in COMMANDS or first in ("-h", "--help", "--version"):
+        return argv
+    if first.startswith("-"):
+        return ["train"] + argv
+    close = difflib.get_close_matches(first, COMMANDS, n=1, cutoff=0.6)
+    if close and "-v" not in first and ":" not in first:
+        import gymnasium as gym
+        if first not in gym.registry:
+            raise SystemExit(f"npg: error: unknown command {first!r} (did you mean "
+                             f"{close[0]!r}?); commands: {', '.join(COMMANDS)}, or an "
+                             f"environment id to train on")
+    return ["train"] + argv
+
+
 def main(argv=None, out=None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); returns the exit code.
-    ``npg`` with no command runs ``npg train``. Bad arguments exit with code 2 and a message
-    on stderr; ``out`` is where normal output goes (default stdout)."""
+    ``npg`` with no command runs ``npg train``. Errors exit with code 2 and one line on stderr
+    (``--debug``: the traceback); Ctrl-C during training saves and exits with code 130. ``out``
+    is where normal output goes (default stdout)."""
     out = sys.stdout if out is None else out
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0] not in ("train", "eval", "plot", "-h", "--help"):
-        argv = ["train"] + argv
+    try:
+        argv = _route(argv)
+    except SystemExit as err:
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
     parser = _parser()
     a = parser.parse_args(argv)
+    run = {"train": _train, "resume": _resume, "eval": _eval, "plot": _plot}[a.command]
     try:
-        if a.command == "train":
-            return _train(a, out)
-        if a.command == "eval":
-            return _eval(a, out)
-        return _plot(a, out)
-    except (ValueError, TypeError) as err:
-        parser.exit(2, f"npg {a.command}: error: {err}\n")
+        return run(a, out)
+    except KeyboardInterrupt as err:
+        if a.debug:
+            raise
+        msg = str(err) or "interrupted"
+        print(f"npg {a.command}: {msg}", file=sys.stderr)
+        return 130
+    except Exception as err:                       # one line for every npg/gymnasium error
+        if a.debug:
+            raise
+        parser.exit(2, f"npg {a.command}: error: {_one_line(err)}\n")
+
+
+def _one_line(err: BaseException) -> str:
+    text = " ".join(str(err).split()) or type(err).__name__
+    if isinstance(err, (ValueError, TypeError)):
+        return text
+    return f"{type(err).__name__}: {text}"
 
 
 if __name__ == "__main__":
