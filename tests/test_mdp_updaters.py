@@ -219,3 +219,20 @@ def test_bad_input():
         M.pmd_step(loop, stay, 1.0)
     with pytest.raises(ValueError, match="terminal"):
         M.cpi_step(loop, stay)
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.3])
+def test_tabular_fast_steps_equal_the_policy_steps(tau):
+    mdp = unit_reward_mdp(8, n_terminal=1, p_terminate=0.1)
+    theta = np.random.default_rng(9).standard_normal((6, 3))
+    policy, params, obs = tab(mdp, theta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", M.StepSizeWarning)
+        assert np.allclose(M.tabular_pg_step(mdp, theta, 0.5, tau),
+                           M.pg_step(mdp, policy, params, 0.5, tau)["theta"], atol=1e-13)
+        fast = M.tabular_npg_step(mdp, theta, 0.1, tau)
+        slow = (M.entropy_npg_step(mdp, policy, params, 0.1, tau) if tau
+                else M.npg_step(mdp, policy, params, 0.1))["theta"]
+    assert np.allclose(fast, slow, atol=1e-13)
+    with pytest.raises(ValueError, match="theta"):
+        M.tabular_pg_step(mdp, theta[:, :2], 0.1)

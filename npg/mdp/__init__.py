@@ -41,7 +41,8 @@ from .logit_curvature import logit_jacobian, weighted_logit_hessian
 from .fisher_compare import (compatible_critic, compatible_features, cosine, empirical_fisher,
                              gradient_second_moment, sampled_fisher, score_matrix)
 from .updaters import (StepSizeWarning, cpi_step, entropy_npg_step, npg_direction, npg_step,
-                       pg_step, pg_step_size_bound, pmd_step, trpo_step, visitation_kl)
+                       pg_step, pg_step_size_bound, pmd_step, tabular_npg_step,
+                       tabular_pg_step, trpo_step, visitation_kl)
 
 __all__ = [
     "FiniteMDP", "random_mdp", "Trajectories", "sample_trajectories", "rollout", "as_generator", "frozen_lake", "cliff_walking", "taxi", "from_gymnasium",
@@ -60,7 +61,7 @@ __all__ = [
     "softmax_smoothness_bound", "curvature_along_path", "resolvent", "logit_jacobian",
     "weighted_logit_hessian",
     "StepSizeWarning", "pg_step", "pg_step_size_bound", "npg_direction", "npg_step",
-    "entropy_npg_step", "pmd_step", "visitation_kl", "trpo_step", "cpi_step",
+    "entropy_npg_step", "pmd_step", "tabular_pg_step", "tabular_npg_step", "visitation_kl", "trpo_step", "cpi_step",
     "score_matrix", "sampled_fisher", "empirical_fisher", "gradient_second_moment",
     "compatible_features", "compatible_critic", "cosine",
 ]

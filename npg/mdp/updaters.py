@@ -47,9 +47,11 @@ from .exact import check_policy_matrix, evaluate, objective, visitation
 from .finite import FiniteMDP
 from .gradient import _obs, default_obs, fisher, policy_gradient, policy_matrix
 from .planning import greedy_policy
-from .regularized import _log_pi, check_temperature, soft_evaluate, soft_policy_gradient
+from .regularized import (_log_pi, check_temperature, soft_evaluate, soft_policy_gradient,
+                          tabular_softmax_soft_gradient)
 
-__all__ = ["StepSizeWarning", "pg_step_size_bound", "pg_step", "npg_direction", "npg_step",
+__all__ = ["StepSizeWarning", "pg_step_size_bound", "pg_step", "tabular_pg_step",
+           "tabular_npg_step", "npg_direction", "npg_step",
            "entropy_npg_step", "pmd_step", "visitation_kl", "trpo_step", "cpi_step"]
 
 
@@ -102,19 +104,55 @@ def pg_step(mdp: FiniteMDP, policy, params, eta: float, tau: float = 0.0, obs=No
     return _add(params, _vector(g), eta)
 
 
-def _tabular_npg_direction(mdp: FiniteMDP, policy, params, tau: float, obs) -> np.ndarray:
-    """Closed form of F_rho^+ grad J_tau for the tabular softmax: (A_tau - mean_a A_tau) /
-    (1 - gamma) on visited states, 0 elsewhere (``npg.mdp.closed_forms``; A_tau = Q_tau -
-    tau log pi - V_tau). Exact where the pseudo-inverse of a nearly deterministic policy's
-    Fisher matrix (eigenvalues ~ pi(a|s)) would drop the very directions that still improve J."""
-    obs = default_obs(mdp, policy, params) if obs is None else obs
-    pi = policy_matrix(policy, params, obs)
+def _natural_direction_matrix(mdp: FiniteMDP, pi: np.ndarray, tau: float) -> np.ndarray:
+    """F_rho^+ grad J_tau of the tabular softmax in closed form, [S, A]: (A_tau - mean_a A_tau)
+    / (1 - gamma) on visited states, 0 elsewhere (``npg.mdp.closed_forms``; A_tau = Q_tau -
+    tau log pi - V_tau; 1/(1 - gamma) becomes sum d at gamma = 1). Exact where the
+    pseudo-inverse of a nearly deterministic policy's Fisher matrix (eigenvalues ~ pi(a|s))
+    would drop the very directions that still improve J."""
     V, Q = soft_evaluate(mdp, pi, tau)
     A = Q - tau * _log_pi(pi) - V[:, None]
-    reached = visitation(mdp, pi) > 0
-    x = np.where(reached[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
-    scale = 1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else float(visitation(mdp, pi).sum())
-    return scale * x.reshape(-1)
+    d = visitation(mdp, pi)
+    x = np.where((d > 0)[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
+    return x * (1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else float(d.sum()))
+
+
+def _theta(mdp: FiniteMDP, theta) -> np.ndarray:
+    t = np.asarray(to_numpy(theta), dtype=np.float64)
+    if t.shape != (mdp.n_states, mdp.n_actions) or not np.all(np.isfinite(t)):
+        raise ValueError(f"theta must be finite logits [S, A] = [{mdp.n_states}, "
+                         f"{mdp.n_actions}]; got shape {t.shape}")
+    return t
+
+
+def _softmax_rows(theta: np.ndarray) -> np.ndarray:
+    e = np.exp(theta - theta.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def tabular_pg_step(mdp: FiniteMDP, theta, eta: float, tau: float = 0.0) -> np.ndarray:
+    """The tabular softmax's pg_step on logits theta [S, A]: theta + eta d pi A_tau (closed form
+    of ``npg.mdp.regularized``), without the policy machinery (fast loops; equal to pg_step)."""
+    theta = _theta(mdp, theta)
+    eta = check_positive("eta", eta)
+    tau = check_temperature(tau)
+    bound = pg_step_size_bound(mdp, tau)
+    if eta > bound:
+        _warn(f"eta = {eta:g} exceeds Mei et al. (2020)'s step-size bound 1/beta = {bound:.4g}")
+    pi = _softmax_rows(theta)
+    return theta + eta * tabular_softmax_soft_gradient(mdp, pi, tau)
+
+
+def tabular_npg_step(mdp: FiniteMDP, theta, eta: float, tau: float = 0.0) -> np.ndarray:
+    """The tabular softmax's npg_step (tau = 0) or entropy_npg_step (tau > 0) on logits
+    theta [S, A]: theta + eta (A_tau - mean_a A_tau) / (1 - gamma) on visited states."""
+    theta = _theta(mdp, theta)
+    eta = check_positive("eta", eta)
+    tau = check_temperature(tau)
+    if tau and mdp.gamma < 1.0 and eta > (1.0 - mdp.gamma) / tau * (1 + 1e-12):
+        _warn(f"eta = {eta:g} exceeds Cen et al. (2021)'s bound (1 - gamma)/tau = "
+              f"{(1.0 - mdp.gamma) / tau:.4g}")
+    return theta + eta * _natural_direction_matrix(mdp, _softmax_rows(theta), tau)
 
 
 def npg_direction(mdp: FiniteMDP, policy, params, tau: float = 0.0, obs=None,
@@ -131,7 +169,9 @@ def npg_direction(mdp: FiniteMDP, policy, params, tau: float = 0.0, obs=None,
         raise ValueError(f"damping must be a finite number >= 0; got {damping}")
     tau = check_temperature(tau)
     if isinstance(policy, TabularSoftmaxPolicy) and damping == 0.0:
-        return _tabular_npg_direction(mdp, policy, params, tau, obs)
+        obs = default_obs(mdp, policy, params) if obs is None else obs
+        pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+        return _natural_direction_matrix(mdp, pi, tau).reshape(-1)
     F = fisher(mdp, policy, params, obs, normalized=mdp.gamma >= 1.0)
     if mdp.gamma < 1.0:
         F = (1.0 - mdp.gamma) * F
