@@ -8,3 +8,7 @@ from .toy import CountingEnv
 __all__ = ["make_vec_env", "autoreset_mode_of", "MODES", "ObsNormalizer", "RewardScaler",
            "RunningMeanVar", "SpaceInfo", "space_info", "obs_encoder", "action_decoder",
            "clip_action", "CountingEnv"]
+
+from .lqr_env import LinearFeatures, LQREnv, LQRVectorEnv  # noqa: E402  (appended export)
+
+__all__ += ["LQREnv", "LQRVectorEnv", "LinearFeatures"]
