@@ -440,7 +440,7 @@ class Agent:
             except (TypeError, ValueError) as err:
                 raise checkpoint.CheckpointError(str(err)) from None
         vec = f(meta, "vectorization", str, ckpt)
-        vec = vec if vec in VECTORIZATIONS else "auto"
+        vec = vec if vec in VECTORIZATIONS and env is None else "auto"
         agent = cls(env if env is not None else saved_id, f(meta, "algo", str, ckpt),
                     f(meta, "config", dict, ckpt), f(meta, "seed", int, ckpt), vec,
                     f(meta, "normalize_obs", bool, ckpt), f(meta, "scale_reward", bool, ckpt),

@@ -149,8 +149,10 @@ def save(path, meta: dict, arrays: dict[str, np.ndarray], keep: int = 2) -> str:
 
 def _prune(store: str, keep: int) -> None:
     done, tmp = _entries(store)
-    for _, name in done[:-keep]:
-        shutil.rmtree(os.path.join(store, name), ignore_errors=True)
+    for _, name in done[:-keep]:             # renamed first: a kill mid-delete leaves a .tmp
+        doomed = os.path.join(store, f".tmp-ckpt-{os.getpid()}-{uuid.uuid4().hex[:8]}")
+        os.rename(os.path.join(store, name), doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
     for name in tmp:
         if not _alive(int(_TMP.match(name).group(1))):
             shutil.rmtree(os.path.join(store, name), ignore_errors=True)
