@@ -313,7 +313,7 @@ class Agent:
             self.episode_returns.extend(rets.tolist())
             self.episode_lengths.extend(lens.tolist())
             recent.extend(rets.tolist())
-            if not warned and not self.episode_returns and self.n_updates >= _QUIET_UPDATES:
+            if not warned and not self.episode_returns:
                 warned = _warn_no_episodes(self)
             if logger is not None:
                 logger.log_episodes(self.env_steps, rets, lens)
@@ -472,10 +472,15 @@ _QUIET_UPDATES = 10     # updates without any finished episode before learn() wa
 
 
 def _warn_no_episodes(agent) -> bool:
-    """Warn (once per learn call) that no training episode has ended yet."""
+    """Warn (once per learn call, returning True) when no training episode has ended in 10
+    updates and in more steps per environment than its time limit, if it has one."""
+    per_env = agent.env_steps // agent.config.n_envs
+    limit = getattr(getattr(agent.envs, "spec", None), "max_episode_steps", None)
+    if agent.n_updates < _QUIET_UPDATES or (limit and per_env <= limit):
+        return False
     warnings.warn(
         f"{agent.algo_name}: no episode has ended in {agent.env_steps:,} env steps "
-        f"({agent.n_updates} updates); REINFORCE learns from whole episodes only, and no "
-        f"return can be logged: check that the environment ends its episodes (a time limit, "
-        f"e.g. gymnasium.wrappers.TimeLimit)", RuntimeWarning, stacklevel=4)
+        f"({per_env:,} per environment); the environment may never end its episodes: give it a "
+        f"time limit (gymnasium.wrappers.TimeLimit). No return can be logged, and REINFORCE "
+        f"cannot learn without complete episodes", RuntimeWarning, stacklevel=4)
     return True
