@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 
 import pytest
 
@@ -76,3 +77,78 @@ def test_bad_arguments_exit_2_with_a_message(argv, message, capsys, tmp_path):
         cli.main(argv + (["--out", str(tmp_path)] if argv[0] == "train" else []),
                  out=io.StringIO())
     assert exc.value.code == 2 and message in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- resume, protection, errors
+
+TINY = ["--quiet", "--eval-episodes", "0", "--set", "n_envs=2", "--set", "n_steps=16",
+        "--set", "batch_size=16", "--set", "n_epochs=1", "--set", "hidden=8"]
+
+
+def test_resume_continues_a_run_to_its_schedule_and_beyond(tmp_path):
+    d = str(tmp_path / "run")
+    assert run(["train", "--steps", "64", "--out", d, *TINY])[0] == 0
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["resume", d, "--quiet", "--eval-episodes", "0"], out=io.StringIO())
+    assert exc.value.code == 2                     # nothing left of its 64-step schedule
+    code, text = run(["resume", d, "--steps", "32", "--quiet", "--eval-episodes", "0"])
+    assert code == 0 and "resuming ppo on CartPole-v1 at 64 env steps for 32 more" in text
+    assert Agent.load(d).env_steps == 96
+
+
+def test_train_refuses_an_existing_run_without_force(tmp_path, capsys):
+    d = str(tmp_path / "run")
+    assert run(["train", "--steps", "64", "--out", d, *TINY])[0] == 0
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "--steps", "32", "--out", d, *TINY], out=io.StringIO())
+    assert exc.value.code == 2 and "already holds a run; pass --force" in capsys.readouterr().err
+    assert Agent.load(d).env_steps == 64           # untouched
+    assert run(["train", "--steps", "32", "--out", d, "--force", *TINY])[0] == 0
+    assert Agent.load(d).env_steps == 32
+
+
+def test_the_default_run_directory_never_replaces_a_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for _ in range(2):
+        assert run(["train", "--steps", "32", *TINY])[0] == 0
+    assert sorted(os.listdir(tmp_path / "runs")) == ["CartPole-v1-ppo-seed0",
+                                                      "CartPole-v1-ppo-seed0-2"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["NoSuchEnv-v0"], "env 'NoSuchEnv-v0' is not a registered gymnasium environment"),
+    (["CartPole"], "did you mean 'CartPole-v1'"),
+    (["Taxi-v3"], "deprecated"),
+    (["trian"], "unknown command 'trian' (did you mean 'train'?)"),
+    (["train", "--out", "FILE"], "exists and is not a directory"),
+    (["eval", "DAMAGED"], "SHA-256 does not match"),
+    (["resume", "DAMAGED"], "SHA-256 does not match"),
+])
+def test_every_error_is_one_line_without_a_traceback(argv, message, tmp_path, capsys,
+                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "FILE").write_text("x")
+    if "DAMAGED" in argv:
+        Agent("CartPole-v1", "a2c", {"hidden": (4,)}, seed=0).save(tmp_path / "DAMAGED")
+        npz = next((tmp_path / "DAMAGED").glob("ckpt-*/agent.npz"))
+        data = bytearray(npz.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        npz.write_bytes(bytes(data))
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv + ["--quiet"] * (argv[0] not in ("eval", "resume")), out=io.StringIO())
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(ValueError, match="not a registered"):
+        cli.main(["train", "NoSuchEnv-v0", "--debug", "--out", str(tmp_path)],
+                 out=io.StringIO())
+
+
+def test_version():
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--version"], out=io.StringIO())
+    assert exc.value.code == 0
