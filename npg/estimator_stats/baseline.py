@@ -16,9 +16,22 @@ techniques for gradient estimates in reinforcement learning", JMLR 5, derive suc
 baselines and show that V^pi is not one of them in general). b* is the least-squares
 projection of g onto the span of the Phi_s, so v lies in the range of H and b* = H^+ v (the
 minimum-norm solution: 0 on states that are never visited with a non-zero score, where any value
-is optimal). H, v and E||g||^2 come from the trace form of the second-moment recursion
-(``recursion.tail_moments`` with the blocks Phi_0..Phi_{S-1}, g: ``tails.score_blocks_form``) or,
-on small problems, by enumeration; both are exact for the sampler's horizon cap T.
+is optimal). H, v come from the recursion below, E||g||^2 and E g from ``recursion`` (the
+reward-to-go estimator), or, on small problems, all by enumeration; both are exact for the
+sampler's horizon cap T.
+
+The recursion for H and v. Over the tail from a state s with h steps to go, Phi_i = [s = i] psi
++ gamma Phi_i', Y = G psi + gamma Y' (the reward-to-go estimate) and G = r + gamma G'. Since
+E[Phi_i'] = 0 (the score has mean zero under pi at every step), the cross terms with one Phi'
+factor and a constant vanish, leaving, with E_sa G = R(s, a) + gamma sum_s' P m(s'):
+
+    D_il(s) = E Phi_i . Phi_l  = [s = i = l] E_a|psi|^2 + gamma^2 E_s' D_il(s')
+    c_i(s)  = E G Phi_i        = [s = i] E_a[psi E_sa G] + gamma^2 E_s' c_i(s')               [P]
+    u(s)    = E Y              = E_a[psi E_sa G] + gamma E_s' u(s')                          [P]
+    v_i(s)  = E Phi_i . Y      = [s = i] E_a[|psi|^2 E_sa G + gamma psi . E_s'|a u(s')]
+                                 + gamma^2 E_a[psi . E_s'|a c_i(s')] + gamma^2 E_s' v_i(s')
+
+(m = E G, all zero after the end), H = mu0 . D and v = mu0 . v(s). Work O(T S^3 (A + P)).
 
 ``score_weighted_baseline`` is the per-state rule b(s) = sum_a pi ||psi||^2 Q / sum_a pi ||psi||^2,
 which minimises one step's own term E_a[||psi||^2 (Q(s, a) - b)^2] and ignores the covariances
@@ -31,12 +44,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..estimators import estimates_from_weights
+from .._checks import check_positive_int
+from ..estimators import RewardToGo, estimates_from_weights
 from ..returns import discounted_returns
 from .enumeration import DEFAULT_MAX_BYTES, enumerate_trajectories
 from .exact import score_tables
-from .recursion import tail_moments
-from .tails import score_blocks_form
+from .exact import recursive_moments
 
 __all__ = ["BaselineQuadratic", "baseline_quadratic", "optimal_baseline",
            "score_weighted_baseline", "variance_ratios"]
@@ -80,6 +93,33 @@ class BaselineQuadratic:
         return float(self.v.sum()) / den if den > 0 else 0.0
 
 
+def _recursive_blocks(mdp, pi, psi, horizon):
+    """(H [S, S], v [S]) by the recursion in the module docstring."""
+    S = pi.shape[0]
+    g, P, R = float(mdp.gamma), np.asarray(mdp.P), np.asarray(mdp.R)
+    live = (~np.asarray(mdp.terminal)).astype(np.float64)
+    P_pi = np.einsum("sa,sat->st", pi, P)
+    psi2 = np.sum(psi * psi, axis=-1)                                  # [S, A]
+    eye = np.arange(S)
+    D, c, v = np.zeros((S, S, S)), np.zeros((S, S, psi.shape[-1])), np.zeros((S, S))
+    m, u = np.zeros(S), np.zeros((S, psi.shape[-1]))
+    for _ in range(horizon):
+        EG = R + g * P @ m                                             # [S, A]
+        Pu = np.einsum("sat,tp->sap", P, u)
+        Pc = np.einsum("sat,tip->saip", P, c)
+        D_new = g * g * np.einsum("st,til->sil", P_pi, D)
+        D_new[eye, eye, eye] += np.sum(pi * psi2, axis=1)
+        v_new = g * g * (np.einsum("sa,sap,saip->si", pi, psi, Pc) + P_pi @ v)
+        v_new[eye, eye] += np.sum(pi * (psi2 * EG + g * np.sum(psi * Pu, axis=-1)), axis=1)
+        c_new = g * g * np.einsum("st,tip->sip", P_pi, c)
+        c_new[eye, eye] += np.einsum("sa,sap,sa->sp", pi, psi, EG)
+        u = np.einsum("sa,sap->sp", pi, psi * EG[:, :, None] + g * Pu) * live[:, None]
+        m = np.sum(pi * EG, axis=1) * live
+        D, v, c = D_new * live[:, None, None], v_new * live[:, None], c_new * live[:, None, None]
+    mu0 = np.asarray(mdp.mu0)
+    return np.einsum("s,sil->il", mu0, D), mu0 @ v
+
+
 def _enumerated_blocks(mdp, pi, table, horizon, max_bytes):
     """(E Y_i . Y_l [S+1, S+1], E g [P]) with Y = (Phi_0..Phi_{S-1}, g) by listing trajectories."""
     traj, prob = enumerate_trajectories(mdp, pi, horizon, table.shape[1] * (mdp.n_states + 1),
@@ -101,16 +141,17 @@ def baseline_quadratic(mdp, policy, params, horizon: int, obs=None, method: str 
     """
     pi, psi = score_tables(mdp, policy, params, obs)
     S = mdp.n_states
+    T = check_positive_int("horizon", horizon)
     if method == "recursion":
-        u, M = tail_moments(mdp, score_blocks_form(mdp, pi), psi, horizon, trace_only=True)
-        mean = u[S]
+        H, v = _recursive_blocks(mdp, pi, psi, T)
+        rtg = recursive_moments(mdp, policy, params, RewardToGo(), T, obs, trace_only=True)
+        mean, second = rtg.mean, rtg.second_trace
     elif method == "enumeration":
-        M, mean = _enumerated_blocks(mdp, pi, psi.reshape(S * pi.shape[1], -1), horizon,
-                                     max_bytes)
+        M, mean = _enumerated_blocks(mdp, pi, psi.reshape(S * pi.shape[1], -1), T, max_bytes)
+        H, v, second = M[:S, :S], M[:S, S].copy(), float(M[S, S])
     else:
         raise ValueError(f"method must be 'recursion' or 'enumeration'; got {method!r}")
-    H = 0.5 * (M[:S, :S] + M[:S, :S].T)
-    return BaselineQuadratic(H, M[:S, S].copy(), float(M[S, S]), mean, int(horizon))
+    return BaselineQuadratic(0.5 * (H + H.T), v, float(second), mean, T)
 
 
 def optimal_baseline(mdp, policy, params, horizon: int, obs=None) -> np.ndarray:

@@ -42,7 +42,7 @@ import numpy as np
 from .. import estimators as E
 from .enumeration import sampling_policy
 
-__all__ = ["TailForm", "tail_form", "score_blocks_form"]
+__all__ = ["TailForm", "tail_form"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,22 +147,3 @@ def _whole_return(S, A, R, g, pi) -> TailForm:
     H[..., 1, 1] = g
     return TailForm(r3[..., None], np.full((S, A, S, 1, 1), g), alpha, kappa, H,
                     np.zeros(1), 1, pi)
-
-
-def score_blocks_form(mdp, pi: np.ndarray) -> TailForm:
-    """Blocks Phi_0..Phi_{S-1} and the reward-to-go g (block S), for the optimal baseline.
-
-    Phi_i = sum_t gamma^t [s_t = i] psi_t, so that the baseline estimator is g - sum_i b_i Phi_i:
-    Phi_i has alpha = [s = i], kappa = 0, H = gamma (diagonal); g has alpha = r, kappa = gamma.
-    """
-    S, A = pi.shape
-    g, R = float(mdp.gamma), np.asarray(mdp.R)
-    q = S + 1
-    alpha = np.zeros((S, A, S, q))
-    alpha[np.arange(S), :, :, np.arange(S)] = 1.0
-    alpha[..., S] = _sat(R, S, A)
-    kappa = np.zeros((S, A, S, q, 1))
-    kappa[..., S, 0] = g
-    H = np.broadcast_to(g * np.eye(q), (S, A, S, q, q)).copy()
-    return TailForm(_sat(R, S, A)[..., None], np.full((S, A, S, 1, 1), g), alpha, kappa, H,
-                    np.zeros(1), S, pi)
