@@ -33,26 +33,19 @@ from .algos import get_algorithm, make_config
 from .envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
 from .envs.ids import check_env_id
 from .envs.spaces import action_decoder, obs_encoder, single_spaces
+from .evaluation import check_seed
 from .interrupt import TrainingInterrupted, deferred_interrupt
 from .logger import EPISODES_FILE, UPDATES_FILE, CSVLogger
 from .progress import ProgressBar
 from .rollout import Collector
 from .run_dir import RunLock
 from .sde_noise import SDENoise
-from . import agent_checkpoint, blas as _blas, checkpoint
+from . import agent_checkpoint, blas as _blas, checkpoint, evaluation
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
 VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
 _STREAMS = ("init", "act", "update", "predict")
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be a non-negative int; got {type(seed).__name__}")
-    if seed < 0:
-        raise ValueError(f"seed must be a non-negative int; got {seed}")
-    return int(seed)
 
 
 def _resolve_mode(env, vectorization: str) -> str:
@@ -95,7 +88,7 @@ class Agent:
     def __init__(self, env="CartPole-v1", algo: str = "ppo", config=None, seed: int = 0,
                  vectorization: str = "auto", normalize_obs: bool = False,
                  scale_reward: bool = False, env_kwargs: dict | None = None):
-        self.seed = _check_seed(seed)
+        self.seed = check_seed(seed)
         self.algo_name = algo
         algo_class = get_algorithm(algo)
         for name, flag in (("normalize_obs", normalize_obs), ("scale_reward", scale_reward)):
@@ -336,59 +329,9 @@ class Agent:
     # ---------------------------------------------------------------- evaluation
     def evaluate(self, n_episodes: int = 10, deterministic: bool = True, seed: int | None = None,
                  env=None, n_envs: int = 16, max_steps: int | None = None) -> np.ndarray:
-        """Returns ``[n_episodes]`` of episodes on a separate evaluation environment.
-
-        Episode j is reset with seed ``seed + j`` (default ``seed = agent.seed + 10_000``, away
-        from the training copies' seeds) and runs until terminated or truncated, or for at most
-        ``max_steps`` steps (default: the environment's own time limit, or 10,000 where it has
-        none; an episode cut there is counted with its return so far, and a RuntimeWarning says
-        how many were). Stochastic actions come from ``numpy.random.default_rng(seed)``.
-        Observation statistics are used frozen. ``env`` overrides the environment (an id or a
-        callable; default the agent's). Episodes run ``n_envs`` at a time in one synchronous
-        vector environment. A NaN or infinite reward is a ValueError naming the environment.
-        """
-        n_episodes = check_positive_int("n_episodes", n_episodes)
-        seed = self.seed + 10_000 if seed is None else _check_seed(seed)
-        env = env if env is not None else (self.env_id or self._env_fn)
-        if env is None:
-            raise ValueError("env must be given: this agent was built from a VectorEnv without "
-                             "a registered id")
-        n = min(check_positive_int("n_envs", n_envs), n_episodes)
-        envs = make_vec_env(env, n, mode="sync", **self.env_kwargs)
-        cap = _step_cap(envs, max_steps)
-        rng = np.random.default_rng(seed)
-        out, cut = np.empty(n_episodes, np.float64), 0
-        try:
-            for first in range(0, n_episodes, n):
-                m = min(n, n_episodes - first)
-                out[first:first + m], c = self._eval_round(envs, env, seed + first, m,
-                                                           deterministic, rng, cap)
-                cut += c
-        finally:
-            envs.close()
-        if cut:
-            warnings.warn(f"evaluate: {cut} of {n_episodes} episodes reached max_steps = {cap} "
-                          f"without ending; their returns are those of the first {cap} steps",
-                          RuntimeWarning, stacklevel=2)
-        return out
-
-    def _eval_round(self, envs, env, seed0, m, deterministic, rng, cap):
-        """One round of ``envs.num_envs`` episodes (the first ``m`` counted): (returns, cut)."""
-        n = envs.num_envs
-        obs, _ = envs.reset(seed=[seed0 + i for i in range(n)])
-        ret, running = np.zeros(n), np.zeros(n, bool)
-        running[:m] = True
-        for _ in range(cap):
-            if not running.any():
-                break
-            obs, r, te, tr, _ = envs.step(self.predict(obs, deterministic, rng))
-            r = np.asarray(r, np.float64)
-            if not np.isfinite(r[running]).all():
-                raise ValueError(f"env {env!r} returned a NaN or infinite reward during "
-                                 f"evaluation")
-            ret += np.where(running, r, 0.0)
-            running &= ~(te | tr)
-        return ret[:m], int(running.sum())
+        """Returns ``[n_episodes]`` of episodes on a separate evaluation environment
+        (``npg.evaluation.evaluate``, which states the seeding, the step cap and the checks)."""
+        return evaluation.evaluate(self, n_episodes, deterministic, seed, env, n_envs, max_steps)
 
     # ---------------------------------------------------------------- checkpoints
     def save(self, path, keep: int = 2) -> str:
@@ -429,43 +372,11 @@ class Agent:
                       ``module``: only for checkpoints you trust. By default only ids in
                       gymnasium's registry are accepted from a file.
         """
-        meta, arrays, ckpt = checkpoint.load(path)
-        f = agent_checkpoint.field
-        saved_id = f(meta, "env_id", (str, type(None)), ckpt)
-        if env is None:
-            if saved_id is None:
-                raise ValueError("env must be given: the saved agent has no registered env id")
-            try:
-                check_env_id(saved_id, allow_import=allow_import, what=f"{ckpt}: env_id")
-            except (TypeError, ValueError) as err:
-                raise checkpoint.CheckpointError(str(err)) from None
-        vec = f(meta, "vectorization", str, ckpt)
-        vec = vec if vec in VECTORIZATIONS and env is None else "auto"
-        agent = cls(env if env is not None else saved_id, f(meta, "algo", str, ckpt),
-                    f(meta, "config", dict, ckpt), f(meta, "seed", int, ckpt), vec,
-                    f(meta, "normalize_obs", bool, ckpt), f(meta, "scale_reward", bool, ckpt),
-                    f(meta, "env_kwargs", dict, ckpt))
-        matches = env is None or (isinstance(env, str) and env == saved_id)
-        agent_checkpoint.restore(agent, meta, arrays, ckpt, matches)
-        agent._wall_time = float(f(meta, "wall_time", (int, float), ckpt))
-        logs = meta.get("logs")
-        if isinstance(logs, dict):
-            agent._logs_at_save = (os.path.dirname(ckpt) if os.path.basename(ckpt).startswith(
-                "ckpt-") else ckpt, logs)
-        agent.run_settings = f(meta, "run", dict, ckpt)
-        return agent
+        return agent_checkpoint.load_agent(cls, path, env, allow_import)
 
     def close(self) -> None:
         """Close the training environments."""
         self.envs.close()
-
-
-def _step_cap(envs, max_steps) -> int:
-    if max_steps is not None:
-        return check_positive_int("max_steps", max_steps)
-    spec = getattr(envs, "spec", None)
-    limit = getattr(spec, "max_episode_steps", None)
-    return int(limit) if limit else 10_000
 
 
 _QUIET_UPDATES = 10     # updates without any finished episode before learn() warns

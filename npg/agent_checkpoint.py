@@ -19,16 +19,19 @@ file and the entry, so that no array of the wrong shape reaches a compiled kerne
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import asdict
 
 import numpy as np
 
 from .algos import state_from_flat, state_to_flat
+from . import checkpoint
 from .checkpoint import ARRAYS_FILE, META_FILE, CheckpointError
 from .envs import snapshot
+from .envs.ids import check_env_id
 
-__all__ = ["contents", "restore", "field"]
+__all__ = ["contents", "restore", "field", "load_agent"]
 
 _SCALARS = (bool, int, float, str, type(None))
 
@@ -167,7 +170,37 @@ def _restore_envs(agent, meta, arrays, where, env_matches) -> None:
         f"{where}: the environments' state was not restored ({why}); the loaded agent starts "
         f"from freshly reset environments: the episodes running at the save are dropped, and "
         f"training on differs from a run that never stopped (parameters, optimiser, "
-        f"normalisers and generators are restored exactly)", RuntimeWarning, stacklevel=3)
+        f"normalisers and generators are restored exactly)", RuntimeWarning, stacklevel=5)
     drop = getattr(agent.algo, "drop_partial_episodes", None)
     if drop is not None:
         agent.state = drop(agent.state)
+
+
+def load_agent(cls, path, env=None, allow_import: bool = False):
+    """``cls.load``: read and verify the checkpoint, rebuild the agent from its metadata, check
+    and restore everything else (``Agent.load`` documents the arguments)."""
+    meta, arrays, ckpt = checkpoint.load(path)
+    saved_id = field(meta, "env_id", (str, type(None)), ckpt)
+    if env is None:
+        if saved_id is None:
+            raise ValueError("env must be given: the saved agent has no registered env id")
+        try:
+            check_env_id(saved_id, allow_import=allow_import, what=f"{ckpt}: env_id")
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(str(err)) from None
+    from .agent import VECTORIZATIONS
+    vec = field(meta, "vectorization", str, ckpt)
+    vec = vec if vec in VECTORIZATIONS and env is None else "auto"
+    agent = cls(env if env is not None else saved_id, field(meta, "algo", str, ckpt),
+                field(meta, "config", dict, ckpt), field(meta, "seed", int, ckpt), vec,
+                field(meta, "normalize_obs", bool, ckpt), field(meta, "scale_reward", bool, ckpt),
+                field(meta, "env_kwargs", dict, ckpt))
+    matches = env is None or (isinstance(env, str) and env == saved_id)
+    restore(agent, meta, arrays, ckpt, matches)
+    agent._wall_time = float(field(meta, "wall_time", (int, float), ckpt))
+    logs = meta.get("logs")
+    if isinstance(logs, dict):
+        agent._logs_at_save = (os.path.dirname(ckpt) if os.path.basename(ckpt).startswith(
+            "ckpt-") else ckpt, logs)
+    agent.run_settings = field(meta, "run", dict, ckpt)
+    return agent
