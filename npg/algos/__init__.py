@@ -27,3 +27,8 @@ def get_algorithm(name: str) -> type:
 __all__ = ["Algorithm", "AlgoConfig", "make_config", "state_to_flat", "state_from_flat",
            "ALGORITHMS", "get_algorithm", "PPO", "PPOConfig", "Reinforce", "ReinforceConfig",
            "ActorCritic", "ACConfig", "A2C", "A2CConfig", "QActorCritic", "QACConfig"]
+
+from .dpo import DPO, DPOConfig  # noqa: E402  (preference optimisation: no env rollouts)
+from .grpo import GRPO, GRPOConfig  # noqa: E402  (sequence tasks: no env rollouts)
+
+__all__ += ["GRPO", "GRPOConfig", "DPO", "DPOConfig"]

@@ -8,3 +8,7 @@ Use them as modules: ``from npg.distributions import categorical; categorical.lo
 from . import categorical, gaussian, sde
 
 __all__ = ["categorical", "gaussian", "sde"]
+
+from . import sequence  # noqa: E402  (autoregressive completions: npg.distributions.sequence)
+
+__all__ += ["sequence"]

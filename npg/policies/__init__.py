@@ -14,3 +14,9 @@ from .tabular import TabularSoftmaxPolicy
 __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator",
            "TabularSoftmaxPolicy", "LinearSoftmaxPolicy", "LinearGaussianPolicy",
            "MLPCategoricalPolicy", "MLPGaussianPolicy", "MLPSDEPolicy", "SharedActorCritic"]
+
+from .sequence import (FrozenSequencePolicy, LinearSequencePolicy,  # noqa: E402
+                       MLPSequencePolicy, PrefixEncoding, SequencePolicy, TabularSequencePolicy)
+
+__all__ += ["SequencePolicy", "TabularSequencePolicy", "LinearSequencePolicy",
+            "MLPSequencePolicy", "PrefixEncoding", "FrozenSequencePolicy"]
