@@ -8,6 +8,8 @@ import numpy as np
 
 from ._checks import check_positive_int
 from .envs import make_vec_env
+from .envs.ids import check_env_id
+from .envs.spaces import single_spaces
 
 __all__ = ["evaluate", "check_seed"]
 
@@ -41,7 +43,14 @@ def evaluate(agent, n_episodes: int = 10, deterministic: bool = True, seed: int 
         raise ValueError("env must be given: this agent was built from a VectorEnv without "
                          "a registered id")
     n = min(check_positive_int("n_envs", n_envs), n_episodes)
+    if isinstance(env, str):
+        check_env_id(env, allow_import=True)
     envs = make_vec_env(env, n, mode="sync", **agent.env_kwargs)
+    try:
+        _check_spaces(agent, envs, env)
+    except BaseException:
+        envs.close()
+        raise
     cap = _step_cap(envs, max_steps)
     rng = np.random.default_rng(seed)
     out, cut = np.empty(n_episodes, np.float64), 0
@@ -85,3 +94,11 @@ def _step_cap(envs, max_steps) -> int:
     spec = getattr(envs, "spec", None)
     limit = getattr(spec, "max_episode_steps", None)
     return int(limit) if limit else 10_000
+
+
+def _check_spaces(agent, envs, env) -> None:
+    """ValueError naming ``env`` when its spaces are not the ones the agent was trained on."""
+    got, want = single_spaces(envs), single_spaces(agent.envs)
+    for what, g, w in zip(("observation", "action"), got, want):
+        if g != w:
+            raise ValueError(f"env {env!r} has {what} space {g}; this agent was trained on {w}")

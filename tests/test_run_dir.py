@@ -157,3 +157,20 @@ def test_no_finished_episode_is_warned_about_once():
     with pytest.warns(RuntimeWarning, match="no episode has ended in 160 env steps") as rec:
         a.learn(16 * 20, progress=False)
     assert len([w for w in rec if "no episode has ended" in str(w.message)]) == 1
+
+
+@pytest.mark.parametrize("build, error, message", [
+    (lambda: Agent("CartPole-v1", env_kwargs={"bogus": 1}), TypeError,
+     "env 'CartPole-v1' could not be built with env_kwargs {'bogus': 1}"),
+    (lambda: Agent(lambda: None), TypeError, "must return a gymnasium.Env; got NoneType"),
+    (lambda: Agent("MountainCar-v0", vectorization="vector_entry_point"), ValueError,
+     "'MountainCar-v0' has none"),
+    (lambda: Agent("CartPol-v1"), ValueError, "did you mean 'CartPole-v1'"),
+    (lambda: small().evaluate(1, env="Nope-v0"), ValueError, "not a registered"),
+    (lambda: small().evaluate(1, env="MountainCar-v0"), ValueError,
+     "env 'MountainCar-v0' has observation space Box"),
+])
+def test_environment_mistakes_name_the_environment(build, error, message):
+    with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")
+                       .replace("{", r"\{").replace("}", r"\}")):
+        build()

@@ -68,29 +68,55 @@ def make_vec_env(env_id: str | Callable[[], gym.Env], num_envs: int, mode: str =
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise TypeError(f"seed must be an int or None; got {type(seed).__name__}")
     autoreset_mode = _as_autoreset_mode(autoreset_mode)
-    if callable(env_id) and not isinstance(env_id, str):
-        if mode == "vector_entry_point":
-            raise ValueError("mode 'vector_entry_point' needs a registered env_id, not a callable")
-        fns = [lambda: env_id(**kwargs) for _ in range(num_envs)]
-        cls = SyncVectorEnv if mode == "sync" else AsyncVectorEnv
-        envs = cls(fns, autoreset_mode=autoreset_mode)
-    elif isinstance(env_id, str):
-        if mode == "vector_entry_point":
-            if autoreset_mode != AutoresetMode.NEXT_STEP:
-                raise ValueError("mode 'vector_entry_point' supports only the environment's own "
-                                 f"autoreset mode (NEXT_STEP); got {autoreset_mode}")
-            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
-        else:
-            envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
-                                vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)
-    else:
-        raise TypeError(f"env_id must be a registered id (str) or a callable returning an Env; "
-                        f"got {type(env_id).__name__}")
+    try:
+        envs = _build(env_id, num_envs, mode, autoreset_mode, kwargs)
+    except TypeError as err:
+        if kwargs and "argument" in str(err):
+            raise TypeError(f"env {_name(env_id)} could not be built with env_kwargs "
+                            f"{kwargs}: {err}") from None
+        raise
     envs.reset(seed=seed)
     if seed is not None:
         envs.action_space.seed(seed)
         envs.single_action_space.seed(seed)
     return envs
+
+
+def _name(env_id) -> str:
+    return repr(env_id) if isinstance(env_id, str) else getattr(env_id, "__name__", "callable")
+
+
+def _checked_call(env_fn, kwargs):
+    """A constructor for the vector env's copies that checks it returns a gymnasium Env."""
+    def make():
+        env = env_fn(**kwargs)
+        if not isinstance(env, gym.Env):
+            raise TypeError(f"env callable {_name(env_fn)} must return a gymnasium.Env; got "
+                            f"{type(env).__name__}")
+        return env
+    return make
+
+
+def _build(env_id, num_envs, mode, autoreset_mode, kwargs) -> VectorEnv:
+    if callable(env_id) and not isinstance(env_id, str):
+        if mode == "vector_entry_point":
+            raise ValueError("mode 'vector_entry_point' needs a registered env_id, not a callable")
+        fns = [_checked_call(env_id, kwargs) for _ in range(num_envs)]
+        cls = SyncVectorEnv if mode == "sync" else AsyncVectorEnv
+        return cls(fns, autoreset_mode=autoreset_mode)
+    if not isinstance(env_id, str):
+        raise TypeError(f"env_id must be a registered id (str) or a callable returning an Env; "
+                        f"got {type(env_id).__name__}")
+    if mode == "vector_entry_point":
+        if autoreset_mode != AutoresetMode.NEXT_STEP:
+            raise ValueError("mode 'vector_entry_point' supports only the environment's own "
+                             f"autoreset mode (NEXT_STEP); got {autoreset_mode}")
+        if gym.spec(env_id).vector_entry_point is None:
+            raise ValueError(f"mode 'vector_entry_point' needs an environment with its own "
+                             f"vectorised class; {env_id!r} has none (use 'sync' or 'async')")
+        return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
+                        vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)
 
 
 def autoreset_mode_of(envs: VectorEnv) -> AutoresetMode:
