@@ -236,3 +236,51 @@ def test_tabular_fast_steps_equal_the_policy_steps(tau):
     assert np.allclose(fast, slow, atol=1e-13)
     with pytest.raises(ValueError, match="theta"):
         M.tabular_pg_step(mdp, theta[:, :2], 0.1)
+
+
+def test_sgd_stationarity_bound_holds_for_the_seed_average():
+    import npg.estimators as E
+    mdp = unit_reward_mdp(11, S=4, A=2, gamma=0.5)
+    policy, params0, _ = tab(mdp)
+    beta = M.softmax_smoothness_bound(mdp)
+    eta, T, B = 1.0 / beta, 30, 4
+    gap0 = M.policy_iteration(mdp).J - M.objective(mdp, np.full((4, 2), 0.5))
+    runs, sig = [], []
+    for k in range(4):
+        rng = np.random.default_rng(k)
+        params, sq = dict(params0), []
+        for t in range(T):
+            g_exact = flatten(M.policy_gradient(mdp, policy, params))
+            sq.append(g_exact @ g_exact)
+            G = E.gradient_estimates(mdp, policy, params, E.RewardToGo(), 400, 40, rng)
+            sig.append(np.sum(np.var(G, axis=0, ddof=1)) / B)
+            g = G[:B].mean(axis=0)
+            params = {"theta": params["theta"] + eta * g.reshape(4, 2)}
+        runs.append(sq)
+    t = np.arange(1, T + 1)
+    avg = np.cumsum(np.mean(runs, axis=0)) / t
+    assert np.all(avg <= RT.sgd_stationarity_bound(gap0, eta, beta, max(sig), t))
+
+
+def test_chain_plateau_grows_for_pg_and_not_for_npg():
+    from npg.mdp.chain import chain_mdp
+    counts = {"pg": [], "npg": []}
+    for n in (2, 3, 4):
+        mdp = chain_mdp(n, n_actions=3, gamma=0.9)
+        J_star = M.policy_iteration(mdp).J
+        assert np.isclose(J_star, 0.9 ** (n - 1))
+        # at the uniform start J = (1/A)^n gamma^(n-1): the plateau's height
+        theta = np.zeros((n + 1, 3))
+        assert np.isclose(M.objective(mdp, softmax(theta)), 3.0 ** -n * 0.9 ** (n - 1))
+        for name, step, eta in (("pg", M.tabular_pg_step, 1.0), ("npg", M.tabular_npg_step, 0.1)):
+            th, t = theta.copy(), 0
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", M.StepSizeWarning)
+                while M.objective(mdp, softmax(th)) < 0.9 * J_star:
+                    th, t = step(mdp, th, eta), t + 1
+            counts[name].append(t)
+    assert counts["pg"][0] < counts["pg"][1] < counts["pg"][2]
+    assert counts["pg"][2] / counts["pg"][1] > 1.8                  # geometric growth
+    assert np.all(np.diff(counts["npg"]) <= 3)                      # linear growth at most
+    with pytest.raises(ValueError, match="n_actions"):
+        chain_mdp(3, n_actions=1)
