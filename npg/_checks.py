@@ -7,12 +7,61 @@ array-API standard, so they work on every backend.
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import numpy as np
 
 from .backend import get_xp
 
 __all__ = ["as_generator", "check_finite", "check_ndim", "check_shape", "check_float", "check_actions",
-           "check_unit_interval", "check_positive_int", "check_positive"]
+           "check_unit_interval", "check_positive_int", "check_positive", "check_real",
+           "check_bool", "check_result_finite", "max_abs"]
+
+
+def check_real(name: str, x, what: str = "a real number") -> float:
+    """``x`` as a Python float: a real number (int, float, NumPy real scalar or 0-d real array).
+
+    TypeError for anything else, in particular for a bool (True is not a number here, however
+    Python treats it) and for a str ("0.9" is not parsed: a config value read as text is a bug
+    to report, not to guess at). NaN and inf are returned as they are (range checks follow).
+    """
+    if isinstance(x, (bool, np.bool_, str, bytes)):
+        raise TypeError(f"{name} must be {what}; got {type(x).__name__} {x!r}")
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if hasattr(x, "shape") and hasattr(x, "dtype") and tuple(x.shape) == ():
+        xp = get_xp(x)
+        if xp.isdtype(x.dtype, "real floating") or xp.isdtype(x.dtype, "integral"):
+            return float(x)
+    raise TypeError(f"{name} must be {what}; got {type(x).__name__}")
+
+
+def check_bool(name: str, x) -> bool:
+    """A bool (Python or NumPy); TypeError for 0/1, strings and None."""
+    if not isinstance(x, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool; got {type(x).__name__} {x!r}")
+    return bool(x)
+
+
+def max_abs(x) -> float:
+    """max |x| as a Python float (0.0 for an empty array); NaN if x holds NaN."""
+    xp = get_xp(x)
+    return float(xp.max(xp.abs(x))) if x.size else 0.0
+
+
+def check_result_finite(what: str, out, cause: str) -> None:
+    """ValueError if the (reduced) result ``out`` of ``what`` holds NaN or inf.
+
+    For functions whose inputs were checked finite: a non-finite result then means that an
+    intermediate overflowed the dtype, and ``cause`` says which one and what to do. Meant for
+    small reduced outputs (a loss, a [B] vector): one ``isfinite`` pass.
+    """
+    xp = get_xp(out)
+    if not bool(xp.all(xp.isfinite(out))):
+        dtype = getattr(out, "dtype", "float64")
+        raise ValueError(f"{what} overflowed {dtype} (the result is not finite for finite "
+                         f"inputs): {cause}")
 
 
 def check_finite(name: str, x) -> None:
@@ -58,19 +107,16 @@ def check_actions(name: str, a, n_actions: int) -> None:
 
 
 def check_unit_interval(name: str, x: float) -> float:
-    """A float in [0, 1] (gamma, lambda)."""
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number in [0, 1]; got {type(x).__name__}") \
-            from None
+    """A float in [0, 1] (gamma, lambda); TypeError for a bool or a str."""
+    v = check_real(name, x, "a real number in [0, 1]")
     if not 0.0 <= v <= 1.0:
         raise ValueError(f"{name} must lie in [0, 1]; got {v}")
     return v
 
 
 def check_positive_int(name: str, x) -> int:
-    if isinstance(x, bool) or not isinstance(x, int) and not (
+    """An int >= 1 (Python or NumPy integer); TypeError for a bool, a float or a str."""
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, int) and not (
             hasattr(x, "dtype") and get_xp(x).isdtype(x.dtype, "integral")):
         raise TypeError(f"{name} must be a positive int; got {type(x).__name__}")
     if int(x) <= 0:
@@ -79,12 +125,9 @@ def check_positive_int(name: str, x) -> int:
 
 
 def check_positive(name: str, x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a positive real number; got {type(x).__name__}") \
-            from None
-    if not v > 0.0 or v != v or v == float("inf"):
+    """A finite real number > 0; TypeError for a bool or a str."""
+    v = check_real(name, x, "a positive real number")
+    if not v > 0.0 or not math.isfinite(v):
         raise ValueError(f"{name} must be a positive finite number; got {v}")
     return v
 

@@ -9,6 +9,12 @@ advantages, values, entropies), returns the scalar loss (a 0-d array in the inpu
 its derivative with respect to the per-sample quantity it consumes, ``[B]``. Losses are
 minimised; all are means over the batch, so the derivatives carry the 1/B.
 
+Bad input: every array must be a finite real floating [B] vector of one length B >= 1 and the
+clip a finite number >= 0 (ValueError / TypeError naming it). A loss that overflows the dtype
+for finite inputs (a squared value error beyond float32's 3.4e38, a ratio exp(logp - logp_old)
+beyond the dtype's range) raises a ValueError that names the loss and the cause: one isfinite
+on the scalar loss, never a silent inf.
+
 | symbol | shape | meaning                                               |
 |--------|-------|-------------------------------------------------------|
 | logp   | [B]   | log pi_theta(a_b given s_b) under the current policy  |
@@ -22,10 +28,13 @@ minimised; all are means over the batch, so the derivatives carry the 1/B.
 
 from __future__ import annotations
 
-from ._checks import check_finite, check_float
+import math
+
+from ._checks import check_finite, check_float, check_result_finite, max_abs
 from .backend import get_xp
 
 __all__ = ["policy_gradient_loss", "clipped_surrogate", "value_loss", "entropy_loss",
+           "value_overflow_hint",
            "explained_variance"]
 
 
@@ -64,7 +73,11 @@ def policy_gradient_loss(logp, adv):
     xp = get_xp(logp)
     adv = xp.astype(adv, logp.dtype)
     B = logp.shape[0]
-    return -xp.sum(adv * logp) / B, -adv / B
+    loss = -xp.sum(adv * logp) / B
+    check_result_finite("policy_gradient_loss", loss, f"sum_b A_b log pi_b with max |A| = "
+                        f"{max_abs(adv):.3g}, max |logp| = {max_abs(logp):.3g}; scale the "
+                        f"advantages or rewards down")
+    return loss, -adv / B
 
 
 def clipped_surrogate(logp, logp_old, adv, clip):
@@ -92,8 +105,18 @@ def clipped_surrogate(logp, logp_old, adv, clip):
     _check_vec("adv", adv, B)
     eps = _check_clip("clip", clip)
     xp = get_xp(logp)
-    return _clipped_surrogate(logp, xp.astype(logp_old, logp.dtype),
+    log_r_max = float(xp.max(logp - xp.astype(logp_old, logp.dtype)))
+    limit = math.log(float(xp.finfo(logp.dtype).max))
+    if not log_r_max < limit:
+        raise ValueError(f"logp - logp_old must stay below log(float max) = {limit:.4g} so that "
+                         f"the ratio r = exp(logp - logp_old) does not overflow {logp.dtype}; "
+                         f"got max {log_r_max:.4g} (the policy moved far from the one that "
+                         f"collected the data: lower the learning rate or check logp_old)")
+    out = _clipped_surrogate(logp, xp.astype(logp_old, logp.dtype),
                               xp.astype(adv, logp.dtype), eps)
+    check_result_finite("clipped_surrogate", out[0], f"r A with max |A| = {max_abs(adv):.3g} "
+                        f"and max log r = {log_r_max:.3g}; scale the advantages down")
+    return out
 
 
 def _clipped_surrogate(logp, logp_old, adv, eps: float):
@@ -131,12 +154,23 @@ def value_loss(v, target, v_old=None, clip=None):
     xp = get_xp(v)
     target = xp.astype(target, v.dtype)
     if clip is None:
-        return _value_loss(v, target)
-    c = _check_clip("clip", clip)
-    if v_old is None:
-        raise ValueError("v_old must be given with clip (the values at collection time, [B])")
-    _check_vec("v_old", v_old, B)
-    return _value_loss(v, target, xp.astype(v_old, v.dtype), c)
+        out = _value_loss(v, target)
+    else:
+        c = _check_clip("clip", clip)
+        if v_old is None:
+            raise ValueError("v_old must be given with clip (the values at collection time, [B])")
+        _check_vec("v_old", v_old, B)
+        out = _value_loss(v, target, xp.astype(v_old, v.dtype), c)
+    if not bool(xp.isfinite(out[0])):
+        check_result_finite("value_loss", out[0], value_overflow_hint(v, target))
+    return out
+
+
+def value_overflow_hint(v, target) -> str:
+    """The cause and the cure of a squared value error that overflowed."""
+    return (f"(v - target)^2 with max |v| = {max_abs(v):.3g} and max |target| = "
+            f"{max_abs(target):.3g}; scale the rewards (Agent(scale_reward=True)) or use "
+            f"dtype float64")
 
 
 def _value_loss(v, target, v_old=None, c=None):
@@ -166,7 +200,10 @@ def entropy_loss(ent):
     ent: [B]. Returns ``(loss, d_ent)``.
     """
     _check_vec("ent", ent)
-    return _entropy_loss(ent)
+    out = _entropy_loss(ent)
+    check_result_finite("entropy_loss", out[0], f"the sum of the entropies (max |H| = "
+                        f"{max_abs(ent):.3g}) is too large")
+    return out
 
 
 def _entropy_loss(ent):
@@ -189,4 +226,9 @@ def explained_variance(v, target) -> float:
     var_y = float(xp.var(y))
     if var_y == 0.0:
         return 0.0
-    return 1.0 - float(xp.var(y - v)) / var_y
+    out = 1.0 - float(xp.var(y - v)) / var_y
+    if not math.isfinite(out):
+        raise ValueError(f"explained_variance overflowed {v.dtype}: Var(target) or "
+                         f"Var(target - v) is not finite (max |target| = {max_abs(y):.3g}, "
+                         f"max |v| = {max_abs(v):.3g}); scale the rewards or use float64")
+    return out

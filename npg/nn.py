@@ -39,7 +39,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._checks import check_ndim, check_positive, check_positive_int
+from ._checks import as_generator, check_finite, check_ndim, check_positive, check_positive_int
 from .backend import default_xp, get_xp
 
 __all__ = ["ACTIVATIONS", "tanh", "relu", "identity", "activation_fn", "dense", "mlp_forward",
@@ -182,7 +182,15 @@ def dense(params: Mapping, x):
     ``per_sample=True``, dW[b] = outer(x[b], d_y[b]) [B, n_in, n_out] and db[b] = d_y[b] [B, n_out].
     ``input_grad=False`` skips the product for d_x (returned as None).
     """
+    if not isinstance(params, Mapping) or "W" not in params or "b" not in params:
+        raise ValueError(f"params must be a dict with 'W' [n_in, n_out] and 'b' [n_out]; got "
+                         f"{sorted(params) if isinstance(params, Mapping) else type(params).__name__}")
     W, b = params["W"], params["b"]
+    _check_layer("W", "b", W, b, None)
+    check_ndim("x", x, (2,), f"a batch of inputs [B, {int(W.shape[0])}]")
+    if x.shape[1] != W.shape[0]:
+        raise ValueError(f"x must have shape [B, {int(W.shape[0])}] to match W; got "
+                         f"{tuple(x.shape)}")
     y = x @ W
     y += b
 
@@ -215,6 +223,29 @@ def n_layers(params: Mapping) -> int:
     return L
 
 
+def _check_layer(wname: str, bname: str, W, b, n_in) -> None:
+    """W [n_in, n_out] and b [n_out] arrays (n_in None: any)."""
+    for name, x, nd in ((wname, W, 2), (bname, b, 1)):
+        if not hasattr(x, "shape") or len(x.shape) != nd:
+            raise ValueError(f"params[{name!r}] must be a {nd}-d array; got "
+                             f"{getattr(x, 'shape', type(x).__name__)}")
+    if n_in is not None and int(W.shape[0]) != n_in:
+        raise ValueError(f"params[{wname!r}] must have shape [{n_in}, n_out] (its rows match "
+                         f"the previous layer's width {n_in}); got {tuple(W.shape)}")
+    if tuple(b.shape) != (int(W.shape[1]),):
+        raise ValueError(f"params[{bname!r}] must have shape [{int(W.shape[1])}] to match "
+                         f"params[{wname!r}]; got {tuple(b.shape)}")
+
+
+def _check_mlp_params(params: Mapping, L: int) -> None:
+    n_in = None
+    for l in range(1, L + 1):
+        if f"b{l}" not in params:
+            raise ValueError(f"params must hold 'b{l}' beside 'W{l}'; got keys {sorted(params)}")
+        _check_layer(f"W{l}", f"b{l}", params[f"W{l}"], params[f"b{l}"], n_in)
+        n_in = int(params[f"W{l}"].shape[1])
+
+
 def mlp_sizes(params: Mapping) -> tuple[int, ...]:
     """(n_0, n_1, ..., n_L), the layer widths read off the weights."""
     L = n_layers(params)
@@ -236,14 +267,21 @@ def mlp_forward(params: Mapping, x, activation: str = "tanh", out_activation: st
     ``vjp(d_y, per_sample=False, input_grad=True) -> (grads, d_x)``: grads has the keys
     W1, b1, ..., WL, bL (in that order); per_sample=True gives each a leading [B] axis;
     ``input_grad=False`` skips the last product and returns d_x = None (the policy fast path).
+
+    Bad input: x must be finite [B, n_0] and the weights' shapes must chain (ValueError naming
+    the array); an output that is not finite (NaN weights, or finite weights and inputs whose
+    products overflow the dtype, e.g. a relu net with huge weights) raises a ValueError naming
+    ``mlp_forward``: one isfinite pass over y [B, n_L], not over the hidden layers.
     """
     activation_fn(activation)
     activation_fn(out_activation, "out_activation")
     L = n_layers(params)
+    _check_mlp_params(params, L)
     check_ndim("x", x, (2,), f"a batch of inputs [B, {int(params['W1'].shape[0])}]")
     if x.shape[1] != params["W1"].shape[0]:
         raise ValueError(f"x must have shape [B, {int(params['W1'].shape[0])}] to match W1; "
                          f"got {tuple(x.shape)}")
+    check_finite("x", x)
     xp = get_xp(x, params["W1"])
     hs = [x]                                   # h_0 .. h_L: the only saved activations
     for l in range(1, L + 1):
@@ -251,12 +289,18 @@ def mlp_forward(params: Mapping, x, activation: str = "tanh", out_activation: st
         a += params[f"b{l}"]
         name = activation if l < L else out_activation
         hs.append(_activate_inplace(name, a, xp))
+    if not bool(xp.all(xp.isfinite(hs[-1]))):
+        raise ValueError(f"mlp_forward's output is not finite (NaN or inf) for finite x: the "
+                         f"params hold NaN/inf, or their products with x overflow "
+                         f"{hs[-1].dtype} (max |x| = {float(xp.max(xp.abs(x))):.3g}); the "
+                         f"weights have diverged or the inputs need normalising")
 
     def vjp(d_y, per_sample: bool = False, input_grad: bool = True):
         check_ndim("d_y", d_y, (2,), f"the output gradient [B, {int(hs[-1].shape[1])}]")
         if tuple(d_y.shape) != tuple(hs[-1].shape):
             raise ValueError(f"d_y must have the output's shape {tuple(hs[-1].shape)}; got "
                              f"{tuple(d_y.shape)}")
+        check_finite("d_y", d_y)
         if out_activation == "identity":
             g = d_y                            # read only: never updated in place below
         else:
@@ -302,7 +346,11 @@ def orthogonal_matrix(shape: tuple[int, int], rng: np.random.Generator,
     orthogonal group), and transpose when n_in < n_out. Then W^T W = gain^2 I (n_in >= n_out)
     or W W^T = gain^2 I (n_in < n_out).
     """
-    n_in, n_out = shape
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise TypeError(f"shape must be a pair (n_in, n_out); got {shape!r}")
+    n_in, n_out = (check_positive_int(f"shape[{i}]", n) for i, n in enumerate(shape))
+    rng = as_generator(rng)
+    gain = check_positive("gain", gain)
     g = rng.standard_normal((max(n_in, n_out), min(n_in, n_out)))
     q, r = np.linalg.qr(g)
     d = np.sign(np.diag(r))
@@ -311,7 +359,7 @@ def orthogonal_matrix(shape: tuple[int, int], rng: np.random.Generator,
     return gain * (q if n_in >= n_out else q.T)
 
 
-def mlp_init(sizes: Sequence[int], rng=None, activation: str = "tanh", orthogonal: bool = False,
+def mlp_init(sizes: Sequence[int], rng, activation: str = "tanh", orthogonal: bool = False,
              gain: float | None = None, dtype="float64", out_gain: float = 1.0) -> dict:
     """Parameters ``{"W1", "b1", ..., "WL", "bL"}`` for layer widths ``sizes = (n_0, ..., n_L)``.
 
@@ -327,7 +375,7 @@ def mlp_init(sizes: Sequence[int], rng=None, activation: str = "tanh", orthogona
     out_gain = check_positive("out_gain", out_gain)
     if not isinstance(orthogonal, bool):
         raise TypeError(f"orthogonal must be a bool; got {type(orthogonal).__name__}")
-    rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
     xp = default_xp()
     xdtype = resolve_float_dtype(xp, dtype)
     params = {}

@@ -15,6 +15,13 @@ The state is a flat dict of arrays plus the int ``"step"`` (updates taken so far
 ``lr`` is a positive float or a schedule (``npg.schedules``): a callable of the step count,
 called with the number of updates taken before the current one (``lr(0)`` for the first).
 Updates keep the dtype of the parameters (the hyperparameters are Python floats).
+
+Never a silent non-finite step: a NaN/inf gradient raises before the update; after it, each
+parameter's new value and second-moment (or momentum) buffer are checked with one reduction
+each (max v, min v, all-finite of the new parameter). On failure the culprit is named: a
+non-finite params[k] or state buffer (e.g. a corrupted saved state), a negative second moment,
+or a gradient whose square overflows the dtype (|g| > 1.3e154 in float64, 1.8e19 in float32),
+which would otherwise make v = inf and the step exactly zero.
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ import math
 import numbers
 from typing import Callable, Mapping
 
-from ._checks import check_finite, check_positive, check_shape
+from ._checks import check_finite, check_positive, check_real, check_shape, max_abs
 from .backend import get_xp
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
@@ -32,8 +39,7 @@ __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 def _check_lr(lr):
     if callable(lr):
         return lr
-    if isinstance(lr, bool):
-        raise TypeError("lr must be a positive float or a schedule callable; got bool")
+    check_real("lr", lr, "a positive float or a schedule callable")
     return check_positive("lr", lr)
 
 
@@ -72,10 +78,46 @@ def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[
             if key not in state:
                 raise ValueError(f"state has no {key!r}: it must come from opt.init(params)")
             check_shape(f"state[{key!r}]", state[key], tuple(p.shape))
-    t = int(state["step"])
+    t = state["step"]
+    if isinstance(t, (bool, str, bytes)) or not (isinstance(t, numbers.Integral) or (
+            hasattr(t, "dtype") and tuple(getattr(t, "shape", ())) == () and
+            get_xp(t).isdtype(t.dtype, "integral"))):
+        raise TypeError(f"state['step'] must be an int (updates taken so far); got "
+                        f"{type(t).__name__}")
+    t = int(t)
     if t < 0:
         raise ValueError(f"state['step'] must be >= 0; got {t}")
     return t
+
+
+def _check_update(opt: str, k: str, new_p, p, g, state: Mapping, buffers: tuple[str, ...],
+                  buf=None) -> None:
+    """Cheap post-update checks for parameter k; on failure, name the cause and raise.
+
+    ``buf`` is the new second-moment buffer v (RMSprop, Adam: finite and >= 0, two reductions)
+    or the new momentum u (SGD: finite, one reduction); ``new_p`` takes one all-finite pass.
+    """
+    xp = get_xp(new_p)
+    ok = bool(xp.all(xp.isfinite(new_p)))
+    if ok and buf is not None and buf.size:
+        if buffers[-1] == "v":
+            ok = bool(xp.isfinite(xp.max(buf))) and bool(xp.min(buf) >= 0)
+        else:
+            ok = bool(xp.isfinite(xp.max(xp.abs(buf))))
+    if ok:
+        return
+    check_finite(f"params[{k!r}]", p)
+    for name in buffers:
+        key = f"{name}.{k}"
+        check_finite(f"state[{key!r}]", xp.asarray(state[key]))
+        if name == "v" and bool(xp.any(xp.asarray(state[key]) < 0)):
+            raise ValueError(f"state[{key!r}] must be >= 0 (a mean of squared gradients); it "
+                             f"holds negative values: the state is corrupted")
+    what = "the second moment g^2" if buffers[-1:] == ("v",) else "the momentum buffer u"
+    raise ValueError(f"{opt}: {what} for {k!r} overflows {p.dtype}: max |grads[{k!r}]| = "
+                     f"{max_abs(g):.3g} (float max {float(xp.finfo(p.dtype).max):.3g}); an "
+                     f"update would be non-finite or exactly zero. Clip the gradients "
+                     f"(clip_by_global_norm), scale the loss, or use float64")
 
 
 def _zero_state(params: Mapping, buffers: tuple[str, ...]) -> dict:
@@ -133,11 +175,13 @@ class SGD:
             g = xp.astype(grads[k], p.dtype)
             if mu == 0.0:
                 new_params[k] = p - lr * g
+                _check_update("SGD", k, new_params[k], p, g, state, ())
                 continue
             u = mu * _buffer(xp, state[f"u.{k}"], p) + g
             d = g + mu * u if self.nesterov else u
             new_params[k] = p - lr * d
             new_state[f"u.{k}"] = u
+            _check_update("SGD", k, new_params[k], p, g, state, ("u",), u)
         return new_params, new_state
 
 
@@ -182,6 +226,7 @@ class RMSprop:
             v = a * _buffer(xp, state[f"v.{k}"], p) + (1.0 - a) * (g * g)
             new_params[k] = p - lr * g / (xp.sqrt(v) + self.eps)
             new_state[f"v.{k}"] = v
+            _check_update("RMSprop", k, new_params[k], p, g, state, ("v",), v)
         return new_params, new_state
 
 
@@ -231,6 +276,7 @@ class Adam:
             m_hat, v_hat = m / c1, v / c2
             new_params[k] = p - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
             new_state[f"m.{k}"], new_state[f"v.{k}"] = m, v
+            _check_update("Adam", k, new_params[k], p, g, state, ("m", "v"), v)
         return new_params, new_state
 
 
@@ -254,6 +300,10 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
                          if g.size else xp.asarray(0, dtype=dtype) for g in grads.values()]))
     safe = xp.where(s > 0, s, xp.ones_like(s))
     norm = safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
+    if not bool(xp.isfinite(norm)):
+        raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {float(s):.3g} "
+                         f"and ||g|| > {float(xp.finfo(dtype).max):.3g}; the gradients have "
+                         f"diverged (lower the learning rate or scale the loss)")
     scale = max_norm / xp.maximum(norm, xp.asarray(max_norm, dtype=dtype))
     clipped = {k: g * xp.astype(scale, g.dtype) for k, g in grads.items()}
     return clipped, norm

@@ -12,16 +12,13 @@ from __future__ import annotations
 
 import math
 
-from ._checks import check_positive_int
+from ._checks import check_positive_int, check_real
 
 __all__ = ["constant", "linear", "Constant", "Linear"]
 
 
 def _finite(name: str, x) -> float:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a real number; got {type(x).__name__}") from None
+    v = check_real(name, x)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite; got {v}")
     return v
@@ -66,7 +63,10 @@ class Linear:
 
     def __call__(self, t) -> float:
         frac = min(_step(t), self.n_steps) / self.n_steps
-        return self.start + (self.end - self.start) * frac
+        span = self.end - self.start
+        if math.isinf(span):                   # |end - start| > float max: interpolate apart
+            return self.start * (1.0 - frac) + self.end * frac
+        return self.start + span * frac
 
     def __repr__(self):
         return f"linear(start={self.start!r}, end={self.end!r}, n_steps={self.n_steps})"

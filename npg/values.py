@@ -30,7 +30,8 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
-                      check_positive_int, check_shape)
+                      check_positive_int, check_result_finite, check_shape)
+from .losses import value_overflow_hint
 from .backend import default_xp, get_xp, scatter_add_rows
 from .nn import activation_fn, mlp_forward, mlp_init
 
@@ -117,7 +118,8 @@ class _StateValue:
         y = _check_target(target, v.shape[0], v.dtype)
         n = max(v.shape[0], 1)
         err = v - y
-        return xp.sum(err * err) / (2 * n), vjp(err / n)
+        loss = _checked_loss(xp.sum(err * err) / (2 * n), v, y)
+        return loss, vjp(err / n)
 
 
 class _ActionValue:
@@ -143,7 +145,16 @@ class _ActionValue:
         y = _check_target(target, q.shape[0], q.dtype)
         n = max(q.shape[0], 1)
         err = xp.sum(q * onehot, axis=1) - y
-        return xp.sum(err * err) / (2 * n), vjp(onehot * (err / n)[:, None])
+        loss = _checked_loss(xp.sum(err * err) / (2 * n), q, y)
+        return loss, vjp(onehot * (err / n)[:, None])
+
+
+def _checked_loss(loss, v, y):
+    """The regression loss, or a ValueError if it overflowed (one isfinite on a scalar)."""
+    if not bool(get_xp(loss).isfinite(loss)):
+        check_finite("the critic's values", v)
+        check_result_finite("the critic's loss", loss, value_overflow_hint(v, y))
+    return loss
 
 
 def _gather(q, act, n_actions: int):

@@ -27,13 +27,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .._checks import as_generator, check_positive_int, check_unit_interval
+from .._checks import (as_generator, check_bool, check_positive_int, check_real,
+                       check_unit_interval, max_abs)
 from ..backend import default_xp, get_xp, to_numpy
 from ..distributions import categorical, gaussian
 
 __all__ = ["AlgoConfig", "Algorithm", "make_config", "check_progress", "check_positive_field",
-           "check_nonneg_field", "check_bool_field", "state_to_flat", "state_from_flat",
-           "as_generator"]
+           "check_nonneg_field", "check_bool_field", "check_real_field", "check_value_targets",
+           "check_update_stats", "state_to_flat", "state_from_flat", "as_generator"]
 
 _ACTIVATIONS = ("tanh", "relu")
 
@@ -42,22 +43,22 @@ _ACTIVATIONS = ("tanh", "relu")
 
 def check_progress(progress) -> float:
     """The fraction of training done, a real number in [0, 1] (drives annealing)."""
-    if isinstance(progress, bool) or not isinstance(progress, (int, float, np.integer,
-                                                               np.floating)):
-        raise TypeError(f"progress must be a real number in [0, 1]; got {type(progress).__name__}")
-    p = float(progress)
+    p = check_real("progress", progress, "a real number in [0, 1]")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"progress must lie in [0, 1]; got {p}")
     return p
 
 
 def _real(name: str, x) -> float:
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number; got {type(x).__name__}")
-    v = float(x)
+    v = check_real(name, x)
     if not math.isfinite(v):
         raise ValueError(f"{name} must be finite; got {v}")
     return v
+
+
+def check_real_field(name: str, x) -> float:
+    """A finite real number (TypeError for a bool or a str, ValueError for NaN or inf)."""
+    return _real(name, x)
 
 
 def check_positive_field(name: str, x) -> float:
@@ -77,9 +78,36 @@ def check_nonneg_field(name: str, x) -> float:
 
 
 def check_bool_field(name: str, x) -> bool:
-    if not isinstance(x, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool; got {type(x).__name__}")
-    return bool(x)
+    return check_bool(name, x)
+
+
+def check_value_targets(ret, batch_size: int) -> None:
+    """ValueError if the value targets y are so large that the value loss
+    (1/2B) sum_b (V_b - y_b)^2 would overflow their dtype.
+
+    The bound: |V - y| <= 2 max(|V|, |y|) while V tracks y, so (V - y)^2 summed over a
+    minibatch of B stays below the float max F when max |y| < sqrt(F / (4 B)): 9.2e17 in
+    float32 and 6.7e152 in float64 for B = 256. One reduction over the targets per update.
+    """
+    xp = get_xp(ret)
+    y = max_abs(ret)
+    F = float(xp.finfo(ret.dtype).max)
+    limit = math.sqrt(F / (4.0 * max(int(batch_size), 1)))
+    if not y < limit:
+        raise ValueError(f"value targets overflow {ret.dtype}: max |y| = {y:.3g}, and the value "
+                         f"loss squares y - V over minibatches of {batch_size} (max |y| must be "
+                         f"< {limit:.3g}); scale the rewards (Agent(scale_reward=True)) or use "
+                         f"dtype float64")
+
+
+def check_update_stats(stats: Mapping, algo: str) -> None:
+    """ValueError naming the first non-finite loss statistic of an update (never log inf and
+    train on); the stats are Python floats, so this costs nothing."""
+    for k, v in stats.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(f"{algo} update: {k} = {v} is not finite (the loss overflowed its "
+                             f"dtype or the parameters diverged); lower the learning rate, "
+                             f"scale the rewards (Agent(scale_reward=True)) or use float64")
 
 
 @dataclass
@@ -115,6 +143,9 @@ class AlgoConfig:
         self.n_envs = check_positive_int("n_envs", self.n_envs)
         self.n_steps = check_positive_int("n_steps", self.n_steps)
         self.gamma = check_unit_interval("gamma", self.gamma)
+        if not isinstance(self.dtype, (str, type, np.dtype)):
+            raise TypeError(f"dtype must be 'float64' or 'float32' (a str or NumPy dtype); got "
+                            f"{type(self.dtype).__name__}")
         if self.dtype not in ("float64", "float32") and not (
                 isinstance(self.dtype, (type, np.dtype)) and np.dtype(self.dtype).name
                 in ("float64", "float32")):
@@ -127,6 +158,9 @@ class AlgoConfig:
                             f"{type(self.hidden).__name__}")
         self.hidden = tuple(check_positive_int(f"hidden[{i}]", h)
                             for i, h in enumerate(self.hidden))
+        if not isinstance(self.activation, str):
+            raise TypeError(f"activation must be a str, one of {_ACTIVATIONS}; got "
+                            f"{type(self.activation).__name__}")
         if self.activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {_ACTIVATIONS}; got {self.activation!r}")
         self.orthogonal = check_bool_field("orthogonal", self.orthogonal)

@@ -58,7 +58,8 @@ from ..values import MLPValue
 from . import ppo_compiled, ppo_fast
 from .flat import FlatLayout
 from ._common import policy_terms
-from .base import Algorithm, as_generator, check_progress
+from .base import (Algorithm, as_generator, check_progress, check_update_stats,
+                   check_value_targets)
 from .ppo_config import PPOConfig
 
 __all__ = ["PPOConfig", "PPO"]
@@ -308,6 +309,7 @@ class PPO(Algorithm):
                  "ret": xp.asarray(flat["ret"], dtype=dt),
                  "v_old": xp.asarray(flat["value"], dtype=dt)}
         check_finite("rollout.obs", batch["obs"])
+        check_value_targets(batch["ret"], c.batch_size)    # one reduction: no inf value loss
         if self.spec.discrete:
             batch["act"] = xp.asarray(flat["act"])
             batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
@@ -395,6 +397,7 @@ class PPO(Algorithm):
         state["opt"] = self._unpack_opt(layout, opt_state)
         state["step"] = int(state.get("step", 0)) + 1
         stats = {k: v / n_eval for k, v in sums.items()}
+        check_update_stats(stats, "PPO")
         stats.update(explained_variance=explained_variance(batch["v_old"], batch["ret"]),
                      n_updates=n_taken, lr=lr, clip_range=clip)
         return state, stats

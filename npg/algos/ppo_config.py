@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import check_positive_int, check_unit_interval
-from .base import AlgoConfig, check_bool_field, check_nonneg_field, check_positive_field
+from .base import (AlgoConfig, check_bool_field, check_nonneg_field, check_positive_field,
+                   check_real_field)
 
 __all__ = ["PPOConfig"]
 
@@ -93,11 +93,7 @@ class PPOConfig(AlgoConfig):
         if self.target_kl is not None:
             self.target_kl = check_positive_field("target_kl", self.target_kl)
         self.adam_eps = check_positive_field("adam_eps", self.adam_eps)
-        if isinstance(self.log_std_init, bool) or not isinstance(
-                self.log_std_init, (int, float, np.integer, np.floating)) or not math.isfinite(
-                float(self.log_std_init)):
-            raise TypeError(f"log_std_init must be a finite real number; got {self.log_std_init!r}")
-        self.log_std_init = float(self.log_std_init)
+        self.log_std_init = check_real_field("log_std_init", self.log_std_init)
         for name in ("anneal_lr", "anneal_clip", "norm_adv", "shared", "use_sde"):
             setattr(self, name, check_bool_field(name, getattr(self, name)))
         if isinstance(self.sde_sample_freq, bool) or not isinstance(self.sde_sample_freq,

@@ -4,8 +4,16 @@
 
 Every function is batched over the leading dims ``...`` and takes its array module from its
 inputs, so it runs on NumPy, CuPy and array_api_strict. Softmaxes subtract the row maximum
-first, so logits of +-1000 (or any finite size) never overflow. Invalid actions are masked with
-the large *finite* negative ``MASK_LOGIT`` (no -inf arithmetic anywhere, so no inf - inf = NaN).
+first, so no exp overflows for any finite logits. Invalid actions are masked with the large
+*finite* negative ``MASK_LOGIT`` (no -inf arithmetic anywhere, so no inf - inf = NaN).
+
+Bad and extreme input. Logits must be finite: NaN, +inf and -inf raise a ValueError naming the
+argument (mask invalid actions with ``mask_logits``, not with -inf). Any finite logits give
+finite results, in float32 and float64 alike: a log-probability below -F, F = the dtype's
+largest finite number (logits +-1e308 put one at -2e308), is not representable and saturates at
+-F, so log pi(a) = max(z_a - m, -F) - log sum_b exp(z_b - m); the action's probability is 0
+either way, and the gradients onehot(a) - pi, -pi (log pi + H), p (r - KL) stay exact in the
+entries that are not saturated. A KL above F saturates at F likewise.
 
 | symbol | shape    | meaning                                  |
 |--------|----------|------------------------------------------|
@@ -35,6 +43,11 @@ def _check_logits(name, z):
     if z.shape[-1] < 1:
         raise ValueError(f"{name} must have at least one action (last axis); got shape "
                          f"{tuple(z.shape)}")
+    xp = get_xp(z)
+    if z.size and not bool(xp.all(xp.isfinite(z))):
+        kind = "NaN" if bool(xp.any(xp.isnan(z))) else "inf"
+        raise ValueError(f"{name} must be finite logits; it contains {kind} (mask invalid "
+                         f"actions with mask_logits, whose MASK_LOGIT = {MASK_LOGIT:g} is finite)")
 
 
 def _check_act(name, z, a):
@@ -63,6 +76,7 @@ def log_softmax(z):
 def _log_softmax(z):
     xp = get_xp(z)
     y = z - xp.max(z, axis=-1, keepdims=True)
+    y = xp.maximum(y, xp.asarray(-xp.finfo(z.dtype).max, dtype=z.dtype))   # saturate at -F
     return y - xp.log(xp.sum(xp.exp(y), axis=-1, keepdims=True))
 
 
@@ -183,8 +197,9 @@ def _kl_grad(z_p, z_q):
     logp, logq = _log_softmax(z_p), _log_softmax(z_q)
     p, q = xp.exp(logp), xp.exp(logq)
     r = logp - logq
-    k = xp.sum(p * r, axis=-1, keepdims=True)
-    return p * (r - k), q - p
+    pr = p * r
+    k = xp.sum(pr, axis=-1, keepdims=True)
+    return pr - p * k, q - p          # p (r - KL), written so that r - KL cannot overflow
 
 
 def _check_same_shape(z_p, z_q):

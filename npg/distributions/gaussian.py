@@ -11,6 +11,13 @@ log_std is kept in [LOG_STD_MIN, LOG_STD_MAX] = [-20, 2] by the policies (``clip
 sigma in [2e-9, 7.4], so 1/sigma^2 <= e^40 and exp(2 (log_std_p - log_std_q)) <= e^44 stay
 finite even in float32. The functions here do not clip: they are the plain formulas.
 
+Bad and extreme input: every argument must be a finite real floating array (ValueError /
+TypeError naming it otherwise) and the arguments must broadcast. A result that overflows the
+dtype although the inputs are finite (((a - mu) / sigma)^2 beyond float32's 3.4e38, exp(2
+(log_std_p - log_std_q)) beyond e^709, a sample with exp(log_std) = inf) raises a ValueError
+that names the function and the term; with log_std inside the clip bounds and |a - mu| < 1e10
+every function is finite in both dtypes.
+
 | symbol  | shape    | meaning                |
 |---------|----------|------------------------|
 | mean    | [..., K] | mu                     |
@@ -24,7 +31,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_float
+from .._checks import check_finite, check_float, check_result_finite, max_abs
 from ..backend import get_xp
 
 __all__ = ["LOG_STD_MIN", "LOG_STD_MAX", "clip_log_std", "log_prob", "log_prob_grad",
@@ -36,11 +43,35 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 def _check(**arrays):
+    shape, first = None, None
     for name, x in arrays.items():
         if not hasattr(x, "ndim") or x.ndim < 1:
             raise ValueError(f"{name} must be an array [..., K]; got "
                              f"{getattr(x, 'shape', type(x).__name__)}")
         check_float(name, x)
+        check_finite(name, x)
+        try:
+            shape = tuple(np.broadcast_shapes(tuple(x.shape), shape or ()))
+        except ValueError:
+            raise ValueError(f"{name} of shape {tuple(x.shape)} must broadcast with {first} "
+                             f"(shapes {shape})") from None
+        first = first or name
+
+
+def _overflow_u(a, mean, log_std):
+    """What to say when ((a - mu) / sigma)^2 overflowed."""
+    xp = get_xp(a, mean, log_std)
+    u = max_abs((a - mean) * xp.exp(-log_std))
+    return (f"max |a - mean| / sigma = {u:.3g}, whose square is too large for the dtype; use "
+            f"float64, or keep log_std in [LOG_STD_MIN, LOG_STD_MAX] (clip_log_std)")
+
+
+def _overflow_rho(log_std_p, log_std_q):
+    xp = get_xp(log_std_p, log_std_q)
+    d = float(xp.max(log_std_p - log_std_q))
+    return (f"exp(2 (log_std_p - log_std_q)) with max log_std_p - log_std_q = {d:.3g}, or "
+            f"(mean_p - mean_q) / sigma_q, is too large for the dtype; keep log_std in "
+            f"[LOG_STD_MIN, LOG_STD_MAX] (clip_log_std)")
 
 
 def clip_log_std(log_std):
@@ -63,7 +94,10 @@ def log_prob(mean, log_std, a):
     _check(mean=mean, log_std=log_std, a=a)
     xp = get_xp(mean, log_std, a)
     u = (a - mean) * xp.exp(-log_std)
-    return xp.sum(-0.5 * u * u - log_std - 0.5 * _LOG_2PI, axis=-1)
+    out = xp.sum(-0.5 * u * u - log_std - 0.5 * _LOG_2PI, axis=-1)
+    if not bool(xp.all(xp.isfinite(out))):
+        check_result_finite("gaussian.log_prob", out, _overflow_u(a, mean, log_std))
+    return out
 
 
 def log_prob_grad(mean, log_std, a):
@@ -77,7 +111,11 @@ def log_prob_grad(mean, log_std, a):
     xp = get_xp(mean, log_std, a)
     inv_std = xp.exp(-log_std)
     u = (a - mean) * inv_std
-    return u * inv_std, u * u - 1.0
+    d_mean, d_log_std = u * inv_std, u * u - 1.0
+    if not (bool(xp.all(xp.isfinite(d_mean))) and bool(xp.all(xp.isfinite(d_log_std)))):
+        check_result_finite("gaussian.log_prob_grad", d_mean + d_log_std,
+                            _overflow_u(a, mean, log_std) + " (or (a - mean) / sigma^2 is)")
+    return d_mean, d_log_std
 
 
 def entropy(log_std):
@@ -87,7 +125,9 @@ def entropy(log_std):
     """
     _check(log_std=log_std)
     xp = get_xp(log_std)
-    return xp.sum(log_std + 0.5 * (1.0 + _LOG_2PI), axis=-1)
+    out = xp.sum(log_std + 0.5 * (1.0 + _LOG_2PI), axis=-1)
+    check_result_finite("gaussian.entropy", out, "the sum of log_std over K is too large")
+    return out
 
 
 def entropy_grad(log_std):
@@ -109,7 +149,10 @@ def kl(mean_p, log_std_p, mean_q, log_std_q):
     xp = get_xp(mean_p, log_std_p, mean_q, log_std_q)
     rho = xp.exp(2.0 * (log_std_p - log_std_q))
     v = (mean_p - mean_q) * xp.exp(-log_std_q)
-    return xp.sum(log_std_q - log_std_p + 0.5 * (rho + v * v) - 0.5, axis=-1)
+    out = xp.sum(log_std_q - log_std_p + 0.5 * (rho + v * v) - 0.5, axis=-1)
+    if not bool(xp.all(xp.isfinite(out))):
+        check_result_finite("gaussian.kl", out, _overflow_rho(log_std_p, log_std_q))
+    return out
 
 
 def kl_grad(mean_p, log_std_p, mean_q, log_std_q):
@@ -129,6 +172,9 @@ def kl_grad(mean_p, log_std_p, mean_q, log_std_q):
     d_mean_p = v * inv_std_q
     d_mean_p, d_log_std_p, d_log_std_q = xp.broadcast_arrays(d_mean_p, rho - 1.0,
                                                              1.0 - rho - v * v)
+    if not (bool(xp.all(xp.isfinite(d_mean_p))) and bool(xp.all(xp.isfinite(d_log_std_q)))):
+        check_result_finite("gaussian.kl_grad", d_mean_p + d_log_std_q,
+                            _overflow_rho(log_std_p, log_std_q))
     return d_mean_p, d_log_std_p, -d_mean_p, d_log_std_q
 
 
@@ -144,4 +190,9 @@ def sample(mean, log_std, rng: np.random.Generator):
     xp = get_xp(mean, log_std)
     shape = tuple(np.broadcast_shapes(tuple(mean.shape), tuple(log_std.shape)))
     eps = xp.asarray(rng.standard_normal(shape), dtype=mean.dtype)
-    return mean + xp.exp(log_std) * eps
+    out = mean + xp.exp(log_std) * eps
+    if not bool(xp.all(xp.isfinite(out))):
+        check_result_finite("gaussian.sample", out, f"exp(log_std) * eps with max log_std = "
+                            f"{float(xp.max(log_std)):.3g} is too large for the dtype; keep "
+                            f"log_std in [LOG_STD_MIN, LOG_STD_MAX] (clip_log_std)")
+    return out

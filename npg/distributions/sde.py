@@ -27,6 +27,10 @@ d log pi / d v_k = (u_k^2 - 1) / (2 v_k) with u_k^2 = (a_k - mu_k)^2 / v_k,  d H
 The policy holds phi constant inside v (SB3's learn_features=False): PPO backpropagates the
 phi-gradient of the mean only. Functions take their array module from their inputs.
 
+Bad input: every array must be finite and real floating, with the shapes below (ValueError /
+TypeError naming it); a variance exp(2L) phi^2 that overflows the dtype (L beyond ~354 in
+float64, ~44 in float32) raises a ValueError naming log_std. ``terms`` trusts its inputs.
+
 | symbol  | shape     | meaning                                   |
 |---------|-----------|-------------------------------------------|
 | mean    | [B, K]    | mu(s)                                     |
@@ -42,7 +46,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_float
+from .._checks import check_finite, check_float, check_positive_int, check_result_finite
 from ..backend import get_xp
 
 __all__ = ["EPS", "variance", "variance_vjp", "log_prob", "log_prob_grad", "entropy",
@@ -58,6 +62,7 @@ def _check(ndim: int, **arrays):
             raise ValueError(f"{name} must be an array with {ndim} axes; got "
                              f"{getattr(x, 'shape', type(x).__name__)}")
         check_float(name, x)
+        check_finite(name, x)
 
 
 def _check_all(mean=None, phi=None, log_std=None, a=None):
@@ -79,11 +84,22 @@ def _variance(phi, log_std):
     return (phi * phi) @ xp.exp(2.0 * log_std) + EPS
 
 
+def _checked_variance(phi, log_std):
+    """``_variance`` for the public functions: ValueError if v overflowed."""
+    v = _variance(phi, log_std)
+    xp = get_xp(v)
+    if not bool(xp.all(xp.isfinite(v))):
+        check_result_finite("sde.variance", v, f"v = phi^2 @ exp(2 log_std) with max log_std = "
+                            f"{float(xp.max(log_std)):.3g} and max |phi| = "
+                            f"{float(xp.max(xp.abs(phi))):.3g} is too large for the dtype")
+    return v
+
+
 def variance(phi, log_std):
     """v = (phi^2) @ exp(2 L) + eps: v_bk = sum_i phi_bi^2 exp(2 L_ik) + eps.   [B, H], [H, K]
     -> [B, K].  Gradient: ``variance_vjp``."""
     _check_all(phi=phi, log_std=log_std)
-    return _variance(phi, log_std)
+    return _checked_variance(phi, log_std)
 
 
 def _variance_vjp(phi, log_std, d_v):
@@ -122,7 +138,7 @@ def log_prob(mean, phi, log_std, a):
     Gradients: ``log_prob_grad``.
     """
     _check_all(mean, phi, log_std, a)
-    return _log_prob_v(mean, _variance(phi, log_std), a)
+    return _log_prob_v(mean, _checked_variance(phi, log_std), a)
 
 
 def log_prob_grad(mean, phi, log_std, a):
@@ -135,7 +151,7 @@ def log_prob_grad(mean, phi, log_std, a):
     """
     _check_all(mean, phi, log_std, a)
     xp = get_xp(mean, phi, log_std, a)
-    v = _variance(phi, log_std)
+    v = _checked_variance(phi, log_std)
     d = a - mean
     g = 0.5 * (d * d / v - 1.0) / v
     s2 = xp.exp(2.0 * log_std)
@@ -149,7 +165,7 @@ def entropy(phi, log_std):
 
     Gradients (``entropy_grad``): d H / d v_k = 1 / (2 v_k), through ``variance_vjp``."""
     _check_all(phi=phi, log_std=log_std)
-    return _entropy_v(_variance(phi, log_std))
+    return _entropy_v(_checked_variance(phi, log_std))
 
 
 def entropy_grad(phi, log_std):
@@ -160,7 +176,7 @@ def entropy_grad(phi, log_std):
     """
     _check_all(phi=phi, log_std=log_std)
     xp = get_xp(phi, log_std)
-    v = _variance(phi, log_std)
+    v = _checked_variance(phi, log_std)
     h = 0.5 / v
     s2 = xp.exp(2.0 * log_std)
     return 2.0 * phi * (h @ s2.T), 2.0 * (phi * phi)[:, :, None] * s2[None, :, :] * h[:, None, :]
@@ -205,7 +221,7 @@ def sample(mean, phi, log_std, rng: np.random.Generator):
     _check_rng(rng)
     xp = get_xp(mean, phi, log_std)
     eps = xp.asarray(rng.standard_normal(tuple(mean.shape)), dtype=mean.dtype)
-    return mean + xp.sqrt(_variance(phi, log_std)) * eps
+    return mean + xp.sqrt(_checked_variance(phi, log_std)) * eps
 
 
 def sample_noise(log_std, n: int, rng: np.random.Generator):
@@ -213,8 +229,7 @@ def sample_noise(log_std, n: int, rng: np.random.Generator):
     draws, moved to log_std's module and dtype). Not differentiated."""
     _check(2, log_std=log_std)
     _check_rng(rng)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive int; got {n!r}")
+    n = check_positive_int("n", n)
     xp = get_xp(log_std)
     z = xp.asarray(rng.standard_normal((int(n),) + tuple(log_std.shape)), dtype=log_std.dtype)
     return xp.exp(log_std)[None, :, :] * z

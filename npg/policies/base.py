@@ -35,11 +35,29 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .._checks import as_generator, check_actions, check_finite, check_float
+from .._checks import as_generator, check_actions, check_finite, check_float, check_real, max_abs
 from ..backend import get_xp
 from ..distributions import categorical, gaussian
 
-__all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator"]
+__all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator", "check_log_std_init",
+           "check_init_scale"]
+
+
+def check_log_std_init(x) -> float:
+    """An initial log standard deviation: a real number in [LOG_STD_MIN, LOG_STD_MAX]."""
+    v = check_real("log_std_init", x, "a real number")
+    lo, hi = gaussian.LOG_STD_MIN, gaussian.LOG_STD_MAX
+    if not lo <= v <= hi:
+        raise ValueError(f"log_std_init must lie in [{lo}, {hi}]; got {v}")
+    return v
+
+
+def check_init_scale(x) -> float:
+    """The std of Gaussian initial weights: a finite real number >= 0 (0: all zeros)."""
+    v = check_real("scale", x, "a finite real number >= 0")
+    if not (v >= 0.0 and v < float("inf")):
+        raise ValueError(f"scale must be a finite number >= 0; got {v}")
+    return v
 
 
 def _cast(xp, x, dtype):
@@ -138,7 +156,22 @@ class Policy:
 
     def dist_params(self, params, obs):
         """The distribution parameters of pi(.|s) for each obs (forward without the vjp)."""
-        return self.forward(params, obs)[0]
+        return self._forward(params, obs)[0]
+
+    def _forward(self, params, obs):
+        """``forward`` with its output checked: finite params and obs whose distribution
+        parameters overflow the dtype (diverged weights, huge observations) raise a ValueError
+        instead of giving NaN log-probabilities. One isfinite pass over [B, A] or [B, K]."""
+        dist, vjp = self.forward(params, obs)
+        arrays = dist if isinstance(dist, tuple) else (dist,)
+        xp = get_xp(arrays[0])
+        if not all(bool(xp.all(xp.isfinite(d))) for d in arrays):
+            size = max(max_abs(v) for v in params.values())
+            raise ValueError(f"{type(self).__name__}'s distribution parameters overflowed "
+                             f"{arrays[0].dtype} (NaN or inf) for finite params (max |param| = "
+                             f"{size:.3g}) and obs: the weights have diverged (lower the "
+                             f"learning rate) or the observations need normalising")
+        return dist, vjp
 
 
 class CategoricalPolicy(Policy):
@@ -162,32 +195,32 @@ class CategoricalPolicy(Policy):
 
     def probs(self, params, obs):
         """pi(a|s) [B, A]; rows sum to 1."""
-        return categorical._softmax(self.forward(params, obs)[0])
+        return categorical._softmax(self._forward(params, obs)[0])
 
     def log_prob(self, params, obs, act):
         """log pi(a_b | s_b) [B].  Gradient: see ``score_sum`` / ``scores``."""
-        z, _ = self.forward(params, obs)
+        z, _ = self._forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
         return categorical._log_prob(z, act)
 
     def sample(self, params, obs, rng):
         """a_b ~ pi(.|s_b), int64 [B], drawn with the numpy Generator (or seed) ``rng``."""
-        return categorical.sample(self.forward(params, obs)[0], as_generator(rng))
+        return categorical.sample(self._forward(params, obs)[0], as_generator(rng))
 
     def mode(self, params, obs):
         """argmax_a pi(a|s) [B] (int64)."""
-        return categorical.mode(self.forward(params, obs)[0])
+        return categorical.mode(self._forward(params, obs)[0])
 
     def entropy(self, params, obs):
         """H(pi(.|s_b)) [B]."""
-        return categorical._entropy(self.forward(params, obs)[0])
+        return categorical._entropy(self._forward(params, obs)[0])
 
     def score_sum(self, params, obs, act, w):
         """sum_b w_b grad_theta log pi(a_b|s_b) = vjp(w[:, None] * (onehot(a) - pi)).
 
         Shapes: obs [B, ...], act int [B], w [B] -> grads with params' keys and shapes.
         """
-        z, vjp = self.forward(params, obs)
+        z, vjp = self._forward(params, obs)
         xp = get_xp(z)
         act = self._check_act(act, z.shape[0], xp)
         w = self._check_weights(w, z.shape[0], xp, z.dtype)
@@ -195,7 +228,7 @@ class CategoricalPolicy(Policy):
 
     def scores(self, params, obs, act):
         """grad_theta log pi(a_b|s_b) per sample, [B, P] in flatten(params) order."""
-        z, vjp = self.forward(params, obs)
+        z, vjp = self._forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
         grads = vjp(categorical._log_prob_grad(z, act), per_sample=True)
         return self._flat_scores(grads, params, z.shape[0])
@@ -205,7 +238,7 @@ class CategoricalPolicy(Policy):
 
         w [B] defaults to ones.
         """
-        z, vjp = self.forward(params, obs)
+        z, vjp = self._forward(params, obs)
         d = categorical._entropy_grad(z)
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
@@ -221,7 +254,7 @@ class CategoricalPolicy(Policy):
 
     def kl(self, params, obs, old_dist_params):
         """KL(pi_old(.|s_b) || pi(.|s_b)) [B], pi_old given by its logits [B, A]."""
-        z, _ = self.forward(params, obs)
+        z, _ = self._forward(params, obs)
         return categorical._kl(self._check_old(old_dist_params, z), z)
 
     def kl_grad(self, params, obs, old_dist_params, w=None):
@@ -229,7 +262,7 @@ class CategoricalPolicy(Policy):
 
         w [B] defaults to ones.
         """
-        z, vjp = self.forward(params, obs)
+        z, vjp = self._forward(params, obs)
         d = categorical._kl_grad(self._check_old(old_dist_params, z), z)[1]
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
@@ -262,7 +295,7 @@ class GaussianPolicy(Policy):
         return act
 
     def _dist(self, params, obs):
-        (mean, log_std), vjp = self.forward(params, obs)
+        (mean, log_std), vjp = self._forward(params, obs)
         xp = get_xp(mean)
         mean, log_std = xp.broadcast_arrays(mean, log_std)
         return mean, log_std, vjp, xp

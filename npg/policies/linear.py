@@ -21,7 +21,8 @@ from __future__ import annotations
 from .._checks import check_positive_int
 from ..backend import default_xp, get_xp
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
-from .base import CategoricalPolicy, GaussianPolicy, as_generator
+from .base import (CategoricalPolicy, GaussianPolicy, as_generator, check_init_scale,
+                   check_log_std_init)
 
 __all__ = ["LinearSoftmaxPolicy", "LinearGaussianPolicy"]
 
@@ -73,7 +74,7 @@ class LinearSoftmaxPolicy(CategoricalPolicy):
         """theta = scale * N(0, 1) (scale=0: the uniform policy), float64 by default."""
         rng = as_generator(rng)
         xp = default_xp()
-        theta = scale * rng.standard_normal(self.param_shapes()["theta"])
+        theta = check_init_scale(scale) * rng.standard_normal(self.param_shapes()["theta"])
         return {"theta": xp.asarray(theta, dtype=xp.float64 if dtype is None else dtype)}
 
     def _validate_obs(self, obs, xp, dtype):
@@ -124,11 +125,7 @@ class LinearGaussianPolicy(GaussianPolicy):
             raise TypeError("features must be a state feature map phi(s) [B, D] for "
                             "LinearGaussianPolicy")
         self.act_dim = check_positive_int("act_dim", act_dim)
-        log_std_init = float(log_std_init)
-        if not LOG_STD_MIN <= log_std_init <= LOG_STD_MAX:
-            raise ValueError(f"log_std_init must lie in [{LOG_STD_MIN}, {LOG_STD_MAX}]; got "
-                             f"{log_std_init}")
-        self.log_std_init = log_std_init
+        self.log_std_init = check_log_std_init(log_std_init)
 
     def __repr__(self):
         return (f"LinearGaussianPolicy({self.features!r}, act_dim={self.act_dim}, "
@@ -142,7 +139,7 @@ class LinearGaussianPolicy(GaussianPolicy):
         rng = as_generator(rng)
         xp = default_xp()
         dtype = xp.float64 if dtype is None else dtype
-        W = scale * rng.standard_normal((self.features.dim, self.act_dim))
+        W = check_init_scale(scale) * rng.standard_normal((self.features.dim, self.act_dim))
         return {"W": xp.asarray(W, dtype=dtype),
                 "log_std": xp.full((self.act_dim,), self.log_std_init, dtype=dtype)}
 

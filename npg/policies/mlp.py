@@ -31,7 +31,7 @@ from .._checks import check_positive_int
 from ..backend import default_xp, get_xp
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
 from ..nn import activation_fn, mlp_forward, mlp_init, resolve_float_dtype
-from .base import CategoricalPolicy, GaussianPolicy, as_generator
+from .base import CategoricalPolicy, GaussianPolicy, as_generator, check_log_std_init
 
 __all__ = ["MLPCategoricalPolicy", "MLPGaussianPolicy", "check_hidden", "mlp_param_shapes"]
 
@@ -140,15 +140,7 @@ class MLPGaussianPolicy(GaussianPolicy):
         self.act_dim = check_positive_int("act_dim", act_dim)
         self.hidden = check_hidden(hidden)
         self.activation = _check_activation(activation)
-        try:
-            log_std_init = float(log_std_init)
-        except (TypeError, ValueError):
-            raise TypeError(f"log_std_init must be a real number; got "
-                            f"{type(log_std_init).__name__}") from None
-        if not LOG_STD_MIN <= log_std_init <= LOG_STD_MAX:
-            raise ValueError(f"log_std_init must lie in [{LOG_STD_MIN}, {LOG_STD_MAX}]; got "
-                             f"{log_std_init}")
-        self.log_std_init = log_std_init
+        self.log_std_init = check_log_std_init(log_std_init)
         self.orthogonal = _check_bool("orthogonal", orthogonal)
 
     def __repr__(self):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from .._checks import check_positive_int
 from ..backend import default_xp, get_xp, scatter_add_rows
-from .base import CategoricalPolicy, as_generator
+from .base import CategoricalPolicy, as_generator, check_init_scale
 
 __all__ = ["TabularSoftmaxPolicy"]
 
@@ -41,7 +41,7 @@ class TabularSoftmaxPolicy(CategoricalPolicy):
         """theta = scale * N(0, 1) [S, A] (scale=0: the uniform policy), float64 by default."""
         rng = as_generator(rng)
         xp = default_xp()
-        theta = scale * rng.standard_normal((self.n_states, self.n_actions))
+        theta = check_init_scale(scale) * rng.standard_normal((self.n_states, self.n_actions))
         return {"theta": xp.asarray(theta, dtype=xp.float64 if dtype is None else dtype)}
 
     def _validate_obs(self, obs, xp, dtype):

@@ -49,6 +49,9 @@ def discounted_returns(rew, terminated, truncated, gamma, next_value=None, *,
         [T, N] array in the floating dtype of the inputs (float64 for integer rewards alone).
     """
     gamma = check_gamma("gamma", gamma)
+    if not isinstance(discount_weighting, bool):
+        raise TypeError(f"discount_weighting must be a bool; got "
+                        f"{type(discount_weighting).__name__}")
     bootstrap = next_value is not None
     b = prepare(rew, terminated, truncated=truncated, next_value=next_value,
                 has_truncated=True, has_next_value=bootstrap)

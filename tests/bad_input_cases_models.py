@@ -1,0 +1,435 @@
+"""The bad-input table, part 2: policies, critics, the updaters' configs and updates, finite MDPs.
+
+Same ``Case`` format as ``bad_input_cases.py`` (which imports ``model_cases`` from here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from bad_input_cases import FINITE, INF, NAN, Case, _rng
+from policy_cases import CASES as POLICY_CASES, DISCRETE
+
+
+# ------------------------------------------------------------------------------ policies
+
+def _policy(name):
+    return POLICY_CASES[name](np, np.float64, np.random.default_rng(0))
+
+
+def _scaled(params, s):
+    return {k: v * s for k, v in params.items()}
+
+
+def policy_cases() -> list[Case]:
+    out = []
+    for name in POLICY_CASES:
+        pol, params, obs, act = _policy(name)
+        B = obs.shape[0]
+        w = np.ones(B)
+        k0 = next(iter(params))
+        nan_params = dict(params, **{k0: params[k0] + NAN})
+        area = f"policies.{type(pol).__name__}"
+        tag = f" ({name})"
+        if len(params) > 1:
+            out += [
+                Case(area, "forward: params missing a key" + tag,
+                     lambda pol=pol, p=params, o=obs, k0=k0: pol.forward(
+                         {k: v for k, v in p.items() if k != k0}, o), ValueError,
+                     ("params", "keys")),
+                Case(area, "forward: float32 and float64 params mixed" + tag,
+                     lambda pol=pol, p=params, o=obs, k0=k0: pol.forward(
+                         dict(p, **{k0: p[k0].astype(np.float32)}), o), TypeError,
+                     ("params[", "dtype"))]
+        # tanh nets and tables saturate or stay finite; linear-in-features and relu nets overflow
+        overflows = name in ("linear_poly", "linear_gaussian", "mlp_categorical_relu",
+                             "mlp_gaussian")
+        out += [
+            Case(area, f"log_prob: NaN params['{k0}']" + tag,
+                 lambda pol=pol, p=nan_params, o=obs, a=act: pol.log_prob(p, o, a), ValueError,
+                 (f"params['{k0}']", "finite")),
+            Case(area, "forward: params a list" + tag,
+                 lambda pol=pol, o=obs: pol.forward([1.0], o), TypeError, ("params",)),
+            Case(area, f"forward: params['{k0}'] of wrong shape" + tag,
+                 lambda pol=pol, p=params, o=obs, k0=k0: pol.forward(
+                     dict(p, **{k0: np.ones((9, 9))}), o), ValueError, (f"params['{k0}']", "shape")),
+            Case(area, "score_sum: NaN weights" + tag,
+                 lambda pol=pol, p=params, o=obs, a=act: pol.score_sum(p, o, a, w + NAN),
+                 ValueError, ("w", "finite")),
+            Case(area, "score_sum: weights of wrong length" + tag,
+                 lambda pol=pol, p=params, o=obs, a=act: pol.score_sum(p, o, a, np.ones(B + 1)),
+                 ValueError, ("w", "shape")),
+            Case(area, "sample: rng None" + tag,
+                 lambda pol=pol, p=params, o=obs: pol.sample(p, o, None), TypeError, ("rng",)),
+            Case(area, "log_prob: params x 1e300, obs x 1e8" + tag,
+                 lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(_scaled(p, 1e300), o * 1e8
+                                                                      if o.dtype.kind == "f" else o, a),
+                 ValueError if overflows else FINITE, ("overflow",) if overflows else ()),
+        ]
+        if obs.dtype.kind == "f":
+            out += [
+                Case(area, "log_prob: NaN obs" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o + NAN, a), ValueError,
+                     ("obs", "finite")),
+                Case(area, "forward: obs of wrong width" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.forward(p, np.ones((2, o.shape[1] + 1))),
+                     ValueError, ("obs", "shape")),
+            ]
+        else:
+            out.append(Case(area, "forward: state index out of range" + tag,
+                            lambda pol=pol, p=params, o=obs: pol.forward(p, o + 100), ValueError,
+                            ("obs",)))
+        if name in DISCRETE:
+            out += [
+                Case(area, "log_prob: action out of range" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + 10), ValueError,
+                     ("act",)),
+                Case(area, "scores: float actions" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.scores(p, o, a * 1.0), TypeError,
+                     ("act", "integer")),
+                Case(area, "kl: old logits NaN" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.kl(p, o, pol.dist_params(p, o) + NAN),
+                     ValueError, ("old_dist_params", "finite")),
+            ]
+        else:
+            out += [
+                Case(area, "log_prob: NaN actions" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + NAN), ValueError,
+                     ("act", "finite")),
+                Case(area, "log_prob: actions of wrong shape" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a[:, :1]),
+                     ValueError, ("act", "shape")),
+                Case(area, "log_prob: actions 1e30 away from the mean (float64)" + tag,
+                     lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + 1e30), FINITE),
+            ]
+    out += _policy_init_cases()
+    return out
+
+
+def _policy_init_cases() -> list[Case]:
+    from npg.features import Polynomial
+    from npg.policies import (LinearGaussianPolicy, LinearSoftmaxPolicy, MLPCategoricalPolicy,
+                              MLPGaussianPolicy, MLPSDEPolicy, SharedActorCritic,
+                              TabularSoftmaxPolicy)
+    P = "policies"
+    out = []
+    for cls in (MLPCategoricalPolicy, SharedActorCritic, TabularSoftmaxPolicy):
+        n = cls.__name__
+        first = "n_states" if cls is TabularSoftmaxPolicy else "obs_dim"
+        for what, x, exc in (("0", 0, ValueError), ("'3'", "3", TypeError),
+                             ("True", True, TypeError), ("2.5", 2.5, TypeError)):
+            out.append(Case(P, f"{n}: {first} {what}", lambda cls=cls, x=x: cls(x, 2), exc,
+                            (first,)))
+            out.append(Case(P, f"{n}: n_actions {what}", lambda cls=cls, x=x: cls(3, x), exc,
+                            ("n_actions",)))
+    for cls in (MLPCategoricalPolicy, MLPGaussianPolicy, MLPSDEPolicy, SharedActorCritic):
+        n = cls.__name__
+        out += [
+            Case(P, f"{n}: hidden (0,)", lambda cls=cls: cls(3, 2, hidden=(0,)), ValueError,
+                 ("hidden[0]",)),
+            Case(P, f"{n}: hidden '64'", lambda cls=cls: cls(3, 2, hidden="64"), TypeError,
+                 ("hidden",)),
+            Case(P, f"{n}: activation 'gelu'", lambda cls=cls: cls(3, 2, activation="gelu"),
+                 ValueError, ("activation",)),
+            Case(P, f"{n}.init: rng None", lambda cls=cls: cls(3, 2, hidden=(4,)).init(None),
+                 TypeError, ("rng",)),
+            Case(P, f"{n}.init: out_gain NaN" if cls is not SharedActorCritic else
+                 f"{n}.init: pi_gain NaN",
+                 (lambda cls=cls: cls(3, 2, hidden=(4,)).init(0, pi_gain=NAN))
+                 if cls is SharedActorCritic else
+                 (lambda cls=cls: cls(3, 2, hidden=(4,)).init(0, out_gain=NAN)), ValueError,
+                 ("gain",)),
+        ]
+    for cls in (MLPGaussianPolicy, MLPSDEPolicy):
+        n = cls.__name__
+        out += [
+            Case(P, f"{n}: log_std_init NaN", lambda cls=cls: cls(3, 2, log_std_init=NAN),
+                 ValueError, ("log_std_init",)),
+            Case(P, f"{n}: log_std_init '0'", lambda cls=cls: cls(3, 2, log_std_init="0"),
+                 TypeError, ("log_std_init",)),
+            Case(P, f"{n}: log_std_init True", lambda cls=cls: cls(3, 2, log_std_init=True),
+                 TypeError, ("log_std_init",)),
+        ]
+    out += [
+        Case(P, "LinearSoftmaxPolicy: features not a feature map",
+             lambda: LinearSoftmaxPolicy(3, 2), TypeError, ("features",)),
+        Case(P, "LinearSoftmaxPolicy.init: scale NaN",
+             lambda: LinearSoftmaxPolicy(Polynomial(2, 1), 2).init(0, scale=NAN), ValueError,
+             ("scale",)),
+        Case(P, "LinearSoftmaxPolicy.init: scale '0.1'",
+             lambda: LinearSoftmaxPolicy(Polynomial(2, 1), 2).init(0, scale="0.1"), TypeError,
+             ("scale",)),
+        Case(P, "TabularSoftmaxPolicy.init: scale -1",
+             lambda: TabularSoftmaxPolicy(3, 2).init(0, scale=-1.0), ValueError, ("scale",)),
+        Case(P, "LinearGaussianPolicy: act_dim 0",
+             lambda: LinearGaussianPolicy(Polynomial(2, 1), 0), ValueError, ("act_dim",)),
+        Case(P, "LinearGaussianPolicy: log_std_init inf",
+             lambda: LinearGaussianPolicy(Polynomial(2, 1), 1, log_std_init=INF), ValueError,
+             ("log_std_init",)),
+    ]
+    return out
+
+
+# ------------------------------------------------------------------------------ critics
+
+def values_cases() -> list[Case]:
+    from npg.values import MLPQ, MLPValue, TabularQ, TabularValue
+    V = "values"
+    mv = MLPValue(3, hidden=(4,))
+    pv = mv.init(0)
+    mr = MLPValue(3, hidden=(4,), activation="relu")
+    pr = mr.init(0)
+    q = MLPQ(3, 2, hidden=(4,))
+    pq = q.init(0)
+    obs = np.ones((2, 3))
+    return [
+        Case(V, "MLPValue: obs_dim 0", lambda: MLPValue(0), ValueError, ("obs_dim",)),
+        Case(V, "MLPValue: hidden (2.5,)", lambda: MLPValue(3, hidden=(2.5,)), TypeError,
+             ("hidden[0]",)),
+        Case(V, "MLPValue.init: rng None", lambda: mv.init(None), TypeError, ("rng",)),
+        Case(V, "MLPValue.value: NaN obs", lambda: mv.value(pv, obs + NAN), ValueError,
+             ("obs", "finite")),
+        Case(V, "MLPValue.value: NaN params", lambda: mv.value(_scaled(pv, NAN), obs), ValueError,
+             ("params[", "finite")),
+        Case(V, "MLPValue.value: relu critic, params x 1e300, obs x 1e10 overflow",
+             lambda: mr.value(_scaled(pr, 1e300), obs * 1e10), ValueError, ("overflow",)),
+        Case(V, "MLPValue.value: tanh critic, params x 1e300 (saturates, finite)",
+             lambda: mv.value(_scaled(pv, 1e300), obs * 1e10), FINITE),
+        Case(V, "MLPValue.loss_grad: NaN target",
+             lambda: mv.loss_grad(pv, obs, np.array([0.0, NAN])), ValueError, ("target", "finite")),
+        Case(V, "MLPValue.loss_grad: target of wrong shape",
+             lambda: mv.loss_grad(pv, obs, np.zeros(3)), ValueError, ("target", "shape")),
+        Case(V, "MLPValue.loss_grad: (V - y)^2 overflows float32",
+             lambda: MLPValue(3, hidden=(4,)).loss_grad(MLPValue(3, hidden=(4,)).init(
+                 0, dtype="float32"), obs.astype(np.float32), np.full(2, 1e20, np.float32)),
+             ValueError, ("overflow", "float32")),
+        Case(V, "MLPQ.value: action out of range", lambda: q.value(pq, obs, np.array([0, 2])),
+             ValueError, ("act",)),
+        Case(V, "MLPQ.value: float actions", lambda: q.value(pq, obs, np.array([0.0, 1.0])),
+             TypeError, ("act", "integer")),
+        Case(V, "TabularValue.value: state out of range",
+             lambda: TabularValue(3).value(TabularValue(3).init(0), np.array([3])), ValueError,
+             ("obs", "[0, 3)")),
+        Case(V, "TabularValue: n_states True", lambda: TabularValue(True), TypeError,
+             ("n_states",)),
+        Case(V, "TabularQ: n_actions '2'", lambda: TabularQ(3, "2"), TypeError, ("n_actions",)),
+    ]
+
+
+# ------------------------------------------------------------------------------ algos: configs
+
+def _kind(cls, f):
+    d = f.default
+    if f.name == "dtype" or isinstance(d, str):
+        return "str"
+    if isinstance(d, bool):
+        return "bool"
+    if f.name in ("hidden",):
+        return "hidden"
+    if f.name in ("sde_sample_freq", "n_step"):
+        return "int_or_special"
+    if isinstance(d, int):
+        return "int"
+    return "real"
+
+
+_BAD = {
+    "real": (("'0.5'", "0.5", TypeError), ("True", True, TypeError), ("NaN", NAN, ValueError),
+             ("inf", INF, ValueError), ("-1", -1.0, ValueError), ("[0.5]", [0.5], TypeError)),
+    "int": (("'8'", "8", TypeError), ("True", True, TypeError), ("2.5", 2.5, TypeError),
+            ("0", 0, ValueError), ("-1", -1, ValueError), ("NaN", NAN, TypeError)),
+    "int_or_special": (("'8'", "8", TypeError), ("True", True, TypeError), ("2.5", 2.5, TypeError),
+                       ("0", 0, ValueError)),
+    "bool": (("1", 1, TypeError), ("'True'", "True", TypeError), ("None", None, TypeError)),
+    "str": (("3", 3, TypeError), ("'bogus'", "bogus", ValueError)),
+    "hidden": (("(0,)", (0,), ValueError), ("'64'", "64", TypeError), ("(2.5,)", (2.5,), TypeError),
+               ("(True,)", (True,), TypeError)),
+}
+# fields whose legal range includes -1 or 0 (the sweep's "-1"/"0" would be legal there)
+_NONNEG = {"ent_coef", "vf_coef", "log_std_init"}
+
+
+def config_cases() -> list[Case]:
+    from npg.algos import A2CConfig, ACConfig, PPOConfig, QACConfig, ReinforceConfig
+    out = []
+    for cls in (PPOConfig, ReinforceConfig, ACConfig, A2CConfig, QACConfig):
+        for f in dataclasses.fields(cls):
+            kind = _kind(cls, f)
+            for what, x, exc in _BAD[kind]:
+                if f.name in _NONNEG and what == "-1" and f.name == "log_std_init":
+                    continue
+                if f.name == "dtype" and exc is ValueError:
+                    x = "float16"
+                if f.name == "sde_sample_freq" and what == "0":
+                    pass
+                out.append(Case(f"algos.{cls.__name__}", f"{f.name} = {what}",
+                                lambda cls=cls, n=f.name, x=x: cls(**{n: x}), exc, (f.name,)))
+        out.append(Case(f"algos.{cls.__name__}", "gamma = 1.5", lambda cls=cls: cls(gamma=1.5),
+                        ValueError, ("gamma", "[0, 1]")))
+    out += [
+        Case("algos.PPOConfig", "gae_lambda = 1.5", lambda: PPOConfig(gae_lambda=1.5), ValueError,
+             ("gae_lambda",)),
+        Case("algos.PPOConfig", "batch_size > n_envs * n_steps",
+             lambda: PPOConfig(n_envs=2, n_steps=4, batch_size=9), ValueError, ("batch_size",)),
+        Case("algos.PPOConfig", "sde_sample_freq = -2", lambda: PPOConfig(sde_sample_freq=-2),
+             ValueError, ("sde_sample_freq",)),
+        Case("algos.ACConfig", "n_step = -1", lambda: ACConfig(n_step=-1), ValueError, ("n_step",)),
+    ]
+    return out
+
+
+# ------------------------------------------------------------------------------ algos: updates
+
+def _ppo(dtype="float64", discrete=True, **kw):
+    from npg.algos import PPO
+    from npg.envs import SpaceInfo
+    spec = (SpaceInfo(3, "box", None, True, 2, None, None, None) if discrete else
+            SpaceInfo(3, "box", None, False, None, 1, -np.ones(1), np.ones(1)))
+    cfg = dict(n_envs=2, n_steps=4, batch_size=8, n_epochs=1, hidden=(4,), dtype=dtype)
+    cfg.update(kw)
+    algo = PPO(cfg, spec)
+    return algo, algo.init(0)
+
+
+def _rollout(algo, state, rew_value=1.0, dtype=np.float64, obs_value=None):
+    from npg.rollout import Rollout
+    rng = np.random.default_rng(0)
+    T, N = algo.config.n_steps, algo.config.n_envs
+    obs = rng.standard_normal((T, N, 3)).astype(dtype)
+    if obs_value is not None:
+        obs[0, 0, 0] = obs_value
+    act = (rng.integers(0, 2, (T, N)) if algo.spec.discrete
+           else rng.standard_normal((T, N, 1)).astype(dtype))
+    z = np.zeros((T, N), dtype)
+    return Rollout(obs=obs, act=act, logp=z + np.log(0.5).astype(dtype),
+                   rew=np.full((T, N), rew_value, dtype), terminated=np.zeros((T, N), bool),
+                   truncated=np.zeros((T, N), bool), value=z.copy(), next_value=z.copy(),
+                   valid=np.ones((T, N), bool), last_obs=obs[0], episode_returns=np.zeros(0),
+                   episode_lengths=np.zeros(0, np.int64))
+
+
+def _update(dtype="float64", rew=1.0, progress=0.5, rng=0, obs_value=None, **kw):
+    algo, state = _ppo(dtype, **kw)
+    ro = _rollout(algo, state, rew, np.dtype(dtype).type, obs_value)
+    return algo.update(state, ro, progress, rng)[1]
+
+
+def update_cases() -> list[Case]:
+    A = "algos.PPO.update"
+    out = []
+    for fast in (True, False):
+        tag = " (compiled path)" if fast else " (reference path)"
+
+        def upd(fast=fast, **kw):
+            algo, state = _ppo(kw.pop("dtype", "float64"))
+            algo.fast_path = fast
+            ro = _rollout(algo, state, kw.pop("rew", 1.0), algo.dtype.type)
+            return algo.update(state, ro, 0.5, 0)[1]
+        out += [
+            Case(A, "float32 rewards 1e20: value targets overflow (V - y)^2" + tag,
+                 lambda upd=upd: upd(dtype="float32", rew=1e20), ValueError,
+                 ("value targets", "float32", "scale_reward", "float64")),
+            Case(A, "float64 rewards 1e160: value targets overflow (V - y)^2" + tag,
+                 lambda upd=upd: upd(rew=1e160), ValueError, ("value targets", "float64")),
+            Case(A, "NaN rewards" + tag, lambda upd=upd: upd(rew=NAN), ValueError,
+                 ("rew", "finite")),
+            Case(A, "float32 rewards 1e10 (finite losses)" + tag,
+                 lambda upd=upd: upd(dtype="float32", rew=1e10), FINITE),
+        ]
+    out += [
+        Case(A, "progress NaN", lambda: _update(progress=NAN), ValueError, ("progress",)),
+        Case(A, "progress 1.5", lambda: _update(progress=1.5), ValueError, ("progress",)),
+        Case(A, "progress '0.5'", lambda: _update(progress="0.5"), TypeError, ("progress",)),
+        Case(A, "progress True", lambda: _update(progress=True), TypeError, ("progress",)),
+        Case(A, "rng None", lambda: _update(rng=None), TypeError, ("rng",)),
+        Case(A, "NaN observation", lambda: _update(obs_value=NAN), ValueError, ("obs", "finite")),
+        Case(A, "Gaussian policy, float32 rewards 1e20",
+             lambda: _update("float32", rew=1e20, discrete=False), ValueError,
+             ("value targets", "float32")),
+        Case("algos.PPO", "spec not a SpaceInfo", lambda: __import__("npg.algos").algos.PPO(None, 3),
+             TypeError, ("spec",)),
+        Case("algos.PPO", "config a list", lambda: __import__("npg.algos").algos.PPO([1], None),
+             TypeError, ("config",)),
+        Case("algos.PPO", "config with an unknown field",
+             lambda: __import__("npg.algos").algos.PPO({"gama": 0.9}, None), ValueError,
+             ("gama",)),
+        Case("algos.A2C.update", "float32 rewards 1e20: value targets overflow",
+             lambda: _a2c_update("float32", 1e20), ValueError, ("float32", "overflow")),
+        Case("algos.A2C.update", "NaN rewards", lambda: _a2c_update("float64", NAN), ValueError,
+             ("rew", "finite")),
+    ]
+    return out
+
+
+def _a2c_update(dtype, rew):
+    from npg.algos import A2C
+    from npg.envs import SpaceInfo
+    spec = SpaceInfo(3, "box", None, True, 2, None, None, None)
+    algo = A2C(dict(n_envs=2, n_steps=4, hidden=(4,), dtype=dtype), spec)
+    state = algo.init(0)
+    ro = _rollout(algo, state, rew, np.dtype(dtype).type)
+    return algo.update(state, ro, 0.5, 0)[1]
+
+
+# ------------------------------------------------------------------------------ mdp
+
+def mdp_cases() -> list[Case]:
+    from npg import mdp as M
+    P = np.zeros((2, 1, 2))
+    P[:, 0, 1] = 1.0
+    R, mu0 = np.zeros((2, 1)), np.array([1.0, 0.0])
+    D = "mdp"
+
+    def fm(**kw):
+        a = dict(P=P, R=R, mu0=mu0, gamma=0.9)
+        a.update(kw)
+        return M.FiniteMDP(**a)
+    return [
+        Case(D, "FiniteMDP: gamma '0.9'", lambda: fm(gamma="0.9"), TypeError, ("gamma",)),
+        Case(D, "FiniteMDP: gamma True", lambda: fm(gamma=True), TypeError, ("gamma",)),
+        Case(D, "FiniteMDP: gamma 1.5", lambda: fm(gamma=1.5), ValueError, ("gamma",)),
+        Case(D, "FiniteMDP: gamma NaN", lambda: fm(gamma=NAN), ValueError, ("gamma",)),
+        Case(D, "FiniteMDP: P rows do not sum to 1", lambda: fm(P=P * 0.5), ValueError,
+             ("P", "sum to 1")),
+        Case(D, "FiniteMDP: negative P", lambda: fm(P=P - 0.5), ValueError, ("P", ">= 0")),
+        Case(D, "FiniteMDP: NaN R", lambda: fm(R=R + NAN), ValueError, ("R", "finite")),
+        Case(D, "FiniteMDP: R of wrong shape", lambda: fm(R=np.zeros((2, 2))), ValueError,
+             ("R", "shape")),
+        Case(D, "FiniteMDP: mu0 not a distribution", lambda: fm(mu0=np.array([0.5, 0.1])),
+             ValueError, ("mu0", "sum to 1")),
+        Case(D, "FiniteMDP: P a str", lambda: fm(P="P"), TypeError, ("P",)),
+        Case(D, "random_mdp: n_states 0", lambda: M.random_mdp(0, 2, 0), ValueError,
+             ("n_states",)),
+        Case(D, "random_mdp: gamma '0.9'", lambda: M.random_mdp(2, 2, 0, gamma="0.9"), TypeError,
+             ("gamma",)),
+        Case(D, "random_mdp: alpha '1'", lambda: M.random_mdp(2, 2, 0, alpha="1"), TypeError,
+             ("alpha",)),
+        Case(D, "random_mdp: reward_scale '1'", lambda: M.random_mdp(2, 2, 0, reward_scale="1"),
+             TypeError, ("reward_scale",)),
+        Case(D, "random_mdp: p_terminate True", lambda: M.random_mdp(2, 2, 0, p_terminate=True),
+             TypeError, ("p_terminate",)),
+        Case(D, "random_mdp: rng None", lambda: M.random_mdp(2, 2, None), TypeError, ("rng",)),
+        Case(D, "evaluate: pi rows do not sum to 1",
+             lambda: M.evaluate(fm(), np.array([[0.5], [0.5]])), ValueError, ("pi",)),
+        Case(D, "evaluate: NaN pi", lambda: M.evaluate(fm(), np.array([[NAN], [1.0]])),
+             ValueError, ("pi",)),
+        Case(D, "evaluate: gamma 1 with a non-terminating policy",
+             lambda: M.evaluate(fm(gamma=1.0), np.ones((2, 1))), ValueError, ("gamma",)),
+        Case(D, "finite_horizon_objective: horizon 0",
+             lambda: M.finite_horizon_objective(fm(), np.ones((2, 1)), 0), ValueError,
+             ("horizon",)),
+        Case(D, "finite_horizon_objective: horizon 2.5",
+             lambda: M.finite_horizon_objective(fm(), np.ones((2, 1)), 2.5), TypeError,
+             ("horizon",)),
+        Case(D, "finite_horizon_objective: gamma '1'",
+             lambda: M.finite_horizon_objective(fm(), np.ones((2, 1)), 3, gamma="1"), TypeError,
+             ("gamma",)),
+        Case(D, "sample_trajectories: rng None", lambda: M.sample_trajectories(
+             fm(), np.ones((2, 1)), 2, 3, None), TypeError, ("rng",)),
+    ]
+
+
+def model_cases() -> list[Case]:
+    return (policy_cases() + values_cases() + config_cases() + update_cases() + mdp_cases())
