@@ -9,10 +9,14 @@ import pytest
 from dataclasses import dataclass
 
 import npg.estimators as E
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from npg.estimator_stats import (EnumerationTooLarge, baseline_quadratic, count_trajectories,
                                  enumerate_trajectories, enumerated_moments, exact_moments,
-                                 recursive_moments, score_tables, score_weighted_baseline,
-                                 variance_ratios)
+                                 recursive_moments, return_moments, return_variance,
+                                 score_tables, score_weighted_baseline, variance_ratios)
+from npg.returns import discounted_returns
 from npg.mdp import (FiniteMDP, evaluate, finite_horizon_gradient, policy_gradient, random_mdp)
 from npg.params import flatten
 from npg.policies import TabularSoftmaxPolicy
@@ -196,6 +200,38 @@ def test_optimal_baseline_is_exact_and_beats_the_usual_baselines():
     rng = np.random.default_rng(0)
     for _ in range(5):                         # b* is a minimum: perturbations only add
         assert qr.variance(b_star + 0.1 * rng.standard_normal(V.shape)) >= qr.variance(b_star)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1))
+def test_baseline_variance_gradient_is_the_central_difference(seed):
+    mdp, pol, params = problem(seed=1)
+    q = baseline_quadratic(mdp, pol, params, 5)
+    b = np.random.default_rng(seed).normal(0.0, 2.0, mdp.n_states)
+    ana, h = q.variance_gradient(b), 1e-5
+    num = np.array([(q.variance(b + h * e) - q.variance(b - h * e)) / (2 * h)
+                    for e in np.eye(mdp.n_states)])
+    assert np.all(np.abs(num - ana) <= 1e-7 + 1e-6 * np.abs(ana))
+
+
+# ---------------------------------------------------------------- Sobel: the return's variance
+
+@pytest.mark.parametrize("n_terminal", [1, 0])
+def test_return_variance_by_sobel_equals_enumeration(n_terminal):
+    mdp, pol, params = problem(seed=6, n_terminal=n_terminal)
+    pi, _ = score_tables(mdp, pol, params)
+    T = 6
+    traj, prob = enumerate_trajectories(mdp, pi, T)
+    G0 = discounted_returns(traj.rew, traj.terminated, traj.truncated, mdp.gamma)[0]
+    mean = prob @ G0
+    assert abs(return_variance(mdp, pi, T) - prob @ (G0 - mean) ** 2) <= 1e-10
+    m, _ = return_moments(mdp, pi, T)
+    assert abs(np.asarray(mdp.mu0) @ m - mean) <= 1e-12
+    # horizon None: the infinite-horizon linear solves equal a long iteration (0.8^400 ~ 1e-39)
+    m_inf, m2_inf = return_moments(mdp, pi)
+    m_T, m2_T = return_moments(mdp, pi, 400)
+    np.testing.assert_allclose(m_inf, m_T, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(m2_inf, m2_T, rtol=1e-12, atol=1e-12)
 
 
 # -------------------------------------------------------------------------------- bad input

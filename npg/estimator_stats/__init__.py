@@ -6,11 +6,12 @@ exactly on a finite MDP, for the sampler's horizon cap T:
 * ``enumeration``: list every trajectory (small MDPs, short T; exact for any estimator);
 * ``recursion``: second-moment Bellman equations over (state, time to go) (Sobel 1982, carried
   to the score-function products), for every estimator in ``npg.estimators``;
+* ``returns``: the variance of the return itself (Sobel 1982);
 * ``baseline``: the exact variance-optimal state baseline (Greensmith, Bartlett & Baxter 2004)
   and the variance of any baseline against it.
 
 Modules: ``moments`` (the result), ``enumeration``, ``tails`` (estimators as tail recursions),
-``recursion``, ``exact`` (one entry point), ``baseline``. docs/estimator_statistics.md explains
+``recursion``, ``exact`` (one entry point), ``returns``, ``baseline``. docs/estimator_statistics.md explains
 the method and its limits.
 """
 
@@ -20,10 +21,11 @@ from .enumeration import (EnumerationTooLarge, count_trajectories, enumerate_tra
                           enumerated_moments, enumeration_bytes)
 from .exact import exact_moments, recursive_moments, score_tables
 from .moments import ExactMoments, cosine
+from .returns import return_moments, return_variance
 from .tails import TailForm, tail_form
 
 __all__ = ["ExactMoments", "exact_moments", "recursive_moments", "enumerated_moments",
            "enumerate_trajectories", "count_trajectories", "enumeration_bytes",
            "EnumerationTooLarge", "TailForm", "tail_form", "score_tables", "cosine",
            "BaselineQuadratic", "baseline_quadratic", "optimal_baseline",
-           "score_weighted_baseline", "variance_ratios"]
+           "score_weighted_baseline", "variance_ratios", "return_moments", "return_variance"]

@@ -83,6 +83,10 @@ class BaselineQuadratic:
         b = self._b(b)
         return float(self.second - self.mean @ self.mean - 2 * b @ self.v + b @ self.H @ b)
 
+    def variance_gradient(self, b) -> np.ndarray:
+        """d tr Cov(g_b) / d b = 2 (H b - v)  [S]."""
+        return 2.0 * (self.H @ self._b(b) - self.v)
+
     def optimal(self) -> np.ndarray:
         """b* = H^+ v [S], the variance-minimising state baseline (minimum-norm solution)."""
         return np.linalg.lstsq(self.H, self.v, rcond=1e-12)[0]
