@@ -188,3 +188,12 @@ def test_bad_input(monkeypatch):
             return np.zeros((4, 3)), None
     with pytest.raises(TypeError, match="policy"):
         HS.hessian(mdp, Other(), {"theta": np.zeros(1)})
+
+
+@pytest.mark.parametrize("name", ["tabular", "mlp_tanh"])
+def test_hessian_at_gamma_one_with_a_terminating_mdp(name):
+    rng = np.random.default_rng(8)
+    mdp = M.random_mdp(4, 3, rng, gamma=1.0, n_terminal=1, p_terminate=0.3)
+    policy = POLICIES[name](4, 3)
+    params = {k: v + 0.5 * rng.standard_normal(v.shape) for k, v in policy.init(rng).items()}
+    assert_close(fd_hessian(mdp, policy, params), HS.hessian(mdp, policy, params))

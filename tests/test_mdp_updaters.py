@@ -284,3 +284,14 @@ def test_chain_plateau_grows_for_pg_and_not_for_npg():
     assert np.all(np.diff(counts["npg"]) <= 3)                      # linear growth at most
     with pytest.raises(ValueError, match="n_actions"):
         chain_mdp(3, n_actions=1)
+
+
+def test_trpo_tabular_closed_form_equals_the_fisher_solve():
+    mdp = unit_reward_mdp(12, n_terminal=1, p_terminate=0.1)
+    theta = 0.4 * np.random.default_rng(3).standard_normal((6, 3))
+    policy, params, _ = tab(mdp, theta)
+    lin = LinearSoftmaxPolicy(OneHot(6), 3)
+    a, ia = M.trpo_step(mdp, policy, params, 0.01)
+    b, ib = M.trpo_step(mdp, lin, params, 0.01)
+    assert ia["n_backtracks"] == ib["n_backtracks"]
+    assert np.allclose(a["theta"], b["theta"], atol=1e-7) and np.isclose(ia["kl"], ib["kl"])

@@ -38,6 +38,7 @@ from .regularized import (policy_entropy, soft_evaluate, soft_objective, soft_po
 from .hessian import (curvature_along_path, hessian, hessian_eigenvalues, resolvent,
                       smoothness, softmax_smoothness_bound, tabular_softmax_hessian)
 from .logit_curvature import logit_jacobian, weighted_logit_hessian
+from .chain import chain_mdp
 from .fisher_compare import (compatible_critic, compatible_features, cosine, empirical_fisher,
                              gradient_second_moment, sampled_fisher, score_matrix)
 from .updaters import (StepSizeWarning, cpi_step, entropy_npg_step, npg_direction, npg_step,
@@ -63,5 +64,5 @@ __all__ = [
     "StepSizeWarning", "pg_step", "pg_step_size_bound", "npg_direction", "npg_step",
     "entropy_npg_step", "pmd_step", "tabular_pg_step", "tabular_npg_step", "visitation_kl", "trpo_step", "cpi_step",
     "score_matrix", "sampled_fisher", "empirical_fisher", "gradient_second_moment",
-    "compatible_features", "compatible_critic", "cosine",
+    "compatible_features", "compatible_critic", "cosine", "chain_mdp",
 ]

@@ -20,7 +20,8 @@ F_rho = (1 - gamma) F the Fisher matrix under the normalised visitation (1 - gam
                       (policy mirror descent with the KL divergence, Lan 2022; Xiao 2022),
                       on policy matrices
     trpo_step:        max_u g^T u  s.t.  1/2 u^T F_bar u <= delta  (F_bar: Fisher under d/sum d),
-                      u = sqrt(2 delta / (x^T F_bar x)) x with x = F_bar^+ g, then backtracking
+                      u = sqrt(2 delta / (x^T F_bar x)) x with x = F_bar^+ g (closed form for the
+                      tabular softmax, a least-squares solve otherwise), then backtracking
                       theta + beta^k u until the exact visitation-weighted KL
                       sum_s dbar_old(s) KL(pi_old(.|s) || pi'(.|s)) <= delta and J improves
                       (Schulman et al. 2015)
@@ -43,6 +44,7 @@ from .._checks import check_positive, check_positive_int
 from ..backend import get_xp, to_numpy
 from ..params import flatten, unflatten
 from ..policies import TabularSoftmaxPolicy
+from .closed_forms import tabular_softmax_natural_gradient
 from .exact import check_policy_matrix, evaluate, objective, visitation
 from .finite import FiniteMDP
 from .gradient import _obs, default_obs, fisher, policy_gradient, policy_matrix
@@ -250,12 +252,18 @@ def trpo_step(mdp: FiniteMDP, policy, params, max_kl: float, obs=None,
     obs = _obs(mdp, policy, params, obs) if obs is not None else default_obs(mdp, policy, params)
     pi_old = policy_matrix(policy, params, obs)
     J_old = objective(mdp, pi_old)
-    F = fisher(mdp, policy, params, obs, normalized=True)
-    if damping:
-        F = F + float(damping) * np.eye(F.shape[0])
     g = _vector(policy_gradient(mdp, policy, params, obs))
-    x = np.linalg.lstsq(F, g, rcond=1e-10)[0]
-    quad = float(x @ F @ x)
+    if isinstance(policy, TabularSoftmaxPolicy) and not damping:
+        # closed form: F_bar^+ g = sum(d) (A - mean_a A) on visited states; x^T F_bar x = g . x
+        x = float(visitation(mdp, pi_old).sum()) * tabular_softmax_natural_gradient(
+            mdp, pi_old).reshape(-1)
+        quad = float(g @ x)
+    else:
+        F = fisher(mdp, policy, params, obs, normalized=True)
+        if damping:
+            F = F + float(damping) * np.eye(F.shape[0])
+        x = np.linalg.lstsq(F, g, rcond=1e-10)[0]
+        quad = float(x @ F @ x)
     info = dict(accepted=False, n_backtracks=0, kl=0.0, J_old=J_old, J=J_old, step_fraction=0.0)
     if not quad > 0.0 or not np.isfinite(quad):
         return params, info                                     # at a stationary point
