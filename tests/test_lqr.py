@@ -178,6 +178,16 @@ def test_bad_systems_are_refused(change, match):
         LQR(**kwargs)
 
 
+def test_unstabilisable_system_is_refused_by_riccati():
+    # the second state grows by 2 per step and no input reaches it
+    lqr = LQR(2 * np.eye(2), np.array([[1.0], [0.0]]), np.eye(2), np.eye(1))
+    with pytest.raises(ValueError, match="not stabilisable"):
+        riccati(lqr)
+    # discounted by 0.2, sqrt(gamma) 2 < 1: stabilisable again, K* acts on the first state only
+    K, _ = riccati(LQR(2 * np.eye(2), np.array([[1.0], [0.0]]), np.eye(2), np.eye(1), gamma=0.2))
+    assert K[0, 1] == pytest.approx(0.0, abs=1e-12)
+
+
 def test_bad_gain_and_noise():
     lqr = LQR(**good())
     with pytest.raises(ValueError, match=r"K must have shape \[1, 2\]"):

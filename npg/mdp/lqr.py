@@ -316,6 +316,23 @@ def gauss_newton_direction(lqr: LQR, K, sigma=0.0) -> np.ndarray:
     return 2.0 * np.linalg.solve(lqr.R + lqr.gamma * lqr.B.T @ P @ lqr.B, _e_k(lqr, K, P))
 
 
+def _doubling(a, G, H, n, max_iter):
+    """H_k of the structure-preserving doubling (``riccati``) until it stops changing."""
+    for _ in range(max_iter):
+        try:
+            M = np.linalg.solve(np.eye(n) + G @ H, np.hstack([a, G @ a.T]))
+        except np.linalg.LinAlgError:
+            return np.full_like(H, np.nan)
+        Ma, MG = M[:, :n], M[:, n:]
+        H_new = 0.5 * (H + a.T @ H @ Ma + (H + a.T @ H @ Ma).T)
+        a, G = a @ Ma, G + a @ MG
+        done = np.max(np.abs(H_new - H)) <= 1e-14 * max(1.0, np.max(np.abs(H_new)))
+        H = H_new
+        if done or not np.all(np.isfinite(H)):
+            break
+    return H
+
+
 def riccati(lqr: LQR, newton_steps: int = 3, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
     """(K*, P*): the optimal gain and value matrix of the discounted Riccati equation
 
@@ -328,22 +345,13 @@ def riccati(lqr: LQR, newton_steps: int = 3, max_iter: int = 100) -> tuple[np.nd
     H_k -> P*. Then ``newton_steps`` policy-iteration steps polish K* to machine precision.
     ValueError when the system is not stabilisable (the doubling diverges).
     """
+    _check_lqr(lqr)
     check_positive_int("max_iter", max_iter)
     a = np.sqrt(lqr.gamma) * lqr.A
     b = np.sqrt(lqr.gamma) * lqr.B
     G, H, n = b @ np.linalg.solve(lqr.R, b.T), lqr.Q.copy(), lqr.n
-    for _ in range(max_iter):
-        M = np.linalg.solve(np.eye(n) + G @ H, np.hstack([a, G @ a.T]))
-        Ma, MG = M[:, :n], M[:, n:]
-        H_new = H + a.T @ H @ Ma
-        a, G = a @ Ma, G + a @ MG
-        H_new = 0.5 * (H_new + H_new.T)
-        done = np.max(np.abs(H_new - H)) <= 1e-14 * max(1.0, np.max(np.abs(H_new)))
-        H = H_new
-        if not np.all(np.isfinite(H)):
-            break
-        if done:
-            break
+    with np.errstate(over="ignore", invalid="ignore"):    # divergence is detected below
+        H = _doubling(a, G, H, n, max_iter)
     if not np.all(np.isfinite(H)):
         raise ValueError("the Riccati doubling diverged: (sqrt(gamma) A, sqrt(gamma) B) is not "
                          "stabilisable")
