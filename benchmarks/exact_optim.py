@@ -1,4 +1,4 @@
-"""Times of the exact second-order and trust-region computations (npg.mdp.hessian, updaters).
+"""Times of the exact second-order and trust-region computations (npg.mdp.second_order, updaters).
 
 Problems: slippery FrozenLake 8x8 (S = 64, A = 4, P = 256 tabular logits) and a seeded random
 MDP with S = 500, A = 8 (P = 4,000), gamma 0.99 and 0.9. For each it times

@@ -1,4 +1,4 @@
-"""The exact Hessian of J (npg.mdp.hessian) and the logits' curvature (npg.mdp.logit_curvature).
+"""The exact Hessian of J (npg.mdp.second_order) and the logits' curvature (npg.mdp.logit_curvature).
 
 Central differences of the exact gradient for every categorical policy class (hypothesis,
 float64, npg's tolerance rule); symmetry of the unsymmetrised general path; the tabular closed
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import npg.mdp as M
 from npg.features import OneHot, Polynomial
-from npg.mdp import hessian as HS
+from npg.mdp import second_order as HS
 from npg.mdp.logit_curvature import logit_jacobian, weighted_logit_hessian
 from npg.params import flatten, unflatten
 from npg.policies import (LinearSoftmaxPolicy, MLPCategoricalPolicy, SharedActorCritic,
@@ -160,7 +160,7 @@ def test_bad_input(monkeypatch):
     with pytest.raises(ValueError, match="square"):
         HS.smoothness(np.ones((2, 3)))
     # a curvature term that overflowed (simulated): a typed error, not NaN/inf
-    import npg.mdp.hessian as module
+    import npg.mdp.second_order as module
     monkeypatch.setattr(module, "weighted_logit_hessian",
                         lambda policy, params, obs, c: np.full((12, 12), np.inf))
     with pytest.raises(ValueError, match="not finite"):

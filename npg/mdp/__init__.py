@@ -13,7 +13,7 @@ Modules: ``finite`` (the data), ``toytext`` (gymnasium tables), ``random`` (seed
 gradient), ``horizon`` (finite horizon by backward recursion), ``closed_forms`` (tabular softmax),
 ``sampler`` (vectorised trajectory sampling), ``planning`` (value/policy iteration, hard and
 soft, backward induction), ``regularized`` (entropy-regularised values and grad J_tau),
-``hessian`` and ``logit_curvature`` (exact second derivatives of J), ``updaters`` (exact PG,
+``second_order`` and ``logit_curvature`` (the exact Hessian of J, its spectrum), ``updaters`` (exact PG,
 NPG, entropy-regularised NPG, policy mirror descent, TRPO, CPI), ``rates`` (the convergence
 theorems' bounds), ``fisher_compare`` (true vs empirical Fisher, compatible features),
 ``chain`` (the chain MDP of the softmax-PG plateau).
@@ -35,7 +35,7 @@ from .planning import (PlanningResult, backward_induction, bellman_backup, greed
                        soft_policy_iteration, soft_value_iteration, value_iteration)
 from .regularized import (policy_entropy, soft_evaluate, soft_objective, soft_policy_gradient,
                           tabular_softmax_soft_gradient)
-from .hessian import (curvature_along_path, hessian, hessian_eigenvalues, resolvent,
+from .second_order import (curvature_along_path, hessian, hessian_eigenvalues, resolvent,
                       smoothness, softmax_smoothness_bound, tabular_softmax_hessian)
 from .logit_curvature import logit_jacobian, weighted_logit_hessian
 from .chain import chain_mdp
