@@ -42,7 +42,7 @@ from .losses_sequence import (AGGREGATIONS, KL_ESTIMATORS, NORMALIZATIONS, check
                               check_group_size, kl_penalty)
 
 __all__ = ["completion_probs", "expected_reward", "sequence_kl", "objective_gradient",
-           "grpo_class_weights", "expected_grpo_direction", "dpo_optimum", "kl_rows",
+           "grpo_class_weights", "expected_grpo_direction", "grpo_bias", "dpo_optimum", "kl_rows",
            "compositions"]
 
 MAX_COMPOSITIONS = 2_000_000
@@ -214,6 +214,37 @@ def expected_grpo_direction(policy, params, task, group_size: int, normalize: st
         tw = tw - beta * scale * kappa.reshape(X * N, 1) * dD * mask
     g = policy.token_score_sum(params, prompts, tokens, tw)
     return (g, (omega, kappa)) if return_weights else g
+
+
+def grpo_bias(policy, params, task, group_size: int, normalize: str = "mean_std",
+              aggregation: str = "sequence", **options) -> dict:
+    """Per prompt x, how the exact GRPO direction g_x relates to the true gradient t_x = grad E r:
+
+        scale_x  = <g_x, t_x> / |t_x|^2      (the unbiased "mean"/"constant" gives
+                                              (G-1)/(G L_max) for every prompt)
+        cosine_x = <g_x, t_x> / (|g_x| |t_x|)   (1 when g_x is a multiple of t_x)
+
+    with E r (``success``) and the prompt's best-reward completion length (``target_len``).
+    Only one prompt at a time is drawn (prompt_weights one-hot), so g_x is that prompt's own
+    group; ``options`` go to ``expected_grpo_direction`` (not n_groups > 1 with "token").
+    Returns {"success", "target_len", "scale", "cosine"}, arrays [X].
+    """
+    from .params import flatten
+    X = task.n_prompts
+    out = {k: np.zeros(X) for k in ("success", "target_len", "scale", "cosine")}
+    out["success"] = expected_reward(policy, params, task)
+    best = task.rewards.argmax(axis=1)
+    out["target_len"] = task.space.lengths(task.completions[best]).astype(np.float64)
+    for x in range(X):
+        w = np.eye(X)[x]
+        g = flatten(expected_grpo_direction(policy, params, task, group_size, normalize,
+                                            aggregation, prompt_weights=w, **options))
+        t = flatten(objective_gradient(policy, params, task, prompt_weights=w))
+        tt = float(t @ t)
+        out["scale"][x] = float(g @ t) / tt if tt > 0 else np.nan
+        norm = float(np.linalg.norm(g) * np.linalg.norm(t))
+        out["cosine"][x] = float(g @ t) / norm if norm > 0 else np.nan
+    return out
 
 
 def dpo_optimum(ref_log_probs, rewards, beta: float):
