@@ -237,6 +237,26 @@ class TabularSequencePolicy(SequencePolicy):
         theta = scale * as_generator(rng).standard_normal(self.param_shapes()["theta"])
         return {"theta": theta.astype(np.float64 if dtype is None else dtype)}
 
+    def params_for(self, probs, floor: float = 1e-300):
+        """theta representing pi(y|x) = probs [X, |Y|] (rows over ``space.enumerate()``).
+
+        theta[x, s(prefix), v] = log P(prefix, v | x): each softmax then returns the conditional
+        P(v | x, prefix) = P(prefix, v) / P(prefix). Prefixes of probability 0 get log(floor).
+        """
+        p = np.asarray(probs, dtype=np.float64)
+        ys = self.space.enumerate()
+        if p.shape != (self.n_prompts, ys.shape[0]) or np.any(p < 0):
+            raise ValueError(f"probs must be non-negative [{self.n_prompts}, {ys.shape[0]}]")
+        mass = np.zeros(self.param_shapes()["theta"])
+        n = self.space.lengths(ys)
+        for t in range(self.space.max_len):
+            rows = n > t
+            pre = np.where(np.arange(self.space.max_len) < t, ys[rows], PAD)
+            s = self.prefix_index(pre, np.full(rows.sum(), t))
+            for x in range(self.n_prompts):
+                np.add.at(mass[x], (s, ys[rows, t]), p[x, rows])
+        return {"theta": np.log(np.maximum(mass, floor))}
+
     def prefix_index(self, prefixes, pos):
         """s(y_<t) [R] for prefixes [R, L] (t = pos real tokens, no eos among them)."""
         k, eos = max(self.space.vocab_size - 1, 1), self.space.eos
