@@ -105,6 +105,22 @@ def test_enumeration_and_recursion_agree_for_every_estimator(n_terminal, horizon
         assert a.variance > 1e-3, est.name                     # not a vacuous comparison
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.integers(0, 2 ** 32 - 1), st.integers(2, 4), st.integers(1, 3), st.integers(0, 1),
+       st.integers(1, 4), st.floats(0.3, 1.0))
+def test_enumeration_and_recursion_agree_on_random_mdps(seed, S, A, n_terminal, T, gamma):
+    mdp, pol, params = problem(seed, S, A, min(n_terminal, S - 1), gamma=gamma)
+    pi, _ = score_tables(mdp, pol, params)
+    V, Q, Adv = evaluate(mdp, pi) if gamma < 1 or n_terminal else (np.zeros(S), None, None)
+    ests = [E.WholeReturn(), E.RewardToGo(), E.TD(V + 0.2), E.GAE(V - 0.1, 0.7),
+            E.ImportanceSampled(0.5 * pi + 0.5 / A, per_decision=bool(seed % 2))]
+    for est in ests:
+        a = enumerated_moments(mdp, pol, params, est, T)
+        b = recursive_moments(mdp, pol, params, est, T)
+        assert np.max(np.abs(a.mean - b.mean)) <= 1e-10, est.name
+        assert np.max(np.abs(a.cov - b.cov)) <= 1e-10, est.name
+
+
 def test_recursion_mean_matches_independent_exact_gradients():
     mdp, pol, params = problem(seed=5)
     T = 7
