@@ -105,10 +105,12 @@ def test_hessian_of_a_two_armed_bandit_by_hand():
 
 
 @pytest.mark.parametrize("name", ["mlp_tanh", "mlp_relu2", "shared"])
-def test_weighted_logit_hessian_matches_differences_of_the_vjp(name):
-    mdp, policy, params = setup(name, 5)
+@settings(max_examples=5, deadline=None)
+@given(seed=st.integers(0, 10_000))
+def test_weighted_logit_hessian_matches_differences_of_the_vjp(name, seed):
+    mdp, policy, params = setup(name, seed)
     obs = M.default_obs(mdp, policy, params)
-    c = np.random.default_rng(0).standard_normal((4, 3))
+    c = np.random.default_rng(seed).standard_normal((4, 3))
     N = weighted_logit_hessian(policy, params, obs, c)
     theta = flatten(params)
 
