@@ -355,22 +355,48 @@ def update_cases() -> list[Case]:
         Case("algos.PPO", "config with an unknown field",
              lambda: __import__("npg.algos").algos.PPO({"gama": 0.9}, None), ValueError,
              ("gama",)),
-        Case("algos.A2C.update", "float32 rewards 1e20: value targets overflow",
-             lambda: _a2c_update("float32", 1e20), ValueError, ("float32", "overflow")),
-        Case("algos.A2C.update", "NaN rewards", lambda: _a2c_update("float64", NAN), ValueError,
-             ("rew", "finite")),
+        Case(A, "max_grad_norm None, float32 rewards 1e10 (finite)",
+             lambda: _update("float32", rew=1e10, max_grad_norm=None), FINITE),
+        Case("algos.PPO.act", "NaN observation",
+             lambda: _ppo()[0].act(_ppo()[1], np.full((2, 3), NAN), 0), ValueError,
+             ("obs", "finite")),
+        Case("algos.PPO.act", "observation of wrong width",
+             lambda: _ppo()[0].act(_ppo()[1], np.zeros((2, 4)), 0), ValueError, ("obs", "shape")),
+        Case("algos.PPO.value", "NaN observation",
+             lambda: _ppo()[0].value(_ppo()[1], np.full((2, 3), NAN)), ValueError,
+             ("obs", "finite")),
+        Case("algos.PPO.act", "Gaussian policy, NaN observation",
+             lambda: _ppo(discrete=False)[0].act(_ppo(discrete=False)[1], np.full((2, 3), NAN), 0),
+             ValueError, ("obs", "finite")),
     ]
+    for name in ("A2C", "ActorCritic", "QActorCritic", "Reinforce"):
+        U = f"algos.{name}.update"
+        no_critic = name == "Reinforce"   # no critic: Adam's g^2 overflows instead of a loss
+        out += [
+            Case(U, "NaN rewards", lambda name=name: _pg_update(name, "float64", NAN), ValueError,
+                 ("rew", "finite")),
+            Case(U, "float32 rewards 1e20: " + ("Adam's g^2 overflows" if no_critic else
+                                                "the value loss overflows"),
+                 lambda name=name: _pg_update(name, "float32", 1e20), ValueError,
+                 ("float32", "overflow") + (("'W2'",) if no_critic else ("scale_reward",))),
+            Case(U, "float32 rewards 3e38: returns or losses overflow",
+                 lambda name=name: _pg_update(name, "float32", 3e38), ValueError,
+                 ("overflow",)),
+            Case(U, "progress -0.5", lambda name=name: _pg_update(name, "float64", 1.0, -0.5),
+                 ValueError, ("progress",)),
+        ]
     return out
 
 
-def _a2c_update(dtype, rew):
-    from npg.algos import A2C
+def _pg_update(name, dtype, rew, progress=0.5):
+    import npg.algos as algos
     from npg.envs import SpaceInfo
     spec = SpaceInfo(3, "box", None, True, 2, None, None, None)
-    algo = A2C(dict(n_envs=2, n_steps=4, hidden=(4,), dtype=dtype), spec)
+    algo = getattr(algos, name)(dict(n_envs=2, n_steps=4, hidden=(4,), dtype=dtype), spec)
     state = algo.init(0)
     ro = _rollout(algo, state, rew, np.dtype(dtype).type)
-    return algo.update(state, ro, 0.5, 0)[1]
+    ro.terminated[-1] = True                 # complete episodes (REINFORCE learns from those)
+    return algo.update(state, ro, progress, 0)[1]
 
 
 # ------------------------------------------------------------------------------ mdp

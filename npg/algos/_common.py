@@ -288,12 +288,20 @@ def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | 
 def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
     """Move the NumPy batch ``flat`` onto the module/dtype of the parameter array ``like``.
 
-    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions."""
+    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions. A
+    float array that is finite in ``flat`` but overflows ``like``'s dtype in the cast (float64
+    returns beyond float32's 3.4e38) raises a ValueError naming it (one isfinite pass each)."""
     xp, dt = get_xp(like), like.dtype
     out = {}
     for name, k in keys.items():
         if name == "act" and discrete:
             out[name] = xp.asarray(flat[k])
-        else:
-            out[name] = xp.asarray(flat[k], dtype=dt)
+            continue
+        out[name] = xp.asarray(flat[k], dtype=dt)
+        if not bool(xp.all(xp.isfinite(out[name]))):
+            src = np.asarray(flat[k])
+            what = "is not finite (NaN or inf)" if not np.isfinite(src).all() else (
+                f"overflows {dt} (max |{k}| = {float(np.max(np.abs(src))):.3g})")
+            raise ValueError(f"the rollout's {k} {what}; scale the rewards "
+                             f"(Agent(scale_reward=True)) or use dtype float64")
     return out

@@ -166,7 +166,8 @@ def _halves_parallel(theta, grad, net_a, net_c, obs, bufs_a, bufs_c, rows, act, 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _clip_adam(theta, grad, m, v, t, hp):
     """g <- g max_norm / max(||g||, max_norm) (hp[5] = max_norm > 0), then Adam step t + 1 with
-    lr, b1, b2, eps = hp[7:11] (``_kernels.clip_adam``'s arithmetic)."""
+    lr, b1, b2, eps = hp[7:11] (``_kernels.clip_adam``'s arithmetic). A non-finite norm, or
+    without clipping a non-finite sum of g^2 (one pass over theta), raises a ValueError."""
     scale = 1.0
     if hp[5] > 0:
         norm = math.sqrt(K.sum_squares(grad))
@@ -177,6 +178,10 @@ def _clip_adam(theta, grad, m, v, t, hp):
             raise ValueError("the PPO gradient is not finite (NaN or inf); lower lr or check "
                              "the rewards")
         scale = hp[5] / max(norm, hp[5])
+    elif not math.isfinite(K.sum_squares(grad)):     # unclipped: g^2 must not overflow in v
+        raise ValueError("the PPO gradient is not finite, or its square overflows the dtype in "
+                         "Adam's second moment (max_grad_norm=None); clip it (max_grad_norm), "
+                         "lower lr or scale the rewards")
     lr, b1, b2, eps = hp[7], hp[8], hp[9], hp[10]
     s = np.empty(9, theta.dtype)
     s[0], s[1], s[2], s[3], s[4] = scale, b1, 1.0 - b1, b2, 1.0 - b2

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_finite
 from ..backend import get_xp, to_numpy
 from ._common import (PGConfig, actor_loss_and_grad, as_batch, one_step_update,
                       init_critic, init_policy, make_critic, make_optimizer, make_policy)
@@ -63,7 +64,15 @@ def sarsa_targets(rew, terminated, truncated, valid, q_next_in, next_value, gamm
     inside = np.zeros_like(valid)
     inside[:-1] = ~(terminated[:-1] | truncated[:-1]) & valid[1:]
     q_next = np.where(inside, q_next_in, next_value)
-    return rew + gamma * np.where(terminated, 0.0, q_next)
+    y = rew + gamma * np.where(terminated, 0.0, q_next)
+    if not np.isfinite(y).all():                      # never a silent NaN target
+        check_finite("rew", rew)
+        if not np.isfinite(np.where(terminated, 0.0, q_next)).all():
+            raise ValueError("the bootstrap Q(s', a') / next_value must be finite where the "
+                             "episode goes on; it contains NaN or inf")
+        raise ValueError(f"the SARSA targets r + gamma Q' overflow {y.dtype}: max |r| = "
+                         f"{float(np.max(np.abs(rew))):.3g}; scale the rewards")
+    return y
 
 
 class QActorCritic(Algorithm):
