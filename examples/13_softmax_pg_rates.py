@@ -24,8 +24,9 @@ Expected outcome (default budget, seed 0, measured): the bound holds at all 20,0
 theorem's step (largest gap/bound 3.6e-12: the bound is very loose, and the gap barely moves,
 3.04 -> 1.72, at eta = 1.3e-4); at eta = 1, J* - J_t ~ t^-1.00 over steps 2,000-20,000
 (t (J* - J_t) -> 3.34), and along that run ||H||_2 is at most 0.29 (5.0e-05 at the end)
-against the worst case 7.78e+03, so eta = 1 < 1/0.29 is a safe step there; entropy-regularised PG at eta = 1 converges linearly, by a factor 0.9985
-per step over its 2,000 steps. About 30 s of one core.
+against the worst case 7.78e+03, so eta = 1 < 1/0.29 is a safe step there;
+entropy-regularised PG at eta = 1 converges linearly, by a factor 0.9985 per step over its
+2,000 steps. About 30 s of one core.
 
     python examples/13_softmax_pg_rates.py [--steps 20000] [--seed 0] [--png PATH]
 """
