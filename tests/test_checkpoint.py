@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -46,7 +47,7 @@ def forge(ckpt, meta=None, arrays=None):
     buf = io.BytesIO()
     np.savez(buf, **a)
     files = {META_FILE: json.dumps(m).encode(), ARRAYS_FILE: buf.getvalue()}
-    man = json.loads(open(os.path.join(ckpt, MANIFEST)).read())
+    man = json.loads(Path(os.path.join(ckpt, MANIFEST)).read_text())
     man["files"] = {n: {"sha256": hashlib.sha256(b).hexdigest(), "bytes": len(b)}
                     for n, b in files.items()}
     man["arrays"] = {k: {"shape": list(v.shape), "dtype": v.dtype.name} for k, v in a.items()}
@@ -60,10 +61,10 @@ def test_save_writes_a_verified_checkpoint_directory(saved):
     ckpt = checkpoint.latest(saved)
     assert os.path.basename(ckpt) == "ckpt-00000001"
     assert sorted(os.listdir(ckpt)) == [META_FILE, ARRAYS_FILE, MANIFEST]
-    man = json.load(open(os.path.join(ckpt, MANIFEST)))
+    man = json.loads(Path(os.path.join(ckpt, MANIFEST)).read_text())
     assert man["format"] == checkpoint.FORMAT and man["npg_version"]
     for name, want in man["files"].items():
-        data = open(os.path.join(ckpt, name), "rb").read()
+        data = Path(os.path.join(ckpt, name)).read_bytes()
         assert hashlib.sha256(data).hexdigest() == want["sha256"] and len(data) == want["bytes"]
     meta, arrays, where = checkpoint.load(saved)
     assert where == ckpt and meta["env_steps"] == 64
@@ -85,9 +86,9 @@ def test_newer_saves_keep_the_last_k_and_leave_no_temporaries(tmp_path):
 def test_a_flipped_byte_in_any_file_is_refused(saved, tmp_path, name):
     ckpt = copy_run(saved, tmp_path / "r")
     path = os.path.join(ckpt, name)
-    data = bytearray(open(path, "rb").read())
+    data = bytearray(Path(path).read_bytes())
     data[len(data) // 2] ^= 0x01
-    open(path, "wb").write(bytes(data))
+    Path(path).write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match=name.replace(".", r"\.")):
         Agent.load(tmp_path / "r")
 
@@ -96,8 +97,8 @@ def test_a_flipped_byte_in_any_file_is_refused(saved, tmp_path, name):
 def test_truncated_and_deleted_files_are_refused(saved, tmp_path, name):
     ckpt = copy_run(saved, tmp_path / "t")
     path = os.path.join(ckpt, name)
-    data = open(path, "rb").read()
-    open(path, "wb").write(data[: len(data) // 3])
+    data = Path(path).read_bytes()
+    Path(path).write_bytes(data[: len(data) // 3])
     with pytest.raises(CheckpointError, match=name.replace(".", r"\.")):
         Agent.load(tmp_path / "t")
     os.unlink(path)
@@ -108,8 +109,8 @@ def test_truncated_and_deleted_files_are_refused(saved, tmp_path, name):
 def test_edited_metadata_and_swapped_files_fail_the_hashes(saved, tmp_path):
     ckpt = copy_run(saved, tmp_path / "e")
     path = os.path.join(ckpt, META_FILE)
-    text = open(path).read().replace('"seed": 0', '"seed": 7')
-    open(path, "w").write(text)
+    text = Path(path).read_text().replace('"seed": 0', '"seed": 7')
+    Path(path).write_text(text)
     with pytest.raises(CheckpointError, match="agent.json: SHA-256 does not match"):
         Agent.load(tmp_path / "e")
     other = tmp_path / "other"
@@ -122,15 +123,15 @@ def test_edited_metadata_and_swapped_files_fail_the_hashes(saved, tmp_path):
 
 def test_a_deleted_array_member_is_refused(saved, tmp_path):
     ckpt = copy_run(saved, tmp_path / "d")
-    man = json.load(open(os.path.join(ckpt, MANIFEST)))
+    man = json.loads(Path(os.path.join(ckpt, MANIFEST)).read_text())
     forge(ckpt, arrays=lambda a: {k: v for k, v in a.items() if k != "state/policy/W1"})
     with pytest.raises(CheckpointError, match=r"agent\.npz: train-state entries \['policy/W1'\]"):
         Agent.load(tmp_path / "d")
     # the manifest itself still listing the member: the archive disagrees with it
     man_path = os.path.join(ckpt, MANIFEST)
-    new = json.load(open(man_path))
+    new = json.loads(Path(man_path).read_text())
     new["arrays"] = man["arrays"]
-    open(man_path, "w").write(json.dumps(new))
+    Path(man_path).write_text(json.dumps(new))
     with pytest.raises(CheckpointError, match="differ from the manifest"):
         checkpoint.load(ckpt)
 
@@ -197,7 +198,7 @@ def test_symlinks_inside_a_checkpoint_are_refused(saved, tmp_path):
 
 def test_unexpected_files_and_old_formats_are_refused(saved, tmp_path):
     ckpt = copy_run(saved, tmp_path / "u")
-    open(os.path.join(ckpt, "extra.py"), "w").write("print('hi')\n")
+    Path(os.path.join(ckpt, "extra.py")).write_text("print('hi')\n")
     with pytest.raises(CheckpointError, match=r"unexpected files \['extra.py'\]"):
         Agent.load(tmp_path / "u")
     old = tmp_path / "old"
@@ -206,8 +207,8 @@ def test_unexpected_files_and_old_formats_are_refused(saved, tmp_path):
     with pytest.raises(CheckpointError, match="format 1"):
         Agent.load(old)
     man_path = os.path.join(copy_run(saved, tmp_path / "v"), MANIFEST)
-    man = json.load(open(man_path))
-    open(man_path, "w").write(json.dumps({**man, "format": 99}))
+    man = json.loads(Path(man_path).read_text())
+    Path(man_path).write_text(json.dumps({**man, "format": 99}))
     with pytest.raises(CheckpointError, match="format 99; this npg reads format 2"):
         Agent.load(tmp_path / "v")
 
@@ -216,14 +217,14 @@ def test_json_with_nan_is_refused(saved, tmp_path):
     ckpt = copy_run(saved, tmp_path / "n")
     forge(ckpt)                                          # valid again after the rewrite
     path = os.path.join(ckpt, META_FILE)
-    text = open(path).read().replace('"gamma": 0.98', '"gamma": NaN')
+    text = Path(path).read_text().replace('"gamma": 0.98', '"gamma": NaN')
     assert "NaN" in text
     data = text.encode()
-    open(path, "wb").write(data)
+    Path(path).write_bytes(data)
     man_path = os.path.join(ckpt, MANIFEST)
-    man = json.load(open(man_path))
+    man = json.loads(Path(man_path).read_text())
     man["files"][META_FILE] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    open(man_path, "w").write(json.dumps(man))
+    Path(man_path).write_text(json.dumps(man))
     with pytest.raises(CheckpointError, match="holds NaN"):
         Agent.load(tmp_path / "n")
 
@@ -271,3 +272,34 @@ def test_a_save_killed_at_random_moments_always_leaves_a_verified_checkpoint(tmp
             if name.startswith("ckpt-"):
                 m, a, _ = checkpoint.load(store / name)
                 assert int(a["i"]) == m["i"]
+
+
+_AGENT_SAVER = """
+import sys
+from npg.agent import Agent
+a = Agent("CartPole-v1", "ppo", {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 1,
+                                 "hidden": (64, 64)}, seed=0)
+print("ready", flush=True)
+while True:
+    a.env_steps += 1                     # each save distinguishable
+    a.save(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_an_agent_save_killed_at_random_moments_leaves_a_loadable_agent(tmp_path):
+    """10 trials of the same with ``Agent.save`` and ``Agent.load`` (the full agent checks)."""
+    rng = np.random.default_rng(5)
+    store = tmp_path / "run"
+    loaded = []
+    for _ in range(10):
+        p = subprocess.Popen([sys.executable, "-c", _AGENT_SAVER, str(store)],
+                             stdout=subprocess.PIPE, text=True)
+        assert p.stdout.readline().strip() == "ready"
+        time.sleep(float(rng.uniform(0.0, 0.3)))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        p.stdout.close()
+        if any(n.startswith("ckpt-") for n in os.listdir(store)):
+            loaded.append(Agent.load(store).env_steps)
+    assert len(loaded) >= 5 and all(s >= 1 for s in loaded)
