@@ -100,7 +100,8 @@ class TargetPattern(SequenceTask):
         self.targets = [self.space.decode(self.space.encode([t]))[0] for t in targets]
         self.n_prompts = len(targets)
         self.graded = bool(graded)
-        self.prompt_names = ["".join(map(str, t)) for t in self.targets]
+        self.prompt_names = ["".join(map(str, t[:-1] if t[-1] == eos else t))
+                             for t in self.targets]
         self._finish()
 
     def score(self, x, y):
