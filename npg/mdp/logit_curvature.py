@@ -28,8 +28,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
-from ..params import flatten, size
+from ..backend import get_xp, to_numpy
+from ..params import size
 from ..policies import (LinearSoftmaxPolicy, MLPCategoricalPolicy, SharedActorCritic,
                         TabularSoftmaxPolicy)
 
@@ -44,22 +44,15 @@ def logit_jacobian(policy, params, obs) -> np.ndarray:
     """Jz[(s, a), p] = d z(s, a) / d theta_p, NumPy float64 ``[S*A, P]`` (s-major rows)."""
     z, vjp = policy.forward(params, obs)
     S, A = int(z.shape[0]), int(z.shape[1])
-    xp_z = np.asarray(to_numpy(z))
+    xp = get_xp(z)
     J = np.empty((S, A, size(params)))
     for a in range(A):
-        e = np.zeros((S, A), dtype=xp_z.dtype)
+        e = np.zeros((S, A))
         e[:, a] = 1.0
-        g = vjp(_like(z, e), per_sample=True)
+        g = vjp(xp.asarray(e, dtype=z.dtype), per_sample=True)
         cols = [np.asarray(to_numpy(g[k]), dtype=np.float64).reshape(S, -1) for k in params]
         J[:, a, :] = np.concatenate(cols, axis=1)
     return J.reshape(S * A, -1)
-
-
-def _like(z, x: np.ndarray):
-    """x on z's backend and dtype."""
-    from ..backend import get_xp
-    xp = get_xp(z)
-    return xp.asarray(x, dtype=z.dtype)
 
 
 def logit_layers(policy):
