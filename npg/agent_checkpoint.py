@@ -163,9 +163,10 @@ def _restore_envs(agent, meta, arrays, where, env_matches) -> None:
         except (ValueError, TypeError) as err:
             raise CheckpointError(f"{where}: {err}") from None
         return
-    if env_state is None and meta.get("env_state_missing") is None and agent.env_steps == 0:
+    missing = meta.get("env_state_missing")
+    if env_state is None and missing is None:
         return                                   # saved before any collection: nothing lost
-    why = meta.get("env_state_missing") or "another environment was given to load"
+    why = missing or "another environment was given to load"
     warnings.warn(
         f"{where}: the environments' state was not restored ({why}); the loaded agent starts "
         f"from freshly reset environments: the episodes running at the save are dropped, and "
