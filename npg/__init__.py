@@ -16,7 +16,7 @@ from .backend import default_xp, get_xp, set_backend, to_numpy, use_backend
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"mdp", "estimators", "envs", "rollout", "algos", "agent", "losses",
+_LAZY_MODULES = {"mdp", "estimators", "estimator_stats", "envs", "rollout", "algos", "agent", "losses",
                  "testing", "cli", "blas", "checkpoint", "logger", "plotting", "progress"}
 _LAZY_NAMES = {"Agent": "agent", "Collector": "rollout", "Rollout": "rollout",
                "make_vec_env": "envs"}

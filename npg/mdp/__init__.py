@@ -16,7 +16,9 @@ soft, backward induction), ``regularized`` (entropy-regularised values and grad 
 ``second_order`` and ``logit_curvature`` (the exact Hessian of J, its spectrum), ``updaters`` (exact PG,
 NPG, entropy-regularised NPG, policy mirror descent, TRPO, CPI), ``rates`` (the convergence
 theorems' bounds), ``fisher_compare`` (true vs empirical Fisher, compatible features),
-``chain`` (the chain MDP of the softmax-PG plateau).
+``chain`` (the chain MDP of the softmax-PG plateau), ``lqr`` (linear-quadratic regulation with
+linear Gaussian policies: exact cost, gradient, natural and Gauss-Newton directions, the Riccati
+optimum; the continuous-state oracle).
 """
 
 from .closed_forms import (tabular_softmax_fisher, tabular_softmax_gradient,
@@ -41,11 +43,13 @@ from .logit_curvature import logit_jacobian, weighted_logit_hessian
 from .chain import chain_mdp
 from .fisher_compare import (compatible_critic, compatible_features, cosine, empirical_fisher,
                              gradient_second_moment, sampled_fisher, score_matrix)
+from .lqr import LQR, UnstableGainError, riccati
 from .updaters import (StepSizeWarning, cpi_step, entropy_npg_step, npg_direction, npg_step,
                        pg_step, pg_step_size_bound, pmd_step, tabular_npg_step,
                        tabular_pg_step, trpo_step, visitation_kl)
 
 __all__ = [
+    "LQR", "UnstableGainError", "riccati",
     "FiniteMDP", "random_mdp", "Trajectories", "sample_trajectories", "rollout", "as_generator", "frozen_lake", "cliff_walking", "taxi", "from_gymnasium",
     "check_policy_matrix", "transition_matrix", "expected_reward", "evaluate", "visitation",
     "objective", "stationary_distribution", "average_reward",
