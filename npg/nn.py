@@ -191,8 +191,12 @@ def dense(params: Mapping, x):
     if x.shape[1] != W.shape[0]:
         raise ValueError(f"x must have shape [B, {int(W.shape[0])}] to match W; got "
                          f"{tuple(x.shape)}")
+    check_finite("x", x)
     y = x @ W
     y += b
+    if not bool(get_xp(y).all(get_xp(y).isfinite(y))):
+        raise ValueError(f"dense's output is not finite (NaN or inf) for finite x: W or b hold "
+                         f"NaN/inf, or x W overflows {y.dtype}")
 
     def vjp(d_y, per_sample: bool = False, input_grad: bool = True):
         grads = {"W": _weight_grad(x, d_y, per_sample),

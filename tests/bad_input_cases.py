@@ -88,6 +88,12 @@ def categorical_cases() -> list[Case]:
              ("z_q", "shape")),
         Case("categorical", "sample: rng None", lambda: C.sample(z, None), TypeError, ("rng",)),
         Case("categorical", "sample: rng an int", lambda: C.sample(z, 0), TypeError, ("rng",)),
+        Case("categorical", "one_hot: float actions",
+             lambda: C.one_hot(np.array([0.5]), 3, np.float64), TypeError, ("a", "integer")),
+        Case("categorical", "one_hot: n = 0", lambda: C.one_hot(np.array([0]), 0, np.float64),
+             ValueError, ("n",)),
+        Case("categorical", "mask_logits: NaN logits",
+             lambda: C.mask_logits(z + NAN, np.ones((2, 3), bool)), ValueError, ("z", "finite")),
         Case("categorical", "mask_logits: int mask", lambda: C.mask_logits(z, np.ones((2, 3), int)),
              TypeError, ("mask", "boolean")),
         Case("categorical", "mask_logits: a row all masked",
@@ -197,6 +203,12 @@ def sde_cases() -> list[Case]:
         Case("sde", "noise_action: NaN noise",
              lambda: S.noise_action(m, phi, np.full((2, 3, 2), NAN)), ValueError,
              ("noise", "finite")),
+        Case("sde", "variance_vjp: NaN d_v",
+             lambda: S.variance_vjp(phi, L, np.full((2, 2), NAN)), ValueError, ("d_v", "finite")),
+        Case("sde", "entropy_grad: log_std of 3 axes",
+             lambda: S.entropy_grad(phi, np.zeros((3, 2, 1))), ValueError, ("log_std",)),
+        Case("sde", "sample_noise: rng None", lambda: S.sample_noise(L, 2, None), TypeError,
+             ("rng",)),
         Case("sde", "log_prob: phi = 0 (variance floor EPS)",
              lambda: S.log_prob(m, np.zeros((2, 3)), L, a), FINITE),
     ]
@@ -274,6 +286,20 @@ def nn_cases() -> list[Case]:
              TypeError, ("rng",)),
         Case("nn", "orthogonal_matrix: shape (2, 0)",
              lambda: nn.orthogonal_matrix((2, 0), _rng()), ValueError, ("shape",)),
+    ]
+    out += [
+        Case("nn", "mlp_apply: NaN x", lambda: nn.mlp_apply(p, x + NAN), ValueError,
+             ("x", "finite")),
+        Case("nn", "n_layers: no weights", lambda: nn.n_layers({}), ValueError, ("W1",)),
+        Case("nn", "default_gain: 'swish'", lambda: nn.default_gain("swish"), ValueError,
+             ("activation",)),
+        Case("nn", "activation_fn: None", lambda: nn.activation_fn(None), TypeError,
+             ("activation",)),
+        Case("nn", "resolve_float_dtype: int64", lambda: nn.resolve_float_dtype(np, "int64"),
+             TypeError, ("dtype",)),
+        Case("nn", "dense: NaN x",
+             lambda: nn.dense({"W": np.ones((3, 2)), "b": np.ones(2)}, x + NAN), ValueError,
+             ("x", "finite")),
     ]
     return out
 

@@ -61,6 +61,14 @@ def policy_cases() -> list[Case]:
             Case(area, "score_sum: weights of wrong length" + tag,
                  lambda pol=pol, p=params, o=obs, a=act: pol.score_sum(p, o, a, np.ones(B + 1)),
                  ValueError, ("w", "shape")),
+            Case(area, "entropy_grad: NaN weights" + tag,
+                 lambda pol=pol, p=params, o=obs: pol.entropy_grad(p, o, w + NAN), ValueError,
+                 ("w", "finite")),
+            Case(area, "mode: NaN params" + tag,
+                 lambda pol=pol, p=nan_params, o=obs: pol.mode(p, o), ValueError,
+                 (f"params['{k0}']", "finite")),
+            Case(area, "init: rng a str" + tag, lambda pol=pol: pol.init("0"), TypeError,
+                 ("rng",)),
             Case(area, "sample: rng None" + tag,
                  lambda pol=pol, p=params, o=obs: pol.sample(p, o, None), TypeError, ("rng",)),
             Case(area, "log_prob: params x 1e300, obs x 1e8" + tag,
@@ -89,6 +97,12 @@ def policy_cases() -> list[Case]:
                 Case(area, "scores: float actions" + tag,
                      lambda pol=pol, p=params, o=obs, a=act: pol.scores(p, o, a * 1.0), TypeError,
                      ("act", "integer")),
+                Case(area, "kl_grad: old logits of wrong shape" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.kl_grad(p, o, pol.dist_params(p, o)[:1]),
+                     ValueError, ("old_dist_params", "shape")),
+                Case(area, "probs: NaN obs or out-of-range state" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.probs(p, o + NAN if o.dtype.kind == "f"
+                                                             else o - 100), ValueError, ("obs",)),
                 Case(area, "kl: old logits NaN" + tag,
                      lambda pol=pol, p=params, o=obs: pol.kl(p, o, pol.dist_params(p, o) + NAN),
                      ValueError, ("old_dist_params", "finite")),
@@ -101,6 +115,13 @@ def policy_cases() -> list[Case]:
                 Case(area, "log_prob: actions of wrong shape" + tag,
                      lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a[:, :1]),
                      ValueError, ("act", "shape")),
+                Case(area, "kl: old (mean, log_std) not a pair" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.kl(p, o, pol.dist_params(p, o)[0]),
+                     ValueError, ("old_dist_params", "pair")),
+                Case(area, "kl_grad: old log_std NaN" + tag,
+                     lambda pol=pol, p=params, o=obs: pol.kl_grad(p, o, (
+                         pol.dist_params(p, o)[0], pol.dist_params(p, o)[1] + NAN)),
+                     ValueError, ("old_dist_params", "finite")),
                 Case(area, "log_prob: actions 1e30 away from the mean (float64)" + tag,
                      lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + 1e30), FINITE),
             ]
@@ -175,7 +196,8 @@ def _policy_init_cases() -> list[Case]:
 # ------------------------------------------------------------------------------ critics
 
 def values_cases() -> list[Case]:
-    from npg.values import MLPQ, MLPValue, TabularQ, TabularValue
+    from npg.features import Polynomial
+    from npg.values import MLPQ, LinearQ, LinearValue, MLPValue, TabularQ, TabularValue
     V = "values"
     mv = MLPValue(3, hidden=(4,))
     pv = mv.init(0)
@@ -214,6 +236,35 @@ def values_cases() -> list[Case]:
              ("obs", "[0, 3)")),
         Case(V, "TabularValue: n_states True", lambda: TabularValue(True), TypeError,
              ("n_states",)),
+        Case(V, "TabularValue.loss_grad: NaN target",
+             lambda: TabularValue(3).loss_grad(TabularValue(3).init(0), np.array([0, 1]),
+                                               np.array([NAN, 0.0])), ValueError,
+             ("target", "finite")),
+        Case(V, "TabularValue.forward: NaN params",
+             lambda: TabularValue(3).forward({"v": np.full(3, NAN)}, np.array([0])), ValueError,
+             ("params['v']", "finite")),
+        Case(V, "TabularQ.loss_grad: action out of range",
+             lambda: TabularQ(3, 2).loss_grad(TabularQ(3, 2).init(0), np.array([0]),
+                                              np.array([2]), np.zeros(1)), ValueError, ("act",)),
+        Case(V, "TabularQ.loss_grad: (Q - y)^2 overflows",
+             lambda: TabularQ(3, 2).loss_grad(TabularQ(3, 2).init(0), np.array([0, 1]),
+                                              np.array([0, 1]), np.full(2, 1e200)), ValueError,
+             ("overflow",)),
+        Case(V, "LinearValue: features an int", lambda: LinearValue(3), TypeError,
+             ("features",)),
+        Case(V, "LinearValue.value: NaN obs",
+             lambda: LinearValue(Polynomial(3, 1)).value(LinearValue(Polynomial(3, 1)).init(0),
+                                                         obs + NAN), ValueError, ("obs", "finite")),
+        Case(V, "LinearValue.loss_grad: weights 1e200, (V - y)^2 overflows",
+             lambda: LinearValue(Polynomial(3, 1)).loss_grad(
+                 {"w": np.full(4, 1e200)}, obs, np.zeros(2)), ValueError, ("overflow",)),
+        Case(V, "LinearQ: n_actions 0", lambda: LinearQ(Polynomial(3, 1), 0), ValueError,
+             ("n_actions",)),
+        Case(V, "MLPQ.loss_grad: NaN target",
+             lambda: q.loss_grad(pq, obs, np.array([0, 1]), np.array([NAN, 0.0])), ValueError,
+             ("target", "finite")),
+        Case(V, "MLPValue.init: dtype 'int32'", lambda: mv.init(0, dtype="int32"), TypeError,
+             ("dtype",)),
         Case(V, "TabularQ: n_actions '2'", lambda: TabularQ(3, "2"), TypeError, ("n_actions",)),
     ]
 
@@ -247,6 +298,7 @@ _BAD = {
     "hidden": (("(0,)", (0,), ValueError), ("'64'", "64", TypeError), ("(2.5,)", (2.5,), TypeError),
                ("(True,)", (True,), TypeError)),
 }
+_OPTIONAL = {"clip_range_vf", "max_grad_norm", "target_kl", "n_step"}   # None is legal
 # fields whose legal range includes -1 or 0 (the sweep's "-1"/"0" would be legal there)
 _NONNEG = {"ent_coef", "vf_coef", "log_std_init"}
 
@@ -257,7 +309,10 @@ def config_cases() -> list[Case]:
     for cls in (PPOConfig, ReinforceConfig, ACConfig, A2CConfig, QACConfig):
         for f in dataclasses.fields(cls):
             kind = _kind(cls, f)
-            for what, x, exc in _BAD[kind]:
+            bad = _BAD[kind]
+            if kind in ("real", "int") and f.name not in _OPTIONAL:
+                bad = bad + (("None", None, TypeError),)
+            for what, x, exc in bad:
                 if f.name in _NONNEG and what == "-1" and f.name == "log_std_init":
                     continue
                 if f.name == "dtype" and exc is ValueError:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_actions, check_float, check_ndim
+from .._checks import check_actions, check_float, check_ndim, check_positive_int
 from ..backend import get_xp
 
 __all__ = ["MASK_LOGIT", "log_softmax", "softmax", "one_hot", "log_prob", "log_prob_grad",
@@ -58,7 +58,13 @@ def _check_act(name, z, a):
 
 
 def one_hot(a, n: int, dtype):
-    """onehot(a) [..., n]: 1 where the last index equals a, else 0 (a: ints [...])."""
+    """onehot(a) [..., n]: 1 where the last index equals a, else 0 (a: ints [...] in [0, n))."""
+    n = check_positive_int("n", n)
+    check_actions("a", a, n)
+    return _one_hot(a, n, dtype)
+
+
+def _one_hot(a, n: int, dtype):
     xp = get_xp(a)
     return xp.astype(a[..., None] == xp.arange(n, dtype=a.dtype), dtype)
 
@@ -75,7 +81,8 @@ def log_softmax(z):
 
 def _log_softmax(z):
     xp = get_xp(z)
-    y = z - xp.max(z, axis=-1, keepdims=True)
+    with np.errstate(over="ignore"):          # z - m < -F rounds to -inf, saturated next
+        y = z - xp.max(z, axis=-1, keepdims=True)
     y = xp.maximum(y, xp.asarray(-xp.finfo(z.dtype).max, dtype=z.dtype))   # saturate at -F
     return y - xp.log(xp.sum(xp.exp(y), axis=-1, keepdims=True))
 
@@ -92,7 +99,8 @@ def softmax(z):
 
 def _softmax(z):
     xp = get_xp(z)
-    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    with np.errstate(over="ignore"):          # z - m = -inf gives exp = 0, the right value
+        e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
@@ -108,7 +116,7 @@ def log_prob(z, a):
 
 
 def _log_prob(z, a):
-    return get_xp(z).sum(one_hot(a, z.shape[-1], z.dtype) * _log_softmax(z), axis=-1)
+    return get_xp(z).sum(_one_hot(a, z.shape[-1], z.dtype) * _log_softmax(z), axis=-1)
 
 
 def log_prob_grad(z, a):
@@ -124,7 +132,7 @@ def log_prob_grad(z, a):
 
 
 def _log_prob_grad(z, a):
-    return one_hot(a, z.shape[-1], z.dtype) - _softmax(z)
+    return _one_hot(a, z.shape[-1], z.dtype) - _softmax(z)
 
 
 def entropy(z):
