@@ -621,12 +621,22 @@ def passes(case: Case) -> tuple[bool, str]:
 
 
 def markdown() -> str:
-    rows = ["| area | bad input | outcome |", "|---|---|---|"]
+    """The table for docs/bad_input.md: one section per area, one row per case."""
+    from bad_input_cases_models import OPEN
+    rows, area = [], None
     for c in all_cases():
+        if c.area != area:
+            area = c.area
+            rows += ["", f"### {area}", "", "| bad input | outcome |", "|---|---|"]
         kind, text = outcome(c)
-        shown = "finite result" if kind == "finite" else f"`{kind}`: {text}"
-        rows.append(f"| {c.area} | {c.what} | {shown.replace('|', '/')} |")
-    return "\n".join(rows)
+        shown = ("finite result (extreme but legal input)" if kind == "finite"
+                 else f"`{kind}`: {text}")
+        if c.id in OPEN:
+            shown = (f"**open**: accepted ({kind}); should raise `{c.expect.__name__}` naming "
+                     f"{', '.join(c.names)}")
+        cell = shown.replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| {c.what.replace('|', '/')} | {cell} |")
+    return "\n".join(rows).lstrip("\n") + "\n"
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ def _check_logits(name, z):
                          f"{tuple(z.shape)}")
     xp = get_xp(z)
     if z.size and not bool(xp.all(xp.isfinite(z))):
-        kind = "NaN" if bool(xp.any(xp.isnan(z))) else "inf"
+        kind = ("NaN" if bool(xp.any(xp.isnan(z))) else
+                "+inf" if bool(xp.any(z == float("inf"))) else "-inf")
         raise ValueError(f"{name} must be finite logits; it contains {kind} (mask invalid "
                          f"actions with mask_logits, whose MASK_LOGIT = {MASK_LOGIT:g} is finite)")
 
