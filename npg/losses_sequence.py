@@ -41,7 +41,8 @@ import numpy as np
 
 from ._checks import check_positive
 
-__all__ = ["NORMALIZATIONS", "AGGREGATIONS", "KL_ESTIMATORS", "check_choice", "check_group_size", "group_advantages",
+__all__ = ["NORMALIZATIONS", "AGGREGATIONS", "KL_ESTIMATORS", "check_choice", "check_group_size",
+           "group_advantages",
            "aggregation_weights", "kl_penalty", "grpo_loss", "dpo_loss", "sigmoid", "log_sigmoid"]
 
 NORMALIZATIONS = ("mean_std", "mean")
@@ -191,7 +192,8 @@ def dpo_loss(logp_w, logp_l, ref_w, ref_l, beta: float = 0.1, kind: str = "dpo",
           Descending L therefore *raises* log pi(y_w) and *lowers* log pi(y_l), each with
           weight sigma(-u) = sigma(r_hat(y_l) - r_hat(y_w)), r_hat = beta log pi/pi_ref: large
           when the implicit reward orders the pair wrongly. So
-              grad_theta L = -(beta/B) sum_b sigma(r_hat_l - r_hat_w) (grad log pi(y_w) - grad log pi(y_l)),
+              grad_theta L = -(beta/B) sum_b sigma(r_hat_l - r_hat_w)
+                                  (grad log pi(y_w) - grad log pi(y_l)),
           as in the paper's eq. 7 gradient (section 4); the sign of the sigma argument is the
           one to check: sigma(r_hat_w - r_hat_l) would weight *correctly* ordered pairs most.
     IPO:  L = (1/B) sum_b (h_b - 1/(2 beta))^2  (beta plays IPO's tau),

@@ -14,7 +14,7 @@ ratio is 1 and nothing is clipped). There -grad L = sum_i c_i [A_i grad log pi(o
 beta sum_t dD_it grad log pi(o_it | ...)], and since the B = n G rows are exchangeable
 
     E[-grad L] = sum_x w_x sum_y pi(y|x) [ omega(x,y) grad log pi(y|x)
-                                            - beta kappa(x,y) sum_t dD_t(y) grad log pi(y_t | x, y_<t) ]
+                             - beta kappa(x,y) sum_t dD_t(y) grad log pi(y_t | x, y_<t) ]
     omega(x,y) = B E[c_1 A_1 | x_1 = x, o_1 = y],      kappa(x,y) = B E[c_1 | x_1 = x, o_1 = y].
 
 A_1 depends on the other G - 1 members only through the multiset of their (reward, length)

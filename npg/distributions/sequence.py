@@ -8,7 +8,8 @@ stops at the first end token ``eos`` or at the maximum length L, whichever comes
 (At n = L the last token may be anything: generation is cut at L.) Its probability under an
 autoregressive policy with next-token logits z_t = z(x, y_<t) [V] is
 
-    pi(y|x) = prod_{t=1}^{n} softmax(z_t)_{y_t},      log pi(y|x) = sum_{t=1}^{n} log pi(y_t | x, y_<t)
+    pi(y|x) = prod_{t=1}^{n} softmax(z_t)_{y_t},
+    log pi(y|x) = sum_{t=1}^{n} log pi(y_t | x, y_<t)
 
 and these probabilities sum to one over the set Y of all completions (each factor is a
 distribution over the next token, and every branch ends at eos or at L).
@@ -68,7 +69,8 @@ class SequenceSpace:
         self.eos = int(eos)
 
     def __repr__(self):
-        return f"SequenceSpace(vocab_size={self.vocab_size}, max_len={self.max_len}, eos={self.eos})"
+        return (f"SequenceSpace(vocab_size={self.vocab_size}, max_len={self.max_len}, "
+                f"eos={self.eos})")
 
     def __eq__(self, other):
         return isinstance(other, SequenceSpace) and (self.vocab_size, self.max_len, self.eos) == (
@@ -202,7 +204,8 @@ def log_prob(z, tokens):
 
 
 def token_log_prob_grad(z, tokens, w):
-    """d/dz of sum_{b,t} w_bt log pi(y_bt | x_b, y_b<t) = w_bt mask_bt (onehot(y_bt) - softmax(z_bt)).
+    """d/dz of sum_{b,t} w_bt log pi(y_bt | x_b, y_b<t)
+    = w_bt mask_bt (onehot(y_bt) - softmax(z_bt)).
 
     Derivation: each term depends only on its own logits z_bt (teacher forcing: the prefix is
     data), and d log softmax(z)_y / dz = onehot(y) - softmax(z) (``categorical.log_prob_grad``).

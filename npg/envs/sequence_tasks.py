@@ -86,8 +86,9 @@ class SequenceTask:
 
 class TargetPattern(SequenceTask):
     """Prompt x asks for the token string ``targets[x]`` (a tuple of non-end tokens; the end
-    token is appended when it is shorter than max_len). r = 1 on an exact match, else 0; with ``graded`` r is the
-    number of leading target tokens produced before the first mistake / len(target)."""
+    token is appended when it is shorter than max_len). r = 1 on an exact match, else 0; with
+    ``graded`` r is the number of leading target tokens produced before the first mistake,
+    divided by len(target)."""
 
     def __init__(self, targets, vocab_size: int = 3, max_len: int = 4, eos: int = 0,
                  graded: bool = False):

@@ -15,8 +15,8 @@ __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator",
            "TabularSoftmaxPolicy", "LinearSoftmaxPolicy", "LinearGaussianPolicy",
            "MLPCategoricalPolicy", "MLPGaussianPolicy", "MLPSDEPolicy", "SharedActorCritic"]
 
-from .sequence import (FrozenSequencePolicy, LinearSequencePolicy,  # noqa: E402
-                       MLPSequencePolicy, PrefixEncoding, SequencePolicy, TabularSequencePolicy)
+from .sequence import FrozenSequencePolicy, SequencePolicy, TabularSequencePolicy  # noqa: E402
+from .sequence_mlp import LinearSequencePolicy, MLPSequencePolicy, PrefixEncoding  # noqa: E402
 
 __all__ += ["SequencePolicy", "TabularSequencePolicy", "LinearSequencePolicy",
             "MLPSequencePolicy", "PrefixEncoding", "FrozenSequencePolicy"]
