@@ -17,7 +17,7 @@ from npg.envs.sequence_tasks import Bandit, TargetPattern
 from npg.losses_sequence import (aggregation_weights, group_advantages, grpo_loss,
                                  kl_penalty)
 from npg.params import flatten
-from npg.policies import TabularSequencePolicy
+from npg.policies import LinearSequencePolicy, TabularSequencePolicy
 from npg.sequence_exact import (compositions, expected_grpo_direction, expected_reward,
                                 grpo_bias, objective_gradient)
 from npg.testing import check_grad
@@ -203,8 +203,10 @@ def test_normalisations_are_biased_by_exact_amounts():
 # ----------------------------------------------------------------------------------------------
 
 def sampled_directions(M, G, n_groups, normalize, aggregation, beta=0.0, kl="k3", seed=0,
-                       chunk=400):
+                       chunk=400, policy=None, params=None, ref=None):
     """[M, P]: -grad grpo_loss on M independent batches at pi_old = pi_theta."""
+    POL, PARAMS, REF = (globals()["POL"], globals()["PARAMS"], globals()["REF"]) \
+        if policy is None else (policy, params, ref)
     rng = np.random.default_rng(seed)
     B, out = G * n_groups, []
     for start in range(0, M, chunk):
@@ -246,6 +248,17 @@ def test_sampled_grpo_gradient_mean_is_the_exact_expected_direction(normalize, a
     exact = flatten(expected_grpo_direction(POL, PARAMS, TASK, G, normalize, aggregation,
                                             n_groups, reference=REF, beta=beta))
     samples = sampled_directions(3000, G, n_groups, normalize, aggregation, beta, seed=11)
+    assert _max_z(samples, exact) < 4.5
+
+
+def test_the_exact_direction_holds_for_a_linear_policy_with_shared_weights():
+    pol = LinearSequencePolicy(TASK.n_prompts, TASK.space)
+    params = pol.init(7, out_gain=1.5)
+    ref = pol.frozen(pol.init(8, out_gain=1.5))
+    exact = flatten(expected_grpo_direction(pol, params, TASK, 4, "mean_std", "token", 2,
+                                            reference=ref, beta=0.2))
+    samples = sampled_directions(2000, 4, 2, "mean_std", "token", 0.2, seed=14, policy=pol,
+                                 params=params, ref=ref)
     assert _max_z(samples, exact) < 4.5
 
 
