@@ -118,6 +118,21 @@ def test_grpo_loss_gradient_matches_finite_differences(seed, agg, kl, beta):
     assert np.all(d[mask == 0] == 0)
 
 
+def test_clipped_tokens_get_no_gradient_by_hand():
+    # One group of two one-token completions, eps = 0.2, constant weights c = 1/(B L) = 1/2.
+    lp_old = np.log(np.array([[0.5], [0.5]]))
+    mask = np.ones((2, 1))
+    for ratio, adv, clipped in [(1.3, 1.0, True), (1.3, -1.0, False), (0.7, -1.0, True),
+                                (0.7, 1.0, False), (1.1, 1.0, False)]:
+        lp = lp_old + np.log(ratio)
+        a = np.array([adv, -adv])
+        loss, d, stats = grpo_loss(lp, lp_old, a, mask, 2, 0.2, "constant")
+        expect = 0.0 if clipped else -0.5 * ratio * adv
+        np.testing.assert_allclose(d[0, 0], expect, atol=1e-15)
+        other = (-adv > 0 and ratio > 1.2) or (-adv < 0 and ratio < 0.8)
+        assert stats["clip_frac"] == (clipped + other) / 2
+
+
 def test_grpo_parameter_gradient_matches_finite_differences():
     # The full chain: loss layer, sequence distribution, tabular vjp, at a ratio != 1.
     cfg = GRPOConfig(group_size=3, n_prompts=2, beta=0.2, aggregation="token")
