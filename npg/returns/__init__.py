@@ -11,3 +11,7 @@ from .bootstrapped import gae, lambda_returns, nstep_returns, td_errors
 from .discounted import discounted_returns
 
 __all__ = ["discounted_returns", "td_errors", "nstep_returns", "lambda_returns", "gae"]
+
+from .vtrace import vtrace, vtrace_weights  # noqa: E402  (off-policy targets, Espeholt et al.)
+
+__all__ += ["vtrace", "vtrace_weights"]
