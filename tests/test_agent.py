@@ -16,7 +16,7 @@ from npg.algos import ALGORITHMS, state_to_flat
 from npg.envs import make_vec_env
 from npg.logger import CSVLogger, read_csv
 from npg.plotting import MATPLOTLIB_MISSING, moving_mean, plot_learning_curve
-from npg.progress import ProgressBar, format_bar
+from npg.progress import ProgressBar, format_bar, format_line
 
 SMALL = {"n_envs": 2, "n_steps": 16, "batch_size": 16, "n_epochs": 2, "hidden": (8,)}
 
@@ -271,19 +271,41 @@ def test_format_bar_hand_values():
     assert format_bar(3000, 3000, 0.0, width=4).startswith("[####] 100%  3,000/3,000")
 
 
-def test_progress_bar_stream():
-    s = io.StringIO()
-    bar = ProgressBar(10, s, min_interval=0.0)
+def test_progress_bar_in_a_pipe_writes_plain_lines():
+    s = io.StringIO()                                   # not a terminal: no carriage returns
+    bar = ProgressBar(10, s, log_interval=0.0)
     bar.update(5)
     bar.update(10, {"return": 2.0})
     bar.close()
-    text = s.getvalue()
-    assert text.startswith("\r[") and "10/10 steps" in text and text.endswith("\n")
+    lines = s.getvalue().splitlines()
+    assert "\r" not in s.getvalue() and len(lines) == 3
+    assert lines[0].startswith("npg: 5/10 steps (50%)  ? steps/s") and "ETA ?" in lines[0]
+    assert lines[1].startswith("npg: 10/10 steps (100%)") and lines[1].endswith("return 2")
     quiet = ProgressBar(10, None)
     quiet.update(10)
     quiet.close()
     with pytest.raises(ValueError, match="total"):
         ProgressBar(0)
+
+
+def test_progress_bar_in_a_terminal_is_tqdm_with_the_rate_after_compilation():
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    s = Terminal()
+    bar = ProgressBar(100, s, min_interval=0.0)
+    bar.update(10)                                     # the first update (compilation) ...
+    bar._first = (bar._first[0] - 5.0, 10)             # ... pretend it ended 5 s ago
+    bar.update(60, {"return": 3.5})
+    assert 9.0 < bar.rate() < 11.0                     # 50 steps in ~5 s, compile excluded
+    bar.close()
+    text = s.getvalue()
+    assert "\r" in text and "60/100" in text and "return 3.5" in text and "first" in text
+
+
+def test_format_line_hand_values():
+    assert format_line(250, 1000, 50.0, 3725.0, {"return": 1.5}) == (
+        "npg: 250/1,000 steps (25%)  50 steps/s  elapsed 1:02:05  ETA 0:00:15  return 1.5")
 
 
 def test_moving_mean_hand_values():
