@@ -1,0 +1,88 @@
+"""The continuing (average-reward) view exactly (npg.mdp.differential): the differential values'
+defining equations, agreement with npg.mdp.average_reward, the average-reward policy gradient
+against central differences for every categorical policy class, and the sampled differential
+actor-critic (npg.algos.average_reward) against the exact gradient."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import npg.mdp as M
+from npg.features import OneHot, Polynomial
+from npg.mdp.differential import (average_reward_gradient, continuing_average_reward,
+                                  continuing_transitions, differential_values)
+from npg.policies import LinearSoftmaxPolicy, MLPCategoricalPolicy, TabularSoftmaxPolicy
+from npg.testing import check_grad
+
+FACTORIES = {
+    "tabular": lambda S, A: TabularSoftmaxPolicy(S, A),
+    "linear_onehot": lambda S, A: LinearSoftmaxPolicy(OneHot(S), A),
+    "linear_poly": lambda S, A: LinearSoftmaxPolicy(Polynomial(obs_dim=S, degree=1), A),
+    "mlp": lambda S, A: MLPCategoricalPolicy(obs_dim=S, n_actions=A, hidden=(4,),
+                                             activation="tanh"),
+}
+
+
+def _policy(name, S, A, rng):
+    pol = FACTORIES[name](S, A)
+    params = pol.init(rng)
+    return pol, {k: v + rng.normal(size=v.shape) for k, v in params.items()}
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31), S=st.integers(2, 6), A=st.integers(2, 4),
+       n_terminal=st.integers(0, 1))
+def test_differential_equations(seed, S, A, n_terminal):
+    """V~ = r_pi - rho + P_pi V~, d . V~ = 0, sum_a pi Q~ = V~, rho = npg.mdp.average_reward."""
+    rng = np.random.default_rng(seed)
+    mdp = M.random_mdp(S, A, rng, n_terminal=n_terminal, p_terminate=0.2 * n_terminal)
+    pi = rng.dirichlet(np.ones(A), S)
+    rho, d, V, Q = differential_values(mdp, pi)
+    P_pi = np.einsum("sa,sat->st", pi, continuing_transitions(mdp))
+    r_pi = np.einsum("sa,sa->s", pi, mdp.R)
+    np.testing.assert_allclose(V, r_pi - rho + P_pi @ V, atol=1e-10)
+    assert abs(d @ V) < 1e-10
+    np.testing.assert_allclose(np.sum(pi * Q, axis=1), V, atol=1e-10)
+    assert rho == pytest.approx(M.average_reward(mdp, pi, reset=True), abs=1e-12)
+    np.testing.assert_allclose(d, M.stationary_distribution(mdp, pi), atol=1e-10)
+
+
+def test_hand_two_state_cycle():
+    """Two states, one action, 0 -> 1 (reward 1) -> 0 (reward 3): rho = 2, d = (1/2, 1/2);
+    V~(0) = 1 - 2 + V~(1), d . V~ = 0 gives V~ = (-1/2, 1/2)."""
+    P = np.zeros((2, 1, 2))
+    P[0, 0, 1] = P[1, 0, 0] = 1.0
+    mdp = M.FiniteMDP(P, np.array([[1.0], [3.0]]), np.array([1.0, 0.0]), 0.9)
+    rho, d, V, _ = differential_values(mdp, np.ones((2, 1)))
+    assert rho == pytest.approx(2.0, abs=1e-14)
+    np.testing.assert_allclose(d, [0.5, 0.5], atol=1e-14)
+    np.testing.assert_allclose(V, [-0.5, 0.5], atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(FACTORIES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gradient_matches_central_differences(name, seed):
+    rng = np.random.default_rng(seed)
+    S, A = 5, 3
+    mdp = M.random_mdp(S, A, rng, n_terminal=seed % 2, p_terminate=0.2 * (seed % 2))
+    pol, params = _policy(name, S, A, rng)
+    obs = M.default_obs(mdp, pol)
+
+    def rho(p):
+        return continuing_average_reward(mdp, M.policy_matrix(pol, p, obs))
+
+    check_grad(rho, average_reward_gradient(mdp, pol, params), params)
+
+
+def test_bad_input():
+    mdp = M.random_mdp(3, 2, 0)
+    with pytest.raises(ValueError, match="pi"):
+        differential_values(mdp, np.ones((3, 3)))
+    with pytest.raises(TypeError, match="mdp"):
+        continuing_transitions("mdp")
+    P = np.zeros((2, 1, 2))
+    P[0, 0, 0] = P[1, 0, 1] = 1.0                          # two closed classes
+    two = M.FiniteMDP(P, np.zeros((2, 1)), np.array([0.5, 0.5]), 0.9)
+    with pytest.raises(ValueError, match="closed classes"):
+        differential_values(two, np.ones((2, 1)))
