@@ -116,8 +116,8 @@ def compositions(total: int, parts: int) -> np.ndarray:
 def _multinomial(comps, q):
     """P(counts = comps) for G - 1 = comps.sum(1) i.i.d. draws with class probabilities q."""
     m = comps.sum(axis=1)
-    logc = np.array([math.lgamma(k + 1) for k in m]) - np.sum(
-        [[math.lgamma(c + 1) for c in row] for row in comps], axis=1)
+    log_fact = np.array([math.lgamma(k + 1) for k in range(int(m.max()) + 1)])
+    logc = log_fact[m] - log_fact[comps].sum(axis=1)
     return np.exp(logc) * np.prod(q[None, :] ** comps, axis=1)
 
 
@@ -171,7 +171,7 @@ def grpo_class_weights(rewards, lengths, probs, G, normalize, aggregation, L, B,
             c = np.full(pm.shape, 1.0 / (B * L))
         else:
             t = np.arange(rest.size)
-            c = np.array([np.sum(rest / (ell[j] + to + t)) for to in t_own])
+            c = np.sum(rest[None, :] / (ell[j] + t_own[:, None] + t[None, :]), axis=1)
         omega_c[j], kappa_c[j] = B * np.sum(pm * c * a), B * np.sum(pm * c)
     return omega_c[inv], kappa_c[inv]
 
