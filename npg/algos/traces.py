@@ -1,0 +1,279 @@
+"""Eligibility traces, the backward view: TD(lambda) critics and actor-critic(lambda), one update
+per environment step (Sutton & Barto 2018, sec. 12.2 (TD(lambda)), 13.5 (episodic
+actor-critic with traces)).
+
+Symbols: w critic params, theta policy params, z^w and z^theta their traces (dicts shaped like
+the params), v(s, w) the critic, I the running discount gamma^t of the episodic objective.
+
+Semi-gradient TD(lambda), per step (S&B eq. 12.5-12.7):
+
+    z^w   <- gamma lam z^w + grad_w v(S_t, w)                      (accumulating trace)
+    delta <- R_{t+1} + gamma (1 - d_t) v(S_{t+1}, w) - v(S_t, w)
+    w     <- w + alpha delta z^w
+
+A *replacing* trace (S&B sec. 12.1, for binary features such as one-hot / tabular codes) sets
+each coordinate whose gradient is non-zero to that gradient instead of adding it:
+z_i <- grad_i if grad_i != 0 else gamma lam z_i. Traces are reset to 0 after a step that ends
+the episode (terminated or truncated); a truncated step still bootstraps from v(S_{t+1}).
+
+Actor-critic(lambda), episodic (S&B p. 332):
+
+    delta       as above
+    z^w         <- gamma lam^w z^w + grad_w v(S_t, w)
+    z^theta     <- gamma lam^theta z^theta + I grad_theta log pi(A_t|S_t, theta)
+    w           <- w + alpha^w delta z^w
+    theta       <- theta + alpha^theta delta z^theta
+    I           <- gamma I                        (I = 1 at an episode's start)
+
+With lam = 0 this is the one-step actor-critic (S&B p. 332, top box): exactly
+``npg.algos.ActorCritic`` with n_envs = n_steps = 1, SGD and vf_coef = alpha^w / lr^w, up to
+the factor I (``discount_actor=False`` drops it, as most implementations do).
+
+Forward-view identity (S&B sec. 12.4; tested): with the weights *frozen* over an episode, the
+accumulated increments of the backward view equal the offline lambda-return updates,
+
+    sum_t delta_t z_t = sum_t (G^lam_t - v(S_t)) grad v(S_t),
+
+since z_t = sum_{k<=t} (gamma lam)^{t-k} grad v(S_k) and G^lam_t - v(S_t) =
+sum_{k>=t} (gamma lam)^{k-t} delta_k. ``td_lambda_episode`` computes the left side.
+
+All of this is generic over npg networks: a critic with ``forward(params, obs) -> (v, vjp)``
+(TabularValue, LinearValue, MLPValue) and a policy with ``score_sum`` (tabular, linear, MLP,
+categorical or Gaussian), so tabular, linear and MLP function approximators share one code path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..backend import get_xp
+from .._checks import check_unit_interval
+from ._common import PGConfig, _check_choice, init_critic, init_policy, make_critic, make_policy
+from .base import Algorithm, as_generator, check_bool_field, check_positive_field, check_progress
+
+__all__ = ["TRACE_KINDS", "value_and_grad", "score", "trace_update", "zeros_like",
+           "add_scaled", "td_lambda_step", "td_lambda_episode", "ac_lambda_step",
+           "ACLambdaConfig", "ActorCriticLambda", "next_values"]
+
+TRACE_KINDS = ("accumulating", "replacing")
+
+
+# ---------------------------------------------------------------------------- pieces
+
+def value_and_grad(critic, params, obs1):
+    """(v(s), grad_w v(s)) for one observation ``obs1`` (a batch of one: [1, ...])."""
+    v, vjp = critic.forward(params, obs1)
+    return float(v[0]), vjp(get_xp(v).ones_like(v))
+
+
+def score(policy, params, obs1, act1):
+    """grad_theta log pi(a|s) for one (obs1 [1, ...], act1 [1, ...]) pair."""
+    like = next(iter(params.values()))
+    return policy.score_sum(params, obs1, act1, get_xp(like).ones((1,), dtype=like.dtype))
+
+
+def zeros_like(params):
+    return {k: get_xp(v).zeros_like(v) for k, v in params.items()}
+
+
+def trace_update(z, grad, decay: float, kind: str = "accumulating", scale: float = 1.0):
+    """z <- decay z + scale grad (accumulating) or, coordinate-wise, scale grad where
+    grad != 0 else decay z (replacing)."""
+    if kind == "accumulating":
+        return {k: decay * z[k] + scale * grad[k] for k in z}
+    xp = get_xp(next(iter(z.values())))
+    return {k: xp.where(grad[k] != 0, scale * grad[k], decay * z[k]) for k in z}
+
+
+def add_scaled(params, z, step: float):
+    """params + step z, key by key (the ascent step of the trace methods)."""
+    return {k: params[k] + step * z[k] for k in params}
+
+
+def _check_lam(name, lam):
+    return check_unit_interval(name, lam)
+
+
+def _check_kind(kind):
+    return _check_choice("trace", kind, TRACE_KINDS)
+
+
+def td_lambda_step(critic, params, z, obs1, rew, next_value, terminated, ended, gamma, lam,
+                   alpha, kind="accumulating"):
+    """One online semi-gradient TD(lambda) step (module docstring).
+
+    ``next_value`` is v(S_{t+1}, w) (ignored where ``terminated``); ``ended`` (terminated or
+    truncated) resets the trace after the update. Returns ``(params, z, delta)``.
+    """
+    gamma, lam = _check_lam("gamma", gamma), _check_lam("lam", lam)
+    v, g = value_and_grad(critic, params, obs1)
+    delta = float(rew) + (0.0 if terminated else gamma * float(next_value)) - v
+    z = trace_update(z, g, gamma * lam, _check_kind(kind))
+    params = add_scaled(params, z, alpha * delta)
+    if ended:
+        z = zeros_like(z)
+    return params, z, delta
+
+
+def td_lambda_episode(critic, params, obs, rew, next_obs, terminated, truncated, gamma, lam,
+                      kind="accumulating"):
+    """The backward view with frozen weights: sum_t delta_t z_t over the steps t = 0..T-1 of
+    one episode (obs [T, ...], next_obs [T, ...] = S_{t+1}, rew/terminated/truncated [T]);
+    a dict like params. The offline TD(lambda) update is alpha times it."""
+    gamma, lam = _check_lam("gamma", gamma), _check_lam("lam", lam)
+    _check_kind(kind)
+    z, total = zeros_like(params), zeros_like(params)
+    for t in range(len(rew)):
+        v, g = value_and_grad(critic, params, obs[t:t + 1])
+        nv = 0.0 if terminated[t] else float(critic.forward(params, next_obs[t:t + 1])[0][0])
+        delta = float(rew[t]) + gamma * nv - v
+        z = trace_update(z, g, gamma * lam, kind)
+        total = add_scaled(total, z, delta)
+        if terminated[t] or truncated[t]:
+            z = zeros_like(z)
+    return total
+
+
+def ac_lambda_step(policy, critic, params, traces, I, obs1, act1, rew, next_value, terminated,
+                   ended, gamma, lam_policy, lam_critic, lr_policy, lr_critic,
+                   kind="accumulating"):
+    """One step of episodic actor-critic(lambda) (module docstring).
+
+    params = {"policy": theta, "critic": w}, traces = {"policy": z^theta, "critic": z^w};
+    I the running discount. Returns ``(params, traces, I, delta)``; traces reset and I = 1
+    after a step that ends the episode.
+    """
+    v, g_w = value_and_grad(critic, params["critic"], obs1)
+    delta = float(rew) + (0.0 if terminated else gamma * float(next_value)) - v
+    g_theta = score(policy, params["policy"], obs1, act1)
+    z_w = trace_update(traces["critic"], g_w, gamma * lam_critic, kind)
+    z_theta = trace_update(traces["policy"], g_theta, gamma * lam_policy, kind, scale=I)
+    params = {"critic": add_scaled(params["critic"], z_w, lr_critic * delta),
+              "policy": add_scaled(params["policy"], z_theta, lr_policy * delta)}
+    traces = {"critic": z_w, "policy": z_theta}
+    if ended:
+        return params, {k: zeros_like(z) for k, z in traces.items()}, 1.0, delta
+    return params, traces, I * gamma, delta
+
+
+def next_values(critic, params, rollout, t: int, i: int) -> float:
+    """v(S_{t+1}) with the *current* critic where the rollout holds S_{t+1} (obs[t + 1] inside
+    an episode, last_obs after the last step); the collector's ``next_value`` (computed at
+    collection time) at a truncation, whose real final observation the rollout does not store.
+    0 where terminated."""
+    if rollout.terminated[t, i]:
+        return 0.0
+    if rollout.truncated[t, i]:                 # obs[t + 1] / last_obs is the next episode's
+        if rollout.next_value is None:
+            raise ValueError("rollout must carry next_value (collect with value_fn=algo.value)")
+        return float(rollout.next_value[t, i])
+    like = next(iter(params.values()))
+    nxt = rollout.last_obs[i] if t == rollout.obs.shape[0] - 1 else rollout.obs[t + 1, i]
+    x = get_xp(like).asarray(np.asarray(nxt)[None], dtype=like.dtype)
+    return float(critic.forward(params, x)[0][0])
+
+
+# ---------------------------------------------------------------------------- the updater
+
+@dataclass
+class ACLambdaConfig(PGConfig):
+    """Actor-critic(lambda) hyperparameters (fields of ``PGConfig`` / ``AlgoConfig`` too).
+
+    n_envs: int = 1, n_steps: int = 1   one update per environment step (T = N = 1 is the
+                                        textbook algorithm; larger T, N loop over the steps).
+    lam: float = 0.9                    lambda^theta of the actor's trace, in [0, 1].
+    critic_lam: float = 0.9             lambda^w of the critic's trace, in [0, 1].
+    trace: str = "accumulating"         or "replacing" (binary features).
+    discount_actor: bool = True         multiply the actor's gradient by I = gamma^t (S&B).
+    lr: float = 1e-2, critic_lr: float = 5e-2   alpha^theta, alpha^w (plain SGD steps).
+    optimizer: "sgd" only (the trace methods are defined as SGD ascent).
+    """
+
+    n_envs: int = 1
+    n_steps: int = 1
+    lam: float = 0.9
+    critic_lam: float = 0.9
+    trace: str = "accumulating"
+    discount_actor: bool = True
+    critic_lr: float = 5e-2
+    optimizer: str = "sgd"
+
+    def __post_init__(self):
+        super().__post_init__()
+        self.lam = check_unit_interval("lam", self.lam)
+        self.critic_lam = check_unit_interval("critic_lam", self.critic_lam)
+        self.trace = _check_kind(self.trace)
+        self.discount_actor = check_bool_field("discount_actor", self.discount_actor)
+        if self.optimizer != "sgd":
+            raise ValueError(f"optimizer must be 'sgd' for trace methods (w += alpha delta z); "
+                             f"got {self.optimizer!r}")
+        if self.max_grad_norm is not None:
+            raise ValueError("max_grad_norm must be None for trace methods (the step is "
+                             "alpha delta z, not a clipped gradient)")
+        check_positive_field("lr", self.lr)
+
+
+class ActorCriticLambda(Algorithm):
+    """Episodic actor-critic(lambda) of the module docstring, online, as an ``Algorithm``.
+
+    Train state: ``{"policy", "critic", "traces": {"policy": {k: [N, ...]}, "critic": ...},
+    "I": [N], "step"}``; each environment i has its own traces and I.
+    """
+
+    name = "ac_lambda"
+    config_class = ACLambdaConfig
+
+    def __init__(self, config=None, spec=None):
+        super().__init__(config, spec)
+        self.policy = make_policy(self.config, self.spec)
+        self.critic = make_critic(self.config, self.spec)
+
+    def init(self, rng) -> dict:
+        c, rng = self.config, as_generator(rng)
+        pi = init_policy(self.policy, c, self.spec, rng)
+        w = init_critic(self.critic, c, rng)
+        N = c.n_envs
+        tr = {"policy": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in pi.items()},
+              "critic": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in w.items()}}
+        return {"policy": pi, "critic": w, "traces": tr, "I": np.ones(N), "step": 0}
+
+    def update(self, state, rollout, progress, rng):
+        """One trace step per valid (t, i) in time order, with the current weights."""
+        c = self.config
+        scale = 1.0 - check_progress(progress) if c.anneal_lr else 1.0
+        params = {"policy": state["policy"], "critic": state["critic"]}
+        traces = {net: {k: np.array(v) for k, v in z.items()}
+                  for net, z in state["traces"].items()}
+        I = np.array(state["I"], dtype=np.float64)
+        like = next(iter(params["policy"].values()))
+        xp = get_xp(like)
+        deltas = []
+        T, N = rollout.rew.shape
+        for t in range(T):
+            for i in range(N):
+                if not rollout.valid[t, i]:
+                    continue
+                obs1 = xp.asarray(rollout.obs[t, i][None], dtype=like.dtype)
+                act1 = xp.asarray(rollout.act[t, i][None])
+                nv = next_values(self.critic, params["critic"], rollout, t, i)
+                tr_i = {net: {k: z[k][i] for k in z} for net, z in traces.items()}
+                i_t = float(I[i]) if c.discount_actor else 1.0
+                params, tr_i, _, delta = ac_lambda_step(
+                    self.policy, self.critic, params, tr_i, i_t, obs1, act1,
+                    rollout.rew[t, i], nv, bool(rollout.terminated[t, i]),
+                    bool(rollout.terminated[t, i] or rollout.truncated[t, i]), c.gamma,
+                    c.lam, c.critic_lam, c.lr * scale, c.critic_lr * scale, c.trace)
+                for net in traces:
+                    for k in traces[net]:
+                        traces[net][k][i] = tr_i[net][k]
+                ended = rollout.terminated[t, i] or rollout.truncated[t, i]
+                I[i] = 1.0 if ended else I[i] * c.gamma
+                deltas.append(delta)
+        new = {"policy": params["policy"], "critic": params["critic"], "traces": traces,
+               "I": I, "step": int(state["step"]) + 1}
+        stats = {"n_samples": len(deltas),
+                 "mean_td_error": float(np.mean(deltas)) if deltas else 0.0,
+                 "mean_abs_td_error": float(np.mean(np.abs(deltas))) if deltas else 0.0}
+        return new, stats
