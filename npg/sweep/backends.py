@@ -90,10 +90,10 @@ class SerialBackend:
         self.workers = 1
 
     def submit(self, task):
-        return execute(task)
+        return _Done(execute(task))
 
     def wait(self, handles):
-        return [(h, h) for h in handles]
+        return [(h, h.result) for h in handles]
 
     def close(self):
         pass
@@ -203,6 +203,11 @@ class RayBackend:
     def close(self):
         if self._owned:
             self._ray.shutdown()
+
+
+class _Done:
+    def __init__(self, result):
+        self.result = result
 
 
 class _RayHandle:
