@@ -156,6 +156,48 @@ def test_compositions_count_and_sum():
 
 
 @pytest.mark.parametrize("n_groups", [1, 2])
+def _brute_force_direction(task, pol, params, ref, G, n_groups, normalize, aggregation, beta):
+    """E[-grad L] by listing every batch: (prompt, G completions) for each of n groups, each
+    batch's token weights -P(batch) d L / d logp accumulated onto its (prompt, completion)."""
+    import itertools
+    ys = task.completions
+    N, X, L = ys.shape[0], task.n_prompts, task.space.max_len
+    all_x, all_y = np.repeat(np.arange(X), N), np.tile(ys, (X, 1))
+    lp = pol.token_log_probs(params, all_x, all_y).reshape(X, N, L)
+    lr = ref.token_log_probs(all_x, all_y).reshape(X, N, L)
+    mask = task.space.mask(ys)
+    prob = np.exp(lp.sum(axis=2))
+    W = np.zeros((X, N, L))
+    groups = [(x, c) for x in range(X) for c in itertools.product(range(N), repeat=G)]
+    for batch in itertools.product(groups, repeat=n_groups):
+        x = np.repeat([g[0] for g in batch], G)
+        idx = np.concatenate([g[1] for g in batch])
+        p_batch = np.prod([np.prod(prob[g[0], list(g[1])]) / X for g in batch])
+        adv = group_advantages(task.rewards[x, idx].reshape(n_groups, G), normalize)
+        d = grpo_loss(lp[x, idx], lp[x, idx], adv.reshape(-1), mask[idx], G, 0.2, aggregation,
+                      lr[x, idx], beta, "k3")[1]
+        np.add.at(W, (x, idx), -p_batch * d)
+    return pol.token_score_sum(params, all_x, all_y, W.reshape(X * N, L))
+
+
+@pytest.mark.parametrize("G, n_groups, normalize, aggregation, beta", [
+    (3, 1, "mean_std", "sequence", 0.0), (3, 1, "mean", "token", 0.4),
+    (2, 2, "mean_std", "token", 0.0), (2, 2, "mean", "sequence", 0.4),
+])
+def test_exact_direction_equals_the_sum_over_every_batch(G, n_groups, normalize, aggregation,
+                                                        beta):
+    # Two groups: the 3-completion space (eos), (1, eos), (1, 1), so 18^2 batches of 2 + 2.
+    task = (TargetPattern([(1,), (2, 1)], vocab_size=3, max_len=2) if n_groups == 1 else
+            TargetPattern([(1,), (1, 1)], vocab_size=2, max_len=2))
+    pol = TabularSequencePolicy(2, task.space)
+    params, ref = pol.init(0, scale=0.8), pol.frozen(pol.init(1, scale=0.8))
+    brute = flatten(_brute_force_direction(task, pol, params, ref, G, n_groups, normalize,
+                                           aggregation, beta))
+    exact = flatten(expected_grpo_direction(pol, params, task, G, normalize, aggregation,
+                                            n_groups, reference=ref, beta=beta))
+    np.testing.assert_allclose(exact, brute, atol=1e-14, rtol=1e-10)
+
+
 def test_mean_only_constant_is_the_scaled_true_gradient_exactly(n_groups):
     # omega = ((G-1)/G)(r - E r)/L  =>  E[-grad L] = (G-1)/(G L) grad E r, to rounding.
     G = 4
