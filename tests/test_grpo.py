@@ -155,7 +155,6 @@ def test_compositions_count_and_sum():
     assert len({tuple(r) for r in c}) == c.shape[0]
 
 
-@pytest.mark.parametrize("n_groups", [1, 2])
 def _brute_force_direction(task, pol, params, ref, G, n_groups, normalize, aggregation, beta):
     """E[-grad L] by listing every batch: (prompt, G completions) for each of n groups, each
     batch's token weights -P(batch) d L / d logp accumulated onto its (prompt, completion)."""
@@ -198,6 +197,7 @@ def test_exact_direction_equals_the_sum_over_every_batch(G, n_groups, normalize,
     np.testing.assert_allclose(exact, brute, atol=1e-14, rtol=1e-10)
 
 
+@pytest.mark.parametrize("n_groups", [1, 2])
 def test_mean_only_constant_is_the_scaled_true_gradient_exactly(n_groups):
     # omega = ((G-1)/G)(r - E r)/L  =>  E[-grad L] = (G-1)/(G L) grad E r, to rounding.
     G = 4
