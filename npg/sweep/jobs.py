@@ -31,7 +31,7 @@ import tempfile
 import traceback
 
 __all__ = ["execute", "read_result", "pack_dir", "unpack_dir", "DONE_FILE", "ERROR_FILE",
-           "JOB_FILE", "is_done"]
+           "JOB_FILE", "is_done", "record_failure"]
 
 DONE_FILE, ERROR_FILE, JOB_FILE = "done.json", "error.json", "job.json"
 _WINDOW = 20                  # training episodes averaged into train_return
@@ -143,6 +143,16 @@ def _fail(spec: dict, job_dir: str, err: BaseException) -> dict:
         pass
     return {"status": "failed", "id": spec.get("id"), "error": f"{info['type']}: "
             f"{info['message']}"}
+
+
+def record_failure(job_dir: str, jid: str, error: str) -> None:
+    """Write ``error.json`` for a job that failed outside ``execute`` (its worker died)
+    unless the job wrote one itself."""
+    path = os.path.join(job_dir, ERROR_FILE)
+    if not os.path.exists(path):
+        os.makedirs(job_dir, exist_ok=True)
+        _write_json(path, {"id": jid, "type": error.partition(":")[0], "message": error,
+                           "traceback": ""})
 
 
 def execute(task: dict) -> dict:

@@ -26,7 +26,7 @@ import sys
 import time
 
 from .backends import make_backend
-from .jobs import is_done, read_result
+from .jobs import is_done, read_result, record_failure
 from .plan import Plan
 
 __all__ = ["run_sweep", "load_plan", "job_dirs", "PLAN_FILE", "RESULTS_FILE"]
@@ -114,6 +114,7 @@ def run_sweep(plan: Plan, sweep_dir, backend="pool", workers: int | None = None,
                             done.append(jid)
                         else:
                             failed[jid] = res.get("error", "unknown error")
+                            record_failure(dirs[jid], jid, failed[jid])
                         _log(log, jid, res, len(done) + len(failed), len(todo))
             finally:
                 if owned:
