@@ -48,6 +48,24 @@ def test_dpo_gradient_sign_and_value_by_hand():
     assert -dw[0] > 0.25 > -dw[1] > 0
 
 
+def test_the_paper_gradient_and_not_its_sign_flip_matches_finite_differences():
+    # grad L = -(beta/B) sum sigma(r_hat_l - r_hat_w) (grad log pi_w - grad log pi_l), the form
+    # of eq. 7's gradient; the flipped argument sigma(r_hat_w - r_hat_l) disagrees with FD.
+    rng = np.random.default_rng(0)
+    lw, ll, rw, rl = (-rng.uniform(0.5, 3, 5) for _ in range(4))
+    beta = 0.8
+    r_hat_w, r_hat_l = beta * (lw - rw), beta * (ll - rl)
+    sig = lambda v: 1 / (1 + np.exp(-v))                      # noqa: E731
+    h = 1e-6
+    numeric = np.array([(dpo_loss(lw + h * e, ll, rw, rl, beta)[0] -
+                         dpo_loss(lw - h * e, ll, rw, rl, beta)[0]) / (2 * h)
+                        for e in np.eye(5)])
+    paper = -(beta / 5) * sig(r_hat_l - r_hat_w)
+    flipped = -(beta / 5) * sig(r_hat_w - r_hat_l)
+    np.testing.assert_allclose(numeric, paper, rtol=1e-6)
+    assert np.max(np.abs(numeric - flipped)) > 1e-2
+
+
 def test_weighted_loss_equals_the_full_dataset():
     pol = TabularSequencePolicy(2, SPACE)
     algo = DPO(pol, DPOConfig(beta=0.5))
