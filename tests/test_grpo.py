@@ -351,6 +351,21 @@ def test_grpo_learns_the_target_patterns():
     assert set(stats) >= {"loss", "reward", "accuracy", "clip_frac", "kl", "length"}
 
 
+def test_inner_iterations_move_the_ratio_until_the_clip_engages():
+    algo = GRPO(POL, TASK, GRPOConfig(group_size=8, n_prompts=6, lr=0.3, inner_iters=10,
+                                      clip=0.1))
+    state = algo.init(PARAMS)
+    rng = np.random.default_rng(1)
+    batch = algo.sample_batch(state, rng)
+    params, opt = state["params"], state["opt"]
+    fracs = []
+    for _ in range(10):
+        _, grads, stats = algo.loss_and_grad(params, batch)
+        params, opt = algo.optimizer.step(params, grads, opt)
+        fracs.append(stats["clip_frac"])
+    assert fracs[0] == 0.0 and max(fracs) > 0.05
+
+
 def test_space_mismatch_is_an_error():
     with pytest.raises(ValueError, match="space"):
         GRPO(TabularSequencePolicy(3, TargetPattern([(1,)], max_len=3).space), TASK)
