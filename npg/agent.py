@@ -40,7 +40,7 @@ from .progress import ProgressBar
 from .rollout import Collector
 from .run_dir import RunLock
 from .sde_noise import SDENoise
-from . import agent_checkpoint, blas as _blas, checkpoint, evaluation
+from . import agent_checkpoint, blas as _blas, checkpoint, evaluation, provenance
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -56,7 +56,7 @@ def _resolve_mode(env, vectorization: str) -> str:
         return vectorization
     if isinstance(env, str):
         import gymnasium as gym
-        if gym.spec(env).vector_entry_point is not None:
+        if gym.spec(env.rpartition(":")[2]).vector_entry_point is not None:
             return "vector_entry_point"
     return "sync"
 
@@ -144,6 +144,7 @@ class Agent:
         self._logger: CSVLogger | None = None
         self._checkpoint_every: int | None = None
         self.run_settings: dict = {}
+        self.origin: dict | None = None            # where the config came from (run.json)
         self._logs_at_save: tuple[str, dict] | None = None   # (dir, sizes) of a loaded run
         self._wall_time = 0.0                      # training wall time logged so far
 
@@ -256,6 +257,7 @@ class Agent:
         per = self.config.n_envs * self.config.n_steps
         bar = ProgressBar(math.ceil(total / per) * per, sys.stderr if progress else None)
         self._checkpoint_every = checkpoint_every
+        completed = False
         try:
             if log_dir is not None:
                 self._open_run(log_dir)
@@ -267,14 +269,16 @@ class Agent:
                     if saved else ""
                 raise TrainingInterrupted(f"training interrupted at {self.env_steps:,} env "
                                           f"steps{where}", self.env_steps, saved)
+            completed = True
         finally:
             bar.close()
-            self._close_run()
+            self._close_run(interrupted=not completed)
         return self
 
     def _open_run(self, log_dir) -> None:
         """Lock ``log_dir``, cut its logs back to the loaded checkpoint's rows, open them."""
         self._lock = RunLock(log_dir).acquire()
+        provenance.start_session(self, log_dir)
         sizes = None
         if self._logs_at_save is not None and os.path.realpath(self._logs_at_save[0]) == \
                 os.path.realpath(os.fspath(log_dir)):
@@ -282,12 +286,13 @@ class Agent:
         self._logger = CSVLogger(log_dir, append=self.env_steps > 0, truncate_to=sizes,
                                  wall_time_offset=self._wall_time)
 
-    def _close_run(self) -> None:
+    def _close_run(self, interrupted: bool) -> None:
         logger, self._logger = self._logger, None
         if logger is not None:
             self._wall_time = logger.wall_time
             logger.close()
         if self._lock is not None:
+            provenance.end_session(self, self._lock.path, interrupted)
             self._lock.release()
             self._lock = None
 

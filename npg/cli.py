@@ -31,7 +31,7 @@ import time
 __all__ = ["main", "parse_set", "COMMANDS"]
 
 DEFAULT_ENV, DEFAULT_ALGO, DEFAULT_STEPS = "CartPole-v1", "ppo", 50_000
-COMMANDS = ("train", "resume", "eval", "plot")
+COMMANDS = ("train", "resume", "eval", "plot", "config", "info", "check-env")
 _LITERALS = {"true": True, "false": False, "none": None, "null": None}
 
 
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    common.add_argument("--import", dest="imports", action="append", default=[],
+                        metavar="MODULE", help="import MODULE first (it may register "
+                        "environments; repeatable)")
     p = argparse.ArgumentParser(prog="npg", description="NumPy policy gradients on gymnasium.")
     p.add_argument("--version", action="version", version=f"npg {__version__}")
     sub = p.add_subparsers(dest="command")
@@ -66,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="train an agent (default: PPO on CartPole-v1)")
     t.add_argument("env", nargs="?", default=DEFAULT_ENV, help="gymnasium environment id")
     t.add_argument("--algo", default=DEFAULT_ALGO, help="ppo, reinforce, ac, a2c, qac")
-    t.add_argument("--steps", type=int, default=DEFAULT_STEPS, help="environment steps")
+    t.add_argument("--steps", type=int, default=None,
+                   help=f"environment steps (default: the preset's, else {DEFAULT_STEPS:,})")
+    t.add_argument("--config", default=None, metavar="FILE",
+                   help="TOML file of config fields (over the preset, under --set)")
+    t.add_argument("--no-preset", action="store_true",
+                   help="start from the algorithm's defaults instead of the task's preset")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (repeatable)")
@@ -100,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("dir")
     pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png)")
     pl.add_argument("--window", type=int, default=20)
+    c = sub.add_parser("config", parents=[common], help="list an algorithm's config fields")
+    c.add_argument("algo", help="ppo, reinforce, ac, a2c, qac, ...")
+    i = sub.add_parser("info", parents=[common], help="summarise a run directory")
+    i.add_argument("dir")
+    ce = sub.add_parser("check-env", parents=[common],
+                        help="run gymnasium's env checker; say whether npg supports the spaces")
+    ce.add_argument("env")
     return p
 
 
@@ -132,23 +147,63 @@ def _finish(agent, run_dir, wall, eval_episodes, out) -> None:
           f"--steps N)", file=out)
 
 
+def _resolve_config(a, err) -> tuple[dict, bool, bool, int, dict]:
+    """The config of ``npg train``: the task's preset (unless --no-preset), then the --config
+    file, then --set; the flags and the step budget likewise. Returns ``(config,
+    normalize_obs, scale_reward, steps, origin)``."""
+    from .presets import load_config_file, preset
+    base = None if a.no_preset else preset(a.env, a.algo)
+    if base is None and not a.no_preset:
+        print(f"npg: no preset for {a.env} with {a.algo}; using {a.algo}'s generic defaults "
+              f"(`npg config {a.algo}` lists them)", file=err)
+    base = base or {"config": {}, "normalize_obs": False, "scale_reward": False}
+    file = load_config_file(a.config) if a.config else {"config": {}}
+    sets = parse_set(a.set)
+    config = _follow_rollout({**base["config"], **file["config"]}, {**file["config"], **sets})
+    config.update(sets)
+    norm = a.normalize_obs or file.get("normalize_obs", base["normalize_obs"])
+    scale = a.scale_reward or file.get("scale_reward", base["scale_reward"])
+    steps = a.steps if a.steps is not None else base.get("steps", DEFAULT_STEPS)
+    origin = {"preset": None if a.no_preset or "source" not in base else
+              f"{a.env}/{a.algo}: {base['source']}", "config_file": a.config,
+              "overrides": sets}
+    return config, bool(norm), bool(scale), steps, origin
+
+
+def _follow_rollout(config: dict, given: dict) -> dict:
+    """A preset whose minibatch is its whole rollout keeps it so when n_envs or n_steps are
+    changed and batch_size is not."""
+    out = dict(config)
+    if "batch_size" in out and "batch_size" not in given and ({"n_envs", "n_steps"} & set(given)):
+        old = config.get("n_envs", 0) * config.get("n_steps", 0)
+        if out["batch_size"] == old:
+            out["batch_size"] = given.get("n_envs", config["n_envs"]) * given.get(
+                "n_steps", config["n_steps"])
+    return out
+
+
 def _train(a, out) -> int:
     from .agent import Agent
+    from .envs.ids import check_env_id
     from .run_dir import prepare
-    config = parse_set(a.set)
+    check_env_id(a.env, allow_import=True)               # before any other message
+    config, norm, scale, steps, origin = _resolve_config(a, sys.stderr)
+    if origin["preset"]:
+        print(f"preset {origin['preset']}", file=out)
     env_kwargs = parse_set(a.env_kwarg)
-    agent = Agent(a.env, a.algo, config, a.seed, a.vectorization, a.normalize_obs,
-                  a.scale_reward, env_kwargs or None)
+    agent = Agent(a.env, a.algo, config, a.seed, a.vectorization, norm, scale,
+                  env_kwargs or None)
+    agent.origin = origin
     try:
         run_dir = prepare(a.out, a.force) if a.out else prepare(_default_run_dir(a))
     except BaseException:
         agent.close()
         raise
-    print(f"training {a.algo} on {a.env} for {a.steps:,} steps (seed {a.seed}) -> {run_dir}",
+    print(f"training {a.algo} on {a.env} for {steps:,} steps (seed {a.seed}) -> {run_dir}",
           file=out)
     try:
         t0 = time.perf_counter()
-        agent.learn(a.steps, progress=not a.quiet, log_dir=run_dir,
+        agent.learn(steps, progress=not a.quiet, log_dir=run_dir,
                     checkpoint_every=a.checkpoint_every)
         wall = time.perf_counter() - t0
         agent.save(run_dir)
@@ -205,6 +260,23 @@ def _plot(a, out) -> int:
     return 0
 
 
+def _tool(a, out) -> int:
+    from . import cli_tools
+    text = {"config": lambda: cli_tools.config_help(a.algo),
+            "info": lambda: cli_tools.run_info(a.dir),
+            "check-env": lambda: cli_tools.check_env(a.env)}[a.command]()
+    print(text, file=out)
+    return 0
+
+
+def _import(module: str) -> None:
+    import importlib
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ValueError(f"--import {module!r}: cannot import it ({err})") from None
+
+
 def _route(argv: list) -> list:
     """``npg`` alone and ``npg ENV_ID ...`` mean ``npg train ...``; a misspelt command is an
     error with a suggestion (unless it is a registered environment id)."""
@@ -239,9 +311,15 @@ def main(argv=None, out=None) -> int:
         raise SystemExit(2) from None
     parser = _parser()
     a = parser.parse_args(argv)
-    run = {"train": _train, "resume": _resume, "eval": _eval, "plot": _plot}[a.command]
+    run = {"train": _train, "resume": _resume, "eval": _eval, "plot": _plot,
+           "config": _tool, "info": _tool, "check-env": _tool}[a.command]
     try:
+        for module in a.imports:                   # explicit user input: may register envs
+            _import(module)
         return run(a, out)
+    except BrokenPipeError:                        # `npg config ppo | head`: not an error
+        sys.stdout = open(os.devnull, "w")
+        return 0
     except KeyboardInterrupt as err:
         if a.debug:
             raise

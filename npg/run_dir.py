@@ -24,7 +24,7 @@ __all__ = ["prepare", "RunLock", "open_for_write", "is_run", "RunExistsError",
            "RunLockedError", "LOCK_FILE", "RUN_FILES"]
 
 LOCK_FILE = ".lock"
-RUN_FILES = ("episodes.csv", "updates.csv", "learning_curve.png")
+RUN_FILES = ("episodes.csv", "updates.csv", "learning_curve.png", "run.json")
 _RUN_PREFIXES = ("ckpt-", ".tmp-ckpt-")
 
 

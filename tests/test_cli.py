@@ -29,7 +29,10 @@ def test_parse_set_reads_literals_and_strings():
 
 def test_train_defaults_are_ppo_on_cartpole_for_50k_steps():
     a = cli._parser().parse_args(["train"])
-    assert (a.env, a.algo, a.steps, a.seed) == ("CartPole-v1", "ppo", 50_000, 0)
+    assert (a.env, a.algo, a.seed) == ("CartPole-v1", "ppo", 0)
+    config, norm, scale, steps, origin = cli._resolve_config(a, io.StringIO())
+    assert steps == 50_000 and (norm, scale) == (False, False)      # the CartPole preset
+    assert origin["preset"].startswith("CartPole-v1/ppo: rl-baselines3-zoo")
 
 
 def test_train_eval_plot_round_trip(tmp_path):

@@ -20,6 +20,7 @@ asked otherwise.
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 import gymnasium as gym
@@ -48,8 +49,9 @@ def make_vec_env(env_id: str | Callable[[], gym.Env], num_envs: int, mode: str =
                  **kwargs) -> VectorEnv:
     """``num_envs`` copies of an environment behind one ``VectorEnv``, seeded and reset.
 
-    env_id          a registered id (``"CartPole-v1"``) or a callable returning a fresh ``Env``
-                    (the callable form works with "sync" and "async").
+    env_id          a registered id (``"CartPole-v1"``; ``"module:Env-v0"`` imports ``module``
+                    first: only for ids typed by the user, see ``npg.envs.ids``) or a callable
+                    returning a fresh ``Env`` (the callable form works with "sync" and "async").
     num_envs        N, the number of parallel copies.
     mode            "sync" (one process, ``SyncVectorEnv``), "async" (one subprocess per copy,
                     ``AsyncVectorEnv``) or "vector_entry_point" (the environment's own vectorised
@@ -107,6 +109,9 @@ def _build(env_id, num_envs, mode, autoreset_mode, kwargs) -> VectorEnv:
     if not isinstance(env_id, str):
         raise TypeError(f"env_id must be a registered id (str) or a callable returning an Env; "
                         f"got {type(env_id).__name__}")
+    if ":" in env_id:                  # "module:Env-v0": import the module, which registers it
+        module, _, env_id = env_id.partition(":")
+        importlib.import_module(module)
     if mode == "vector_entry_point":
         if autoreset_mode != AutoresetMode.NEXT_STEP:
             raise ValueError("mode 'vector_entry_point' supports only the environment's own "
