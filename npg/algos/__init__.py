@@ -32,3 +32,12 @@ from .dpo import DPO, DPOConfig  # noqa: E402  (preference optimisation: no env 
 from .grpo import GRPO, GRPOConfig  # noqa: E402  (sequence tasks: no env rollouts)
 
 __all__ += ["GRPO", "GRPOConfig", "DPO", "DPOConfig"]
+
+from .average_reward import DifferentialACConfig, DifferentialActorCritic  # noqa: E402
+from .off_policy import OffPolicyActorCritic, OffPolicyConfig, OffPolicyData  # noqa: E402
+from .traces import ACLambdaConfig, ActorCriticLambda  # noqa: E402  (eligibility traces)
+
+ALGORITHMS.update({"ac_lambda": ActorCriticLambda, "ac_avg": DifferentialActorCritic,
+                   "vtrace": OffPolicyActorCritic})
+__all__ += ["ActorCriticLambda", "ACLambdaConfig", "DifferentialActorCritic",
+            "DifferentialACConfig", "OffPolicyActorCritic", "OffPolicyConfig", "OffPolicyData"]

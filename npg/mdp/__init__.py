@@ -70,3 +70,12 @@ __all__ = [
     "score_matrix", "sampled_fisher", "empirical_fisher", "gradient_second_moment",
     "compatible_features", "compatible_critic", "cosine", "chain_mdp",
 ]
+
+from .differential import (average_reward_gradient, continuing_average_reward,  # noqa: E402
+                           continuing_transitions, differential_values)
+from .vtrace import (occupancy, truncated_target_policy, vtrace_expected_target,  # noqa: E402
+                     vtrace_operator, vtrace_policy_gradient)
+
+__all__ += ["continuing_transitions", "continuing_average_reward", "differential_values",
+            "average_reward_gradient", "truncated_target_policy", "vtrace_operator",
+            "vtrace_expected_target", "occupancy", "vtrace_policy_gradient"]

@@ -29,7 +29,8 @@ import numpy as np
 from .exact import check_policy_matrix
 from .finite import FiniteMDP
 
-__all__ = ["truncated_target_policy", "vtrace_operator", "vtrace_expected_target"]
+__all__ = ["truncated_target_policy", "vtrace_operator", "vtrace_expected_target", "occupancy",
+           "vtrace_policy_gradient"]
 
 
 def _levels(rho_bar, c_bar, lam):
@@ -108,3 +109,39 @@ def vtrace_expected_target(mdp: FiniteMDP, pi, mu, V, horizon: int, rho_bar=1.0,
         acc += term
         term = M @ term
     return np.asarray(V, np.float64) + acc
+
+
+def occupancy(mdp: FiniteMDP, mu, horizon: int) -> np.ndarray:
+    """n_mu(s) = sum_{t<H} Pr_mu(s_t = s, the episode still running), [S] (undiscounted)."""
+    mu = check_policy_matrix(mdp, mu)
+    P_mu = np.einsum("sa,sat->st", mu, mdp.P)
+    p = np.where(mdp.nonterminal, mdp.mu0, 0.0)
+    n = np.zeros(mdp.n_states)
+    for _ in range(int(horizon)):
+        n += p
+        p = np.where(mdp.nonterminal, p @ P_mu, 0.0)
+    return n
+
+
+def vtrace_policy_gradient(mdp: FiniteMDP, policy, params, mu, horizon: int, rho_bar=1.0,
+                           obs=None) -> dict:
+    """The expected V-trace actor step E_mu[sum_{t<H} adv_t grad log pi(a_t|s_t)] with the
+    critic at its fixed point V^{pi_rho_bar}:
+
+        sum_s n_mu(s) sum_a min(rho_bar mu(a|s), pi(a|s)) A^{pi_rho_bar}(s, a) grad log pi(a|s)
+
+    (``npg.algos.off_policy``; any c_bar: at the fixed point the targets' corrections have
+    mean 0). A grads dict like params.
+    """
+    from .exact import evaluate
+    from .gradient import default_obs, policy_matrix, state_action_pairs
+    obs = default_obs(mdp, policy, params) if obs is None else obs
+    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    mu = check_policy_matrix(mdp, mu)
+    rho_bar = _levels(rho_bar, 0.0, 1.0)[0]
+    _, _, A = evaluate(mdp, truncated_target_policy(pi, mu, rho_bar))
+    m = pi if math.isinf(rho_bar) else np.minimum(rho_bar * mu, pi)
+    w = occupancy(mdp, mu, horizon)[:, None] * m * A
+    pairs, act = state_action_pairs(obs, mdp.n_actions)
+    like = next(iter(params.values()))
+    return policy.score_sum(params, pairs, act, np.asarray(w.reshape(-1), dtype=like.dtype))
