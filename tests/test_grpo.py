@@ -206,6 +206,17 @@ def test_mean_only_constant_is_the_scaled_true_gradient_exactly(n_groups):
     np.testing.assert_allclose(g, (G - 1) / (G * TASK.space.max_len) * t, atol=1e-15)
 
 
+def test_on_a_bandit_every_aggregation_coincides():
+    # Length one: |o| = L = 1, so 1/(B |o|) = 1/sum|o| = 1/(B L) and the three agree exactly.
+    task = Bandit([[0.0, 1.0, 0.3], [1.0, 0.0, 0.0]])
+    pol = TabularSequencePolicy(2, task.space)
+    params = pol.init(2, scale=1.0)
+    d = {agg: flatten(expected_grpo_direction(pol, params, task, 3, "mean_std", agg, 2))
+         for agg in ("sequence", "token", "constant")}
+    np.testing.assert_allclose(d["sequence"], d["constant"], atol=1e-15)
+    np.testing.assert_allclose(d["token"], d["constant"], atol=1e-15)
+
+
 def test_plain_kl_penalty_has_zero_expected_gradient_on_policy():
     # k1: dD/dlogp = 1, and E_pi[grad log pi] = 0 -- so with constant weights the plain
     # penalty does nothing at pi_old = pi_theta: the direction equals the one without it.
