@@ -25,6 +25,7 @@ import warnings
 from collections import deque
 from typing import Callable
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv
 
@@ -64,9 +65,12 @@ def _resolve_mode(env, vectorization: str) -> str:
 class Agent:
     """A learning agent on a gymnasium environment.
 
-    env             a registered id ("CartPole-v1"), a callable returning a fresh ``gym.Env``,
-                    or a ``gymnasium.vector.VectorEnv`` with ``config.n_envs`` copies (its
-                    ``num_envs`` fills ``n_envs`` when the config leaves it unset).
+    env             a registered id ("CartPole-v1"; "module:Env-v0" imports module first), a
+                    callable returning a fresh ``gym.Env``, a ``gymnasium.vector.VectorEnv``
+                    with ``config.n_envs`` copies (its ``num_envs`` fills ``n_envs`` when the
+                    config leaves it unset), or one ``gym.Env`` instance (one copy: n_envs = 1;
+                    evaluation, saving and loading use its registered id and the kwargs it was
+                    made with, as Stable-Baselines3 wraps an instance in a one-copy vector env).
     algo            a name in ``npg.algos.ALGORITHMS`` ("ppo", "reinforce", "ac", "a2c", "qac").
     config          None (the algorithm's defaults), a dict of field overrides, or the
                     algorithm's config dataclass (validated there; unknown keys raise).
@@ -98,11 +102,12 @@ class Agent:
             raise TypeError(f"env_kwargs must be a dict or None; got {type(env_kwargs).__name__}")
         self.env_kwargs = dict(env_kwargs or {})
         self.normalize_obs, self.scale_reward = bool(normalize_obs), bool(scale_reward)
-        if isinstance(env, VectorEnv):
+        if isinstance(env, (VectorEnv, gym.Env)):
+            n = int(env.num_envs) if isinstance(env, VectorEnv) else 1
             if isinstance(config, dict) and "n_envs" not in config:
-                config = {**config, "n_envs": int(env.num_envs)}
+                config = {**config, "n_envs": n}
             elif config is None:
-                config = {"n_envs": int(env.num_envs)}
+                config = {"n_envs": n}
         self.config = make_config(algo_class.config_class, config)
         if isinstance(env, VectorEnv):
             if env.num_envs != self.config.n_envs:
@@ -110,6 +115,8 @@ class Agent:
                                  f"got a VectorEnv with {env.num_envs}")
             self.vectorization, self.envs = "given", env
             self.env_id = env.spec.id if getattr(env, "spec", None) is not None else None
+        elif isinstance(env, gym.Env):
+            self._wrap_instance(env, env_kwargs)
         elif isinstance(env, str) or callable(env):
             if isinstance(env, str):
                 check_env_id(env, allow_import=True)
@@ -120,7 +127,8 @@ class Agent:
         else:
             raise TypeError(f"env must be an environment id (str), a callable returning a "
                             f"gymnasium Env, or a gymnasium VectorEnv; got {type(env).__name__}")
-        self._env_fn = env if callable(env) and not isinstance(env, (str, VectorEnv)) else None
+        self._env_fn = env if callable(env) and not isinstance(env, (str, VectorEnv, gym.Env)) \
+            else None
         self.spec = space_info(self.envs)
         self.algo = algo_class(self.config, self.spec)
         self.rngs = {k: np.random.default_rng(s) for k, s in
@@ -147,6 +155,19 @@ class Agent:
         self.origin: dict | None = None            # where the config came from (run.json)
         self._logs_at_save: tuple[str, dict] | None = None   # (dir, sizes) of a loaded run
         self._wall_time = 0.0                      # training wall time logged so far
+
+    def _wrap_instance(self, env: gym.Env, env_kwargs) -> None:
+        """One environment instance as a one-copy vector env."""
+        if self.config.n_envs != 1:
+            raise ValueError(f"env: an environment instance gives one copy, so n_envs must be 1; "
+                             f"got n_envs = {self.config.n_envs} (pass an id or a callable for "
+                             f"more copies)")
+        self.vectorization = "given"
+        self.envs = make_vec_env(lambda **_: env, 1, mode="sync", seed=self.seed)
+        spec = env.spec
+        self.env_id = spec.id if spec is not None and spec.id in gym.registry else None
+        if spec is not None and not env_kwargs:
+            self.env_kwargs = {k: v for k, v in spec.kwargs.items() if k != "render_mode"}
 
     def __repr__(self):
         env = self.env_id or type(self.envs).__name__

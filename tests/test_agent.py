@@ -344,3 +344,18 @@ def test_blas_threads_is_restored_and_validated():
             pass
     with pytest.raises(ValueError, match="blas_threads"):
         small_ppo().learn(32, progress=False, blas_threads=0)
+
+
+def test_an_environment_instance_is_one_copy_and_keeps_its_kwargs(tmp_path):
+    env = gym.make("FrozenLake-v1", is_slippery=False)
+    a = Agent(env, "reinforce", {"n_steps": 16, "hidden": (4,)}, seed=0)
+    assert (a.config.n_envs, a.env_id) == (1, "FrozenLake-v1")
+    assert a.env_kwargs["is_slippery"] is False
+    a.learn(64, progress=False)
+    a.save(tmp_path)
+    b = Agent.load(tmp_path)
+    assert b.env_kwargs == a.env_kwargs
+    np.testing.assert_array_equal(a.evaluate(3), b.evaluate(3))
+    with pytest.raises(ValueError, match="an environment instance gives one copy, so n_envs "
+                                         "must be 1; got n_envs = 4"):
+        Agent(gym.make("CartPole-v1"), "reinforce", {"n_envs": 4})
