@@ -71,6 +71,13 @@ def sequence_kl(policy, params, reference, prompts=None):
                    reference.completion_log_probs(prompts))
 
 
+def _check_reference(reference):
+    if not hasattr(reference, "token_log_probs") or not hasattr(reference,
+                                                                "completion_log_probs"):
+        raise TypeError(f"reference must be a FrozenSequencePolicy (policy.frozen(params)) when "
+                        f"beta > 0; got {type(reference).__name__}")
+
+
 def _prompt_weights(task, prompt_weights):
     if prompt_weights is None:
         return np.full(task.n_prompts, 1.0 / task.n_prompts)
@@ -95,6 +102,7 @@ def objective_gradient(policy, params, task, reference=None, beta: float = 0.0,
     coef = task.rewards.copy()
     if beta:
         beta = check_positive("beta", beta)
+        _check_reference(reference)
         coef = coef - beta * (logp - reference.completion_log_probs())
     weight = (w[:, None] * np.exp(logp) * coef).reshape(X * N)
     return policy.score_sum(params, prompts, tokens, weight)
@@ -209,6 +217,7 @@ def expected_grpo_direction(policy, params, task, group_size: int, normalize: st
     tw = scale * omega.reshape(X * N, 1) * mask
     if beta:
         beta = check_positive("beta", beta)
+        _check_reference(reference)
         lp_tok = policy.token_log_probs(params, prompts, tokens)
         _, dD = kl_penalty(lp_tok, reference.token_log_probs(prompts, tokens), kl)
         tw = tw - beta * scale * kappa.reshape(X * N, 1) * dD * mask

@@ -74,6 +74,12 @@ def test_group_of_one_and_empty_batch_are_errors():
         group_advantages(np.ones((1, 2)), "std")
     with pytest.raises(ValueError, match="beta"):
         GRPOConfig(beta=-0.1)
+    with pytest.raises(TypeError, match="reference"):
+        expected_grpo_direction(POL, PARAMS, TASK, 2, beta=0.1)
+    with pytest.raises(TypeError, match="reference"):
+        objective_gradient(POL, PARAMS, TASK, beta=0.1)
+    with pytest.raises(ValueError, match="beta"):
+        objective_gradient(POL, PARAMS, TASK, REF, beta=-1.0)
 
 
 def test_aggregation_weights_by_hand():
