@@ -174,6 +174,8 @@ def test_bad_input_names_the_argument():
             dpo_loss(z, z, z, z, beta)
         with pytest.raises(ValueError, match="beta"):
             DPOConfig(beta=beta)
+    with pytest.raises(ValueError, match="beta"):
+        dpo_optimum(np.zeros((1, 3)), np.zeros((1, 3)), 0.0)
     with pytest.raises(ValueError, match="at least one preference pair"):
         dpo_loss(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0))
     with pytest.raises(ValueError, match="kind"):
