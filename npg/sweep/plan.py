@@ -128,7 +128,8 @@ def parse_grid(items) -> dict[str, list]:
         values = [_literal(t) for t in _split_top(text)]
         if any(t == "" for t in _split_top(text)):
             raise ValueError(f"--grid: empty value in {item!r}")
-        if len({repr(v) for v in values}) != len(values):
+        same = lambda a, b: a == b and isinstance(a, bool) == isinstance(b, bool)
+        if any(same(a, b) for i, a in enumerate(values) for b in values[i + 1:]):
             raise ValueError(f"--grid: field {key!r} lists a value twice: {values}")
         grid[key] = values
     return grid

@@ -56,7 +56,7 @@ def curve_band(curves: np.ndarray, n_resamples: int = 1000, confidence: float = 
 
 
 def _title(data, what: str) -> str:
-    n = sorted({len(c["seeds"]) for c in data["configs"]})
+    n = sorted({len(c["seeds"]) for c in data["configs"] if c["seeds"]})
     seeds = f"{n[0]} seeds" if len(n) == 1 else f"{n[0]}-{n[-1]} seeds"
     return f"{data['env']}, {data['algo']}: {what} ({seeds} per config)"
 
