@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-import warnings
 from collections import deque
 from typing import Callable
 
@@ -36,12 +35,12 @@ from .envs.ids import check_env_id
 from .envs.spaces import action_decoder, obs_encoder, single_spaces
 from .evaluation import check_seed
 from .interrupt import TrainingInterrupted, deferred_interrupt
-from .logger import EPISODES_FILE, UPDATES_FILE, CSVLogger
+from .logger import CSVLogger
 from .progress import ProgressBar
 from .rollout import Collector
 from .run_dir import RunLock
 from .sde_noise import SDENoise
-from . import agent_checkpoint, blas as _blas, checkpoint, evaluation, provenance
+from . import agent_checkpoint, agent_run, blas as _blas, evaluation
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -150,6 +149,7 @@ class Agent:
         self.episode_lengths: list[int] = []
         self._lock: RunLock | None = None          # held while learn() writes into a log_dir
         self._logger: CSVLogger | None = None
+        self._tb = None                            # npg.tensorboard.TensorBoardWriter
         self._checkpoint_every: int | None = None
         self.run_settings: dict = {}
         self.origin: dict | None = None            # where the config came from (run.json)
@@ -232,7 +232,8 @@ class Agent:
     # ---------------------------------------------------------------- learning
     def learn(self, total_steps: int, progress: bool = True, log_dir=None,
               checkpoint_every: int | None = None, callback=None,
-              blas_threads: int | None = 1, schedule_steps: int | None = None) -> "Agent":
+              blas_threads: int | None = 1, schedule_steps: int | None = None,
+              tensorboard: bool = False) -> "Agent":
         """Train for ``total_steps`` more environment steps (rounded up to whole rollouts of
         ``n_envs * n_steps``); returns self. Calling again continues training.
 
@@ -256,6 +257,9 @@ class Agent:
                           Stable-Baselines3's ``reset_num_timesteps=False``); so
                           ``learn(k, schedule_steps=2 * k); learn(k)`` equals ``learn(2 * k)``
                           bit for bit when k is a multiple of the rollout size.
+        tensorboard       also write TensorBoard events into ``log_dir/tb`` with
+                          Stable-Baselines3's metric names (``npg.tensorboard``; needs the
+                          ``tensorboard`` extra).
 
         Ctrl-C finishes the current update, saves a checkpoint into ``log_dir`` (if given) and
         raises ``npg.interrupt.TrainingInterrupted`` (a KeyboardInterrupt); a second Ctrl-C
@@ -270,6 +274,8 @@ class Agent:
             raise TypeError(f"callback must be callable or None; got {type(callback).__name__}")
         if blas_threads is not None:
             blas_threads = check_positive_int("blas_threads", blas_threads)
+        if tensorboard and log_dir is None:
+            raise ValueError("tensorboard=True needs a log_dir to write the events in")
         target = self.env_steps + total
         if schedule_steps is not None:
             self.schedule_steps = check_positive_int("schedule_steps", schedule_steps)
@@ -281,7 +287,7 @@ class Agent:
         completed = False
         try:
             if log_dir is not None:
-                self._open_run(log_dir)
+                self._open_run(log_dir, tensorboard)
             with _blas.blas_threads(blas_threads), deferred_interrupt() as stop:
                 self._loop(target, per, bar, log_dir, checkpoint_every, callback, stop)
             if stop.requested:
@@ -296,26 +302,14 @@ class Agent:
             self._close_run(interrupted=not completed)
         return self
 
-    def _open_run(self, log_dir) -> None:
-        """Lock ``log_dir``, cut its logs back to the loaded checkpoint's rows, open them."""
-        self._lock = RunLock(log_dir).acquire()
-        provenance.start_session(self, log_dir)
-        sizes = None
-        if self._logs_at_save is not None and os.path.realpath(self._logs_at_save[0]) == \
-                os.path.realpath(os.fspath(log_dir)):
-            sizes = self._logs_at_save[1]
-        self._logger = CSVLogger(log_dir, append=self.env_steps > 0, truncate_to=sizes,
-                                 wall_time_offset=self._wall_time)
+    def _open_run(self, log_dir, tensorboard: bool) -> None:
+        agent_run.open_run(self, log_dir, tensorboard)
 
     def _close_run(self, interrupted: bool) -> None:
-        logger, self._logger = self._logger, None
-        if logger is not None:
-            self._wall_time = logger.wall_time
-            logger.close()
-        if self._lock is not None:
-            provenance.end_session(self, self._lock.path, interrupted)
-            self._lock.release()
-            self._lock = None
+        agent_run.close_run(self, interrupted)
+
+    def _save(self, path, keep: int = 2) -> str:
+        return agent_run.save(self, path, keep)
 
     def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
         """The body of ``learn``: collect -> update -> log until ``env_steps >= target``."""
@@ -333,10 +327,12 @@ class Agent:
             self.episode_lengths.extend(lens.tolist())
             recent.extend(rets.tolist())
             if not warned and not self.episode_returns:
-                warned = _warn_no_episodes(self)
+                warned = agent_run.warn_no_episodes(self)
             if logger is not None:
                 logger.log_episodes(self.env_steps, rets, lens)
                 logger.log_update(self.n_updates, self.env_steps, stats)
+            if self._tb is not None:
+                self._tb.log(self.env_steps, rets, lens, stats)
             bar.update(self.env_steps - start,
                        {"return": float(np.mean(recent))} if recent else None)
             if checkpoint_every is not None and \
@@ -374,18 +370,6 @@ class Agent:
         with RunLock(path):
             return self._save(path, keep)
 
-    def _save(self, path, keep: int = 2) -> str:
-        logger, logs = self._logger, None
-        wall = self._wall_time
-        if logger is not None:
-            logger.flush()
-            logs = {name: os.path.getsize(os.path.join(logger.log_dir, name))
-                    for name in (EPISODES_FILE, UPDATES_FILE)}
-            wall = logger.wall_time
-        run = {"checkpoint_every": self._checkpoint_every}
-        meta, arrays = agent_checkpoint.contents(self, logs, wall, run)
-        return checkpoint.save(path, meta, arrays, keep=keep)
-
     @classmethod
     def load(cls, path, env=None, allow_import: bool = False) -> "Agent":
         """The agent of the newest checkpoint in run directory ``path`` (or of the checkpoint
@@ -403,21 +387,3 @@ class Agent:
     def close(self) -> None:
         """Close the training environments."""
         self.envs.close()
-
-
-_QUIET_UPDATES = 10     # updates without any finished episode before learn() warns
-
-
-def _warn_no_episodes(agent) -> bool:
-    """Warn (once per learn call, returning True) when no training episode has ended in 10
-    updates and in more steps per environment than its time limit, if it has one."""
-    per_env = agent.env_steps // agent.config.n_envs
-    limit = getattr(getattr(agent.envs, "spec", None), "max_episode_steps", None)
-    if agent.n_updates < _QUIET_UPDATES or (limit and per_env <= limit):
-        return False
-    warnings.warn(
-        f"{agent.algo_name}: no episode has ended in {agent.env_steps:,} env steps "
-        f"({per_env:,} per environment); the environment may never end its episodes: give it a "
-        f"time limit (gymnasium.wrappers.TimeLimit). No return can be logged, and REINFORCE "
-        f"cannot learn without complete episodes", RuntimeWarning, stacklevel=4)
-    return True

@@ -89,6 +89,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS")
     t.add_argument("--eval-episodes", type=int, default=10, help="0 skips the final evaluation")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard events into DIR/tb (needs tensorboardX)")
     r = sub.add_parser("resume", parents=[common], help="continue a run from its checkpoint")
     r.add_argument("dir", help="run directory written by `npg train`")
     r.add_argument("--steps", type=int, default=None,
@@ -204,7 +206,7 @@ def _train(a, out) -> int:
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=run_dir,
-                    checkpoint_every=a.checkpoint_every)
+                    checkpoint_every=a.checkpoint_every, tensorboard=a.tensorboard)
         wall = time.perf_counter() - t0
         agent.save(run_dir)
         _finish(agent, run_dir, wall, a.eval_episodes, out)
