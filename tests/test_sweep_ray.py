@@ -1,0 +1,65 @@
+"""The same tiny sweep on a real local Ray cluster (started here with 2 CPUs, stopped after):
+the run directories equal the serial ones; an address that does not answer is a clear error."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'npg[ray]')")
+
+from npg.sweep import run_sweep  # noqa: E402
+from npg.sweep.backends import make_backend  # noqa: E402
+
+from test_sweep import assert_same_run, tiny_plan  # noqa: E402
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_a_ray_address_that_does_not_answer_fails_within_the_timeout():
+    assert not ray.is_initialized()
+    with pytest.raises(ConnectionError, match="no Ray head node answers"):
+        make_backend("ray", address=f"127.0.0.1:{_closed_port()}", timeout=2.0)
+    with pytest.raises(ConnectionError, match="within 1 s"):
+        make_backend("ray", address="192.0.2.1:6379", timeout=1.0)    # TEST-NET-1: no reply
+    assert not ray.is_initialized()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        yield
+    finally:
+        ray.shutdown()
+
+
+def test_ray_gives_the_same_run_directories_as_serial(cluster, tmp_path):
+    serial = run_sweep(tiny_plan(), tmp_path / "serial", backend="serial")
+    res = run_sweep(tiny_plan(), tmp_path / "ray", backend="ray")
+    assert res["backend"] == "ray"
+    assert sorted(res["done"]) == sorted(serial["done"]) == ["c000-s0", "c000-s1"]
+    assert sorted(res["failed"]) == ["c001-s0", "c001-s1"]
+    assert "clip_range" in res["failed"]["c001-s0"]
+    assert (tmp_path / "ray" / "jobs" / "c001-s0" / "error.json").exists()
+    for jid in res["done"]:
+        assert_same_run(tmp_path / "serial" / "jobs" / jid, tmp_path / "ray" / "jobs" / jid)
+    again = run_sweep(tiny_plan(), tmp_path / "ray", backend="ray")
+    assert sorted(again["skipped"]) == ["c000-s0", "c000-s1"]
+
+
+def test_optuna_trials_run_on_ray(cluster, tmp_path):
+    pytest.importorskip("optuna", reason="the search needs Optuna (pip install 'npg[optuna]')")
+    from npg.sweep import Dist, load_preset, search
+    from test_sweep import TINY
+    res = search("CartPole-v1", "ppo", 128, {"lr": Dist("loguniform", 1e-4, 1e-2)}, tmp_path,
+                 n_trials=3, base=TINY, backend="ray", segments=2, eval_episodes=1)
+    assert res["n_complete"] + res["n_pruned"] == 3 and res["n_failed"] == 0
+    assert load_preset(res["preset"])["config"]["lr"] == res["config"]["lr"]
