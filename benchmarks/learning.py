@@ -17,8 +17,15 @@ Tasks (configs from the examples, so the figures describe what the examples do):
                       example's 500k (no target is set for it: read the best mean).
 Training stops at the threshold (``--full`` runs the whole budget). Not part of the test suite.
 
+``--presets`` instead runs each PPO preset of ``npg.presets`` (what ``npg train ENV`` uses) for
+its whole default budget and prints the steps at which the mean of the last 100 training
+episodes first reached the task's usual threshold, that mean at the end, and a greedy
+evaluation over 20 episodes, beside rl-baselines3-zoo's published PPO figure
+(``benchmark.md``: one trained agent's mean +- std over its evaluation episodes).
+
     python benchmarks/learning.py [--tasks cartpole_ppo pendulum_ppo ...] [--seeds 5]
                                   [--first-seed 0] [--dtype float32] [--full]
+    python benchmarks/learning.py --presets [--preset-envs Pendulum-v1 ...] [--seeds 5]
 """
 
 from __future__ import annotations
@@ -89,6 +96,55 @@ def run(task: str, seed: int, full: bool, dtype: str | None = None) -> dict:
     return hit
 
 
+ZOO_PPO = {"CartPole-v1": "500.0 +- 0.0 (100k)", "Acrobot-v1": "-73.5 +- 18.2 (1M)",
+           "Pendulum-v1": "-172.2 +- 104.2 (100k)",
+           "MountainCarContinuous-v0": "88.3 +- 2.6 (20k)",
+           "LunarLander-v3": "242.1 +- 31.8 (1M, v2)",
+           "LunarLanderContinuous-v3": "270.9 +- 32.1 (1M, v2)"}
+
+
+def run_preset(env: str, seed: int) -> dict:
+    """One seed of ``env``'s PPO preset over its whole budget (module docstring)."""
+    from npg.presets import preset
+    p = preset(env, "ppo")
+    agent = Agent(env, "ppo", p["config"], seed=seed, normalize_obs=p["normalize_obs"],
+                  scale_reward=p["scale_reward"])
+    t0, hit = time.perf_counter(), {"steps": None}
+
+    def callback(ag, info):
+        if hit["steps"] is None and len(ag.episode_returns) >= 100 and \
+                ag.mean_return(100) >= p["threshold"]:
+            hit["steps"] = ag.env_steps
+        return True
+    agent.learn(p["steps"], progress=False, callback=callback)
+    hit.update(wall=time.perf_counter() - t0, final=agent.mean_return(100),
+               eval=float(agent.evaluate(20).mean()), budget=p["steps"],
+               threshold=p["threshold"])
+    agent.close()
+    return hit
+
+
+def main_presets(envs, seeds, first_seed):
+    for env in envs:
+        if env.startswith("LunarLander"):
+            try:
+                import Box2D  # noqa: F401
+            except ImportError:
+                print(f"{env}: skipped (Box2D not installed)")
+                continue
+        rows = [run_preset(env, s) for s in range(first_seed, first_seed + seeds)]
+        r0 = rows[0]
+        print(f"{env} ppo preset, budget {r0['budget']:,}, threshold {r0['threshold']:g} "
+              f"(mean of the last 100 episodes); zoo PPO: {ZOO_PPO.get(env, '-')}")
+        for s, h in zip(range(first_seed, first_seed + seeds), rows):
+            print(f"  seed {s}: threshold at {fmt(h['steps'], ',')} steps; final mean "
+                  f"{h['final']:.1f}; greedy eval {h['eval']:.1f}; {h['wall']:.0f} s", flush=True)
+        ok = sum(h["steps"] is not None for h in rows)
+        finals = np.array([h["final"] for h in rows])
+        print(f"  reached on {ok} of {seeds} seeds; final mean over seeds {finals.mean():.1f} "
+              f"(min {finals.min():.1f}, max {finals.max():.1f})", flush=True)
+
+
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
@@ -101,7 +157,11 @@ def main(argv=None):
     p.add_argument("--dtype", choices=("float64", "float32"), default=None,
                    help="override the example's dtype (float64 unless it says otherwise)")
     p.add_argument("--full", action="store_true", help="train the whole budget")
+    p.add_argument("--presets", action="store_true", help="run the PPO presets instead")
+    p.add_argument("--preset-envs", nargs="+", default=list(ZOO_PPO), choices=list(ZOO_PPO))
     a = p.parse_args(argv)
+    if a.presets:
+        return main_presets(a.preset_envs, a.seeds, a.first_seed)
     warnings.simplefilter("ignore", DeprecationWarning)      # CartPole-v0 is "out of date"
     for task in a.tasks:
         env, algo, _, budget, window, threshold, _ = TASKS[task]
