@@ -7,7 +7,7 @@
 In a terminal (``stream.isatty()``) the bar is tqdm's: steps, percentage, elapsed time, ETA,
 rate and the recent mean return. The first update of a run includes Numba's compilation (tens of
 seconds on a cold cache), so the rate and the ETA are measured from the end of the first update
-on: the bar restarts its clock there and shows the first update's duration as ``first``.
+on: the bar restarts its clock there and shows the first update's duration as ``first update``.
 
 Anywhere else (a pipe, a log file, CI) a carriage-return bar would write one long line of frames;
 there the bar writes one plain line every ``log_interval`` seconds and at the end::
