@@ -36,7 +36,7 @@ CONFIG = dict(n_envs=8, n_steps=32, gamma=0.99, lr=1e-3, critic_lr=1e-3, rho_bar
               c_bar=1.0, vf_coef=0.5, ent_coef=0.01, hidden=(64, 64))
 
 
-def exact_table(seed: int = 0, levels=(0.1, 0.5, 1.0, 2.0, math.inf)):
+def exact_table(seed: int = 0, levels=(0.01, 0.1, 0.5, 1.0, 2.0, math.inf)):
     """Rows (rho_bar, |V_rb - V^pi|_inf, |V_rb - V^mu|_inf, fixed-point residual, cosine)."""
     rng = np.random.default_rng(seed)
     mdp = M.random_mdp(6, 3, rng, gamma=0.9)
