@@ -32,7 +32,7 @@ from ._checks import check_positive_int
 from .algos import get_algorithm, make_config
 from .envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
 from .envs.ids import check_env_id
-from .envs.spaces import action_decoder, obs_encoder, single_spaces
+from .envs.spaces import action_decoder, batch_encoder, single_spaces
 from .evaluation import check_seed
 from .interrupt import TrainingInterrupted, deferred_interrupt
 from .logger import CSVLogger
@@ -141,8 +141,7 @@ class Agent:
             self.envs, ObsNormalizer() if self.normalize_obs else None,
             RewardScaler(gamma=gamma) if self.scale_reward else None, dtype=self.algo.dtype)
         obs_space, act_space = single_spaces(self.envs)
-        self._obs_shape = tuple(obs_space.shape)
-        self._encode, self._decode = obs_encoder(obs_space), action_decoder(act_space)
+        self._encode_raw, self._decode = batch_encoder(obs_space), action_decoder(act_space)
         self.env_steps, self.n_updates = 0, 0
         self.schedule_steps: int | None = None
         self.episode_returns: list[float] = []
@@ -198,18 +197,11 @@ class Agent:
         return lambda o: self.algo.value(self.state, o)
 
     def policy_obs(self, obs) -> tuple[np.ndarray, bool]:
-        """Raw observations (one, or a batch ``[M, ...]``) -> the policy's input ``[M, D]``
-        (one-hot / flattened, normalised with the frozen running statistics), and whether a
-        single observation was given."""
-        x = np.asarray(obs)
-        single = x.shape == self._obs_shape
-        if single:
-            x = x.reshape((1,) + self._obs_shape)
-        elif x.ndim != len(self._obs_shape) + 1 or x.shape[1:] != self._obs_shape:
-            raise ValueError(f"obs must be one observation of shape {self._obs_shape} or a "
-                             f"batch of shape [M, {', '.join(map(str, self._obs_shape))}]; got "
-                             f"{x.shape}")
-        enc = self._encode(x, np.empty((x.shape[0], self.spec.obs_dim), np.float64))
+        """Raw observations (one, or a batch ``[M, ...]``; for Dict and Tuple spaces a batch is
+        the vector env's dict or tuple of ``[M, ...]`` arrays) -> the policy's input ``[M, D]``
+        (encoded as ``npg.envs.spaces`` says, normalised with the frozen running statistics),
+        and whether a single observation was given."""
+        enc, single = self._encode_raw(obs)
         norm = self.collector.obs_normalizer
         if norm is not None and norm.moments is not None:
             enc = norm.normalize(enc)

@@ -231,8 +231,12 @@ def test_bad_constructor_arguments():
         Agent(make_vec_env("CartPole-v1", 2), config={"n_envs": 3})
     with pytest.raises(TypeError, match="normalize_obs"):
         Agent("CartPole-v1", normalize_obs="yes")
+    class TextObs(gym.Env):
+        observation_space = gym.spaces.Text(5)
+        action_space = gym.spaces.Discrete(2)
     with pytest.raises(TypeError, match="not supported|supported"):
-        Agent("Blackjack-v1")                           # Tuple observations
+        Agent(TextObs)                                  # Text observations
+    assert Agent("Blackjack-v1", "a2c", {"hidden": (4,)}).spec.obs_dim == 32 + 11 + 2
 
 
 def test_bad_learn_and_evaluate_arguments():

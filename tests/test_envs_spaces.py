@@ -37,12 +37,10 @@ def test_space_info_of_a_vector_env_is_that_of_one_copy():
 
 
 UNSUPPORTED_OBS = [
-    spaces.Dict({"a": spaces.Discrete(2)}),
-    spaces.Tuple((spaces.Discrete(2), spaces.Discrete(3))),
     spaces.Text(5),
     spaces.Graph(spaces.Box(0, 1, (2,)), None),
-    spaces.MultiDiscrete([2, 3]),
-    spaces.MultiBinary(3),
+    spaces.Dict({"a": spaces.Discrete(2), "t": spaces.Text(3)}),    # a part that is not
+    spaces.Tuple((spaces.Discrete(2), spaces.Sequence(spaces.Discrete(2)))),
 ]
 
 
@@ -131,3 +129,54 @@ def test_make_vec_env_bad_input():
         make_vec_env("CartPole-v1", 2, mode="vector_entry_point", autoreset_mode="SameStep")
     with pytest.raises(ValueError, match="vector_entry_point"):
         make_vec_env(CountingEnv, 2, mode="vector_entry_point")
+
+
+def test_composite_observations_are_encoded_part_by_part():
+    # Dict keys in the space's (sorted) order: bits [1, 0] | cell one-hot of 3 |
+    # md one-hot blocks of 2 and 3 | pos as is
+    sp = spaces.Dict({"pos": spaces.Box(-1, 1, (2,)), "cell": spaces.Discrete(3),
+                      "bits": spaces.MultiBinary(2), "md": spaces.MultiDiscrete([2, 3])})
+    batch = {"pos": np.array([[0.5, -0.5], [0.1, 0.2]]), "cell": np.array([2, 0]),
+             "bits": np.array([[1, 0], [0, 1]]), "md": np.array([[1, 2], [0, 0]])}
+    got = obs_encoder(sp)(batch, np.empty((2, 12)))
+    np.testing.assert_array_equal(got, [[1, 0, 0, 0, 1, 0, 1, 0, 0, 1, 0.5, -0.5],
+                                        [0, 1, 1, 0, 0, 1, 0, 1, 0, 0, 0.1, 0.2]])
+    t = spaces.Tuple((spaces.Discrete(2, start=1), spaces.Box(0, 1, (1,))))
+    got = obs_encoder(t)((np.array([2, 1]), np.array([[0.3], [0.7]])), np.empty((2, 3)))
+    np.testing.assert_array_equal(got, [[0, 1, 0.3], [1, 0, 0.7]])
+
+
+def test_a_dict_observation_env_trains():
+    import gymnasium as gym
+    from npg.agent import Agent
+
+    class DictCorridor(gym.Env):
+        observation_space = spaces.Dict({"cell": spaces.Discrete(4),
+                                         "flag": spaces.MultiBinary(1)})
+        action_space = spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            super().reset(seed=seed)
+            self.s = 0
+            return {"cell": self.s, "flag": np.array([0], np.int8)}, {}
+
+        def step(self, a):
+            self.s = max(0, min(3, self.s + (1 if a else -1)))
+            done = self.s == 3
+            return ({"cell": self.s, "flag": np.array([int(done)], np.int8)}, float(done),
+                    done, False, {})
+    env_fn = lambda: gym.wrappers.TimeLimit(DictCorridor(), 20)     # noqa: E731
+    a = Agent(env_fn, "reinforce", {"n_envs": 2, "n_steps": 20, "hidden": (8,)}, seed=0)
+    assert a.spec.obs_dim == 5 and a.spec.obs_kind == "composite"
+    a.learn(400, progress=False)
+    assert len(a.episode_returns) > 0
+    a.evaluate(2)
+
+
+def test_a_multidiscrete_observation_with_an_empty_dimension_is_refused():
+    with pytest.raises(ValueError, match="have to be positive"):     # gymnasium refuses it
+        spaces.MultiDiscrete([2, 0])
+    sp = spaces.MultiDiscrete([2, 3])
+    sp.nvec = np.array([2, 0])                                       # and so does npg
+    with pytest.raises(ValueError, match="a dimension with no values"):
+        obs_encoder(sp)

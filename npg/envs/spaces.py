@@ -3,13 +3,17 @@
 Observations
     ``Discrete(n, start)``  ->  one-hot ``[N, n]``: ``x[i, s_i - start] = 1``.
     ``Box(shape)``          ->  pass-through, flattened to ``[N, D]`` with ``D = prod(shape)``.
+    ``MultiBinary(shape)``  ->  the bits as 0.0 / 1.0, flattened.
+    ``MultiDiscrete(nvec)`` ->  one one-hot block per dimension, concatenated.
+    ``Dict`` / ``Tuple``    ->  the encodings of the parts, concatenated in the space's order
+                                (a Dict's key order; nested spaces recursively).
 Actions
     ``Discrete(n, start)``  ->  integer indices ``[N]`` in ``[0, n)`` (``start`` is added back
                                 for the environment).
     ``Box(shape)``          ->  real vectors ``[N, K]`` with ``K = prod(shape)``, bounds
                                 ``low``/``high`` ``[K]`` (reshaped back for the environment).
-Everything else (Dict, Tuple, Text, Graph, Sequence, OneOf, MultiDiscrete, MultiBinary) raises a
-``TypeError`` that names the space and lists what is supported.
+Everything else (Text, Graph, Sequence, OneOf observations; MultiDiscrete, MultiBinary, Dict and
+Tuple actions) raises a ``TypeError`` that names the space and lists what is supported.
 
 ``space_info(env)`` answers the questions a policy constructor asks: ``obs_dim``, and
 ``n_actions`` (discrete) or ``act_dim`` with ``act_low``/``act_high`` (continuous).
@@ -23,10 +27,12 @@ from typing import Callable
 import numpy as np
 from gymnasium import spaces
 
-__all__ = ["SpaceInfo", "space_info", "obs_encoder", "action_decoder", "clip_action",
+__all__ = ["SpaceInfo", "space_info", "obs_encoder", "batch_encoder", "action_decoder",
+           "clip_action",
            "SUPPORTED_OBS", "SUPPORTED_ACT"]
 
-SUPPORTED_OBS = "Discrete (one-hot encoded) or Box (flattened)"
+SUPPORTED_OBS = ("Discrete (one-hot encoded), Box (flattened), MultiBinary, MultiDiscrete "
+                 "(one-hot per dimension), and Dict or Tuple of these (concatenated)")
 SUPPORTED_ACT = "Discrete or Box"
 
 
@@ -36,11 +42,32 @@ def _unsupported(which: str, space, supported: str) -> TypeError:
 
 
 def _check_obs_space(space) -> None:
-    if isinstance(space, spaces.Discrete):
+    if isinstance(space, (spaces.Discrete, spaces.Box, spaces.MultiBinary)):
         return
-    if isinstance(space, spaces.Box):
+    if isinstance(space, spaces.MultiDiscrete):
+        if space.nvec.size and int(space.nvec.min()) < 1:
+            raise ValueError(f"observation space {space!r} has a dimension with no values "
+                             f"(nvec must be >= 1)")
+        return
+    if isinstance(space, (spaces.Dict, spaces.Tuple)):
+        for sub in _parts(space):
+            _check_obs_space(sub)
         return
     raise _unsupported("observation", space, SUPPORTED_OBS)
+
+
+def _parts(space) -> list:
+    return list(space.spaces.values()) if isinstance(space, spaces.Dict) else list(space.spaces)
+
+
+def _obs_dim(space) -> int:
+    if isinstance(space, spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, spaces.MultiDiscrete):
+        return int(space.nvec.sum())
+    if isinstance(space, (spaces.Dict, spaces.Tuple)):
+        return sum(_obs_dim(sub) for sub in _parts(space))
+    return int(np.prod(space.shape, dtype=np.int64))
 
 
 def _check_act_space(space) -> None:
@@ -59,7 +86,8 @@ class SpaceInfo:
     """What a policy needs to know about an environment's spaces.
 
     obs_dim     D, the length of the encoded observation vector.
-    obs_kind    "discrete" (one-hot encoded) or "box" (flattened pass-through).
+    obs_kind    "discrete" (one-hot encoded), "box" (flattened pass-through) or "composite"
+                (MultiBinary, MultiDiscrete, Dict, Tuple: encoded and concatenated).
     n_states    S for Discrete observations (= obs_dim), else None.
     discrete    True for Discrete actions.
     n_actions   A for Discrete actions, else None.
@@ -103,8 +131,10 @@ def space_info(env) -> SpaceInfo:
     _check_act_space(act)
     if isinstance(obs, spaces.Discrete):
         obs_dim, kind, n_states = int(obs.n), "discrete", int(obs.n)
+    elif isinstance(obs, spaces.Box):
+        obs_dim, kind, n_states = _obs_dim(obs), "box", None
     else:
-        obs_dim, kind, n_states = int(np.prod(obs.shape, dtype=np.int64)), "box", None
+        obs_dim, kind, n_states = _obs_dim(obs), "composite", None
     if isinstance(act, spaces.Discrete):
         return SpaceInfo(obs_dim, kind, n_states, True, int(act.n), None, None, None)
     low = np.asarray(act.low, dtype=np.float64).reshape(-1)
@@ -117,10 +147,14 @@ def obs_encoder(space, dtype=np.float64) -> Callable[[np.ndarray, np.ndarray], n
 
     Discrete(n, start): ``out [N, n]`` with ``out[i, obs[i] - start] = 1`` and zeros elsewhere.
     Box(shape):         ``out [N, D] = obs.reshape(N, D)`` cast to ``dtype``.
+    MultiBinary, MultiDiscrete, Dict, Tuple: the parts' encodings side by side (module
+    docstring), each part written into its column block of ``out``.
     ``out`` is a preallocated ``[N, D]`` array (a row block of the rollout buffer), so encoding
-    costs no allocation on the hot path.
+    costs no allocation on the hot path (composite spaces: one per part).
     """
     _check_obs_space(space)
+    if isinstance(space, (spaces.MultiBinary, spaces.MultiDiscrete, spaces.Dict, spaces.Tuple)):
+        return _composite_encoder(space)
     if isinstance(space, spaces.Discrete):
         n, start = int(space.n), int(space.start)
 
@@ -138,6 +172,65 @@ def obs_encoder(space, dtype=np.float64) -> Callable[[np.ndarray, np.ndarray], n
         out[...] = np.asarray(obs).reshape(out.shape)
         return out
     return encode_box
+
+
+def _composite_encoder(space):
+    """The encoder of a MultiBinary, MultiDiscrete, Dict or Tuple observation space."""
+    if isinstance(space, spaces.MultiBinary):
+        def encode_bits(obs, out):
+            out[...] = np.asarray(obs).reshape(out.shape)
+            return out
+        return encode_bits
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec, start = space.nvec.reshape(-1), np.asarray(space.start).reshape(-1)
+        parts = [(obs_encoder(spaces.Discrete(int(n), start=int(s0))), int(n))
+                 for n, s0 in zip(nvec, start)]
+        pick = [lambda obs, i=i: np.asarray(obs).reshape(np.asarray(obs).shape[0], -1)[:, i]
+                for i in range(len(parts))]
+    else:
+        keys = list(space.spaces) if isinstance(space, spaces.Dict) else range(len(space.spaces))
+        parts = [(obs_encoder(sub), _obs_dim(sub)) for sub in _parts(space)]
+        pick = [lambda obs, k=k: obs[k] for k in keys]
+
+    def encode_parts(obs, out):
+        col = 0
+        for (enc, width), get in zip(parts, pick):
+            enc(get(obs), out[:, col:col + width])
+            col += width
+        return out
+    return encode_parts
+
+
+def batch_encoder(space) -> Callable:
+    """``encode(obs) -> (x [M, D] float64, single)`` for raw observations as a user passes
+    them: one observation (``single`` True, M = 1) or a batch ``[M, ...]`` (for Dict and Tuple
+    spaces the vector env's dict or tuple of ``[M, ...]`` arrays); ValueError naming the
+    expected shapes otherwise."""
+    enc, dim = obs_encoder(space), _obs_dim(space)
+    if space.shape is None:                                 # Dict / Tuple
+        from gymnasium.vector.utils import concatenate, create_empty_array
+
+        def encode_composite(obs):
+            single = space.contains(obs)
+            if single:
+                obs = concatenate(space, [obs], create_empty_array(space, n=1))
+            leaf = obs
+            while isinstance(leaf, (dict, tuple)):
+                leaf = next(iter(leaf.values())) if isinstance(leaf, dict) else leaf[0]
+            return enc(obs, np.empty((np.asarray(leaf).shape[0], dim))), single
+        return encode_composite
+    shape = tuple(space.shape)
+
+    def encode_array(obs):
+        x = np.asarray(obs)
+        single = x.shape == shape
+        if single:
+            x = x.reshape((1,) + shape)
+        elif x.ndim != len(shape) + 1 or x.shape[1:] != shape:
+            raise ValueError(f"obs must be one observation of shape {shape} or a batch of "
+                             f"shape [M, {', '.join(map(str, shape))}]; got {x.shape}")
+        return enc(x, np.empty((x.shape[0], dim))), single
+    return encode_array
 
 
 def action_decoder(space) -> Callable[[np.ndarray], np.ndarray]:
