@@ -234,6 +234,9 @@ def test_bad_constructor_arguments():
     class TextObs(gym.Env):
         observation_space = gym.spaces.Text(5)
         action_space = gym.spaces.Discrete(2)
+
+        def reset(self, seed=None, options=None):
+            return "abc", {}
     with pytest.raises(TypeError, match="not supported|supported"):
         Agent(TextObs)                                  # Text observations
     assert Agent("Blackjack-v1", "a2c", {"hidden": (4,)}).spec.obs_dim == 32 + 11 + 2
