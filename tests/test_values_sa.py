@@ -50,3 +50,28 @@ def test_bad_input():
         q.loss_grad(p, np.zeros((2, 3)), np.array([0, 1]), np.array([0.0, np.inf]))
     with pytest.raises((TypeError, ValueError)):
         MLPStateActionQ(3, 0)
+
+
+def test_drop_in_critic_for_q_actor_critic():
+    """QActorCritic runs with the pair critic in place of MLPQ (the text's setting, FrozenLake
+    4x4: 16 + 4 inputs, 20-10-1) and its critic's parameters move."""
+    import gymnasium as gym
+    from npg.algos import QActorCritic
+    from npg.envs import make_vec_env, space_info
+    from npg.params import flatten
+    from npg.rollout import Collector
+
+    envs = make_vec_env(lambda: gym.make("FrozenLake-v1"), 1, seed=0)
+    algo = QActorCritic({"hidden": (8,)}, space_info(envs))
+    algo.critic = MLPStateActionQ(16, 4, hidden=(20, 10))
+    rng = np.random.default_rng(0)
+    state = algo.init(rng)
+    start = flatten(state["critic"])
+    col = Collector(envs, seed=0)
+    for u in range(30):
+        box = [state]
+        ro = col.collect(lambda o: algo.act(box[0], o, rng), lambda o: algo.value(box[0], o), 1)
+        state, _ = algo.update(state, ro, u / 30, rng)
+    assert state["critic"]["W1"].shape == (20, 20)
+    assert np.all(np.isfinite(flatten(state["critic"])))
+    assert np.max(np.abs(flatten(state["critic"]) - start)) > 0

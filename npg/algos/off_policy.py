@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import check_unit_interval
 from ..backend import get_xp
 from ..losses import explained_variance
 from ..returns import vtrace
@@ -178,7 +179,6 @@ class OffPolicyConfig(PGConfig):
     def __post_init__(self):
         super().__post_init__()
         self.rho_bar, self.c_bar = _level("rho_bar", self.rho_bar), _level("c_bar", self.c_bar)
-        from .._checks import check_unit_interval
         self.vtrace_lambda = check_unit_interval("vtrace_lambda", self.vtrace_lambda)
         self.vf_coef, self.ent_coef = check_coef("vf_coef", self.vf_coef), check_coef(
             "ent_coef", self.ent_coef)
