@@ -256,18 +256,18 @@ def test_flat_aligns_extra_arrays_and_checks_them():
         r.flat(adv=np.zeros((5, 2)))
 
 
-class _DictObsEnv(CountingEnv):
+class _TextObsEnv(CountingEnv):                 # Dict observations are supported; Text is not
     def __init__(self):
         super().__init__()
-        self.observation_space = spaces.Dict({"t": spaces.Discrete(3)})
+        self.observation_space = spaces.Text(3)
 
 
 def test_bad_input():
     envs = counting("NextStep", {"truncate_at": 3})
     with pytest.raises(TypeError, match="VectorEnv"):
         Collector(gym.make("CartPole-v1"))
-    with pytest.raises(TypeError, match="Dict"):
-        Collector(SyncVectorEnv([_DictObsEnv]))
+    with pytest.raises(TypeError, match="Text"):
+        Collector(SyncVectorEnv([_TextObsEnv]))
     with pytest.raises(TypeError, match="obs_normalizer"):
         Collector(envs, obs_normalizer="yes")
     with pytest.raises(TypeError, match="dtype"):
