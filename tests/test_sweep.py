@@ -181,9 +181,17 @@ def test_optuna_search_prunes_resumes_and_writes_a_preset(tmp_path):
     kw = dict(base=base, backend="serial", segments=2, eval_episodes=1)
     res = search("CartPole-v1", "ppo", 128, space, tmp_path, n_trials=4, **kw)
     assert res["n_complete"] + res["n_pruned"] == 4 and res["n_failed"] == 0
-    preset = load_preset(res["preset"])
-    assert preset["algo"] == "ppo" and preset["env"] == "CartPole-v1"
+    preset = load_preset(res["preset"], algo="ppo")
     assert preset["config"] == res["config"] and preset["config"]["hidden"] in ((8,), (4, 4))
+    # npg train --config accepts the preset and trains with its fields
+    from npg.cli import main as npg_main
+    rc = npg_main(["train", "CartPole-v1", "--steps", "32", "--config", res["preset"],
+                   "--out", str(tmp_path / "train"), "--quiet", "--eval-episodes", "0"],
+                  out=io.StringIO())
+    trained = Agent.load(tmp_path / "train")
+    assert rc == 0 and trained.config.lr == res["config"]["lr"]
+    assert trained.config.hidden == res["config"]["hidden"]
+    trained.close()
     # the best trial, trained in two stages, is the same run as one uninterrupted job
     best = tmp_path / "trials" / f"t{res['trial']:04d}-s0"
     spec = json.load(open(best / "job.json"))

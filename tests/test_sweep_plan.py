@@ -139,27 +139,33 @@ def test_plan_file(tmp_path):
         plan_from_toml(path)
 
 
-def test_preset_round_trip(tmp_path):
-    cfg = {"lr": 6.9e-4, "hidden": (16, 16), "target_kl": None, "norm_adv": False,
-           "dtype": 'float"32\\', "n_epochs": 3}
+def test_preset_round_trip_through_npg_train_s_reader(tmp_path):
+    from npg.presets import load_config_file
+    cfg = {"lr": 6.9e-4, "hidden": (16, 16), "norm_adv": False, "dtype": 'float"32\\',
+           "n_epochs": 3}
     path = write_preset(tmp_path / "best.toml", cfg, "CartPole-v1", "ppo", source="a test",
-                        steps=640, env_kwargs={"sutton_barto_reward": True})
-    got = load_preset(path)
-    assert got == {"env": "CartPole-v1", "algo": "ppo", "steps": 640, "config": cfg,
-                   "env_kwargs": {"sutton_barto_reward": True}}
+                        steps=640, normalize_obs=True)
+    got = load_preset(path, algo="ppo")
+    assert got == load_config_file(path) == {"config": cfg, "normalize_obs": True}
     assert type(got["config"]["hidden"]) is tuple
+    text = open(path).read()
+    assert "npg train CartPole-v1 --algo ppo --steps 640 --config" in text
+
+
+def test_a_none_field_becomes_a_set_hint(tmp_path):
+    path = write_preset(tmp_path / "p.toml", {"lr": 1e-3, "target_kl": None}, "CartPole-v1",
+                        "ppo")
+    assert load_preset(path) == {"config": {"lr": 1e-3}}
+    assert "--set target_kl=None" in open(path).read()
 
 
 def test_bad_presets(tmp_path):
     path = tmp_path / "p.toml"
-    path.write_text('algo = "ppo"\n[config]\nlrr = 1.0\n')
+    path.write_text('[config]\nlrr = 1.0\n')
     with pytest.raises(ValueError, match="unknown config field"):
-        load_preset(path)
-    path.write_text('algo = "ppo"\nconfg = 1\n')
-    with pytest.raises(ValueError, match="unknown keys"):
-        load_preset(path)
-    path.write_text('steps = "many"\n')
-    with pytest.raises(ValueError, match="steps must be a int"):
+        load_preset(path, algo="ppo")
+    path.write_text('algo = "ppo"\n[config]\nlr = 1.0\n')
+    with pytest.raises(ValueError, match="extra keys"):
         load_preset(path)
     with pytest.raises(ValueError, match="finite"):
         write_preset(tmp_path / "q.toml", {"lr": float("inf")})

@@ -17,11 +17,11 @@ A plan file::
     plan_seed = 0
     ent_coef = { kind = "uniform", low = 0.0, high = 0.01 }
 
-A preset file (``write_preset``, ``load_preset``)::
+A preset file (``write_preset``, ``load_preset``), the format ``npg train --config FILE``
+reads (``npg.presets.load_config_file``)::
 
-    env = "CartPole-v1"
-    algo = "ppo"
-    none = ["target_kl"]          # fields set to None (TOML has no null)
+    # npg preset: npg sweep --search, trial 4, value 149
+    #   npg train CartPole-v1 --algo ppo --steps 20000 --config best.toml
     [config]
     lr = 0.00069
     hidden = [16, 16]             # lists are read back as tuples
@@ -41,8 +41,6 @@ from .plan import Dist, Plan, make_plan
 
 __all__ = ["read_toml", "plan_from_toml", "load_preset", "write_preset", "dumps_toml"]
 
-_PRESET_KEYS = {"env", "algo", "steps", "none", "config", "env_kwargs", "normalize_obs",
-                "scale_reward", "source"}
 _PLAN_KEYS = {"env", "algo", "steps", "seeds", "eval_episodes", "base", "grid", "random",
               "agent_kwargs"}
 
@@ -102,34 +100,16 @@ def plan_from_toml(path) -> Plan:
                      plan_seed, base, d.get("eval_episodes", 10), d.get("agent_kwargs"))
 
 
-def load_preset(path) -> dict:
-    """A preset file -> ``{"config": {field: value}, "env": ..., "algo": ..., ...}``.
-
-    ``config`` holds the config field overrides (lists become tuples; the fields named in
-    ``none`` are None); the other keys (env, algo, steps, env_kwargs, normalize_obs,
-    scale_reward) are present only where the file sets them. The config keys are checked
-    against the algorithm's fields when ``algo`` is given (ValueError listing them)."""
-    d = read_toml(path)
-    unknown = sorted(set(d) - _PRESET_KEYS)
-    if unknown:
-        raise ValueError(f"{path}: unknown keys {unknown}; a preset has {sorted(_PRESET_KEYS)}")
-    config = {k: _tuples(v) for k, v in _table(d.get("config", {}), "config", path).items()}
-    none = d.get("none", [])
-    if not isinstance(none, list) or not all(isinstance(k, str) for k in none):
-        raise ValueError(f"{path}: none must be a list of field names")
-    config.update({k: None for k in none})
-    out = {k: d[k] for k in ("env", "algo", "steps", "normalize_obs", "scale_reward") if k in d}
-    if "env_kwargs" in d:
-        out["env_kwargs"] = dict(_table(d["env_kwargs"], "env_kwargs", path))
-    for key, typ in (("env", str), ("algo", str), ("steps", int), ("normalize_obs", bool),
-                     ("scale_reward", bool)):
-        if key in out and (not isinstance(out[key], typ) or
-                           (typ is int and isinstance(out[key], bool))):
-            raise ValueError(f"{path}: {key} must be a {typ.__name__}; got {out[key]!r}")
-    if "algo" in out:
+def load_preset(path, algo: str | None = None) -> dict:
+    """A preset file -> ``{"config": {field: value}, "normalize_obs": ..., "scale_reward":
+    ...}`` (the flags only where the file sets them), read exactly as ``npg train --config``
+    reads it (``npg.presets.load_config_file``); with ``algo``, the config keys are checked
+    against its fields (ValueError listing them)."""
+    from ..presets import load_config_file
+    out = load_config_file(path)
+    if algo is not None:
         from .plan import check_config_keys
-        check_config_keys(out["algo"], config, f"{path} [config]")
-    out["config"] = config
+        check_config_keys(algo, out["config"], f"{os.fspath(path)} [config]")
     return out
 
 
@@ -164,22 +144,24 @@ def dumps_toml(top: dict, tables: dict[str, dict]) -> str:
 
 
 def write_preset(path, config: dict, env: str | None = None, algo: str | None = None,
-                 source: str | None = None, **extra) -> str:
-    """Write a preset file that ``load_preset`` reads back to ``config`` (None values go to
-    the ``none`` list). ``extra``: steps, normalize_obs, scale_reward, env_kwargs."""
-    top = {k: v for k, v in (("source", source), ("env", env), ("algo", algo)) if v is not None}
-    bad = sorted(set(extra) - {"steps", "normalize_obs", "scale_reward", "env_kwargs"})
-    if bad:
-        raise TypeError(f"write_preset: unexpected keyword(s) {bad}")
-    env_kwargs = extra.pop("env_kwargs", None)
-    top.update(extra)
-    none = sorted(k for k, v in config.items() if v is None)
-    if none:
-        top["none"] = none
-    tables = {"config": {k: v for k, v in config.items() if v is not None}}
-    if env_kwargs:
-        tables["env_kwargs"] = dict(env_kwargs)
-    text = "# npg preset: npg train --config FILE\n" + dumps_toml(top, tables)
+                 source: str | None = None, steps: int | None = None,
+                 normalize_obs: bool | None = None, scale_reward: bool | None = None) -> str:
+    """Write a preset that ``npg train --config`` (and ``load_preset``) reads back to
+    ``config``: the flags, then a ``[config]`` table; where it came from and the command that
+    trains it are comments. TOML has no null, so a field set to None cannot be in the table:
+    it is listed in a comment with the ``--set KEY=None`` that restores it."""
+    lines = ["# npg preset" + (f": {source}" if source else "")]
+    if env or algo or steps:
+        cmd = "npg train" + (f" {env}" if env else "") + (f" --algo {algo}" if algo else "") \
+            + (f" --steps {steps}" if steps else "") + f" --config {os.fspath(path)}"
+        none = [k for k, v in config.items() if v is None]
+        lines.append(f"#   {cmd}" + "".join(f" --set {k}=None" for k in none))
+    for k in (k for k, v in config.items() if v is None):
+        lines.append(f"# {k} = None (TOML has no null: --set {k}=None)")
+    top = {k: v for k, v in (("normalize_obs", normalize_obs), ("scale_reward", scale_reward))
+           if v is not None}
+    text = "\n".join(lines) + "\n" + dumps_toml(
+        top, {"config": {k: v for k, v in config.items() if v is not None}})
     tmp = f"{os.fspath(path)}.tmp-{os.getpid()}"
     with open(tmp, "w") as f:
         f.write(text)

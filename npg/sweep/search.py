@@ -227,11 +227,11 @@ def _best(study, base, settings, search_dir) -> dict:
     for k, v in best.params.items():
         d = space[k]
         cfg[k] = d.values[[repr(x) for x in d.values].index(v)] if d.kind == "choice" else v
+    flags = {k: v for k, v in settings["agent_kwargs"].items()
+             if k in ("normalize_obs", "scale_reward")}
     path = write_preset(os.path.join(search_dir, BEST_FILE), cfg, settings["env"],
-                        settings["algo"], source=f"npg sweep --search: trial {best.number}, "
-                        f"value {best.value:.4g}", steps=settings["steps"],
-                        **{k: v for k, v in settings["agent_kwargs"].items()
-                           if k in ("normalize_obs", "scale_reward", "env_kwargs")})
+                        settings["algo"], source=f"npg sweep --search, trial {best.number}, "
+                        f"value {best.value:.4g}", steps=settings["steps"], **flags)
     out.update(config=cfg, value=float(best.value), trial=best.number, preset=path)
     return out
 
