@@ -102,8 +102,17 @@ def test_serial_sweep_runs_the_good_jobs_and_reports_the_failing_ones(reference)
 
 
 def test_the_process_pool_gives_the_same_run_directories(reference, tmp_path):
+    from npg.sweep.backends import THREAD_VARS, make_backend, worker_threads
     ref, _ = reference
-    res = run_sweep(tiny_plan(), tmp_path, backend="pool", workers=2)
+    before = {v: os.environ.get(v) for v in THREAD_VARS}
+    pool = make_backend("pool", workers=2)
+    try:
+        res = run_sweep(tiny_plan(), tmp_path, backend=pool)
+        # one thread per worker: BLAS/OpenMP variables set before spawn, Numba's pool at 1
+        assert pool.call(worker_threads) == {**{v: "1" for v in THREAD_VARS}, "numba": 1}
+    finally:
+        pool.close()
+    assert {v: os.environ.get(v) for v in THREAD_VARS} == before      # restored here
     assert sorted(res["done"]) == ["c000-s0", "c000-s1"] and len(res["failed"]) == 2
     for jid in res["done"]:
         assert_same_run(ref / "jobs" / jid, tmp_path / "jobs" / jid)
@@ -153,6 +162,7 @@ def _cli(argv):
 
 
 def test_cli_sweep_then_compare(tmp_path):
+    pytest.importorskip("scipy.stats", reason="npg compare needs SciPy (pip install 'npg[stats]')")
     d = str(tmp_path / "s")
     sets = [x for k, v in TINY.items() for x in ("--set", f"{k}={v}")]
     rc, out = _cli(["sweep", d, "--grid", "lr=1e-3,3e-4", "--seeds", "2", "--steps", "160",
@@ -215,6 +225,7 @@ def test_optuna_search_prunes_resumes_and_writes_a_preset(tmp_path):
 
 
 def test_example_22_runs_at_a_tiny_budget(tmp_path, capsys):
+    pytest.importorskip("scipy.stats", reason="example 22's table needs SciPy (npg[stats])")
     path = ROOT / "examples" / "22_seed_sweep.py"
     spec = importlib.util.spec_from_file_location("ex22", path)
     module = importlib.util.module_from_spec(spec)

@@ -37,7 +37,7 @@ import socket
 from .jobs import execute
 
 __all__ = ["make_backend", "SerialBackend", "PoolBackend", "RayBackend", "BACKENDS",
-           "thread_env", "limit_threads", "default_workers"]
+           "thread_env", "limit_threads", "default_workers", "worker_threads", "check_address"]
 
 BACKENDS = ("pool", "ray", "serial")
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
@@ -82,6 +82,12 @@ def limit_threads(threads: int = 1) -> None:
         pass
 
 
+def worker_threads() -> dict:
+    """This process's thread settings: the variables and Numba's thread count."""
+    import numba
+    return {**{v: os.environ.get(v) for v in THREAD_VARS}, "numba": numba.get_num_threads()}
+
+
 class SerialBackend:
     """Runs each task in this process when it is submitted."""
     name = "serial"
@@ -113,6 +119,10 @@ class PoolBackend:
 
     def submit(self, task):
         return self._pool.submit(execute, task)
+
+    def call(self, fn, *args):
+        """``fn(*args)`` in a worker (a module-level function), its result."""
+        return self._pool.submit(fn, *args).result()
 
     def wait(self, handles):
         done, _ = cf.wait(handles, return_when=cf.FIRST_COMPLETED)
