@@ -46,7 +46,8 @@ def main(argv=None):
                      base={"n_envs": 2, "n_steps": 16, "batch_size": 32, "n_epochs": 1})
     n, m = len(plan.jobs()), len(tiny.jobs())
     print(f"{n} jobs of PPO on CartPole-v1, {a.steps:,} steps each; {workers} workers on "
-          f"{default_workers()} cores (python {sys.version.split()[0]})")
+          f"{default_workers()} cores (python {sys.version.split()[0]}); load average at the "
+          f"start {os.getloadavg()[0]:.1f}")
     rows = []
     with tempfile.TemporaryDirectory() as root:
         run_sweep(tiny, os.path.join(root, "warm"), backend="serial")    # Numba caches warm
@@ -69,6 +70,8 @@ def main(argv=None):
                                  _time(tiny, ray_be, root, "ray-tiny", None)))
                 finally:
                     ray_be.close()
+    print(f"load average (1/5/15 min) at the end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+          f" on {os.cpu_count()} cores: other processes share the cores when it exceeds them")
     print(f"{'backend':8s} {'wall s':>8s} {'speed-up':>9s} {'overhead/job ms':>16s}")
     for name, wall, tiny_wall in rows:
         over = "" if tiny_wall is None else \
