@@ -114,9 +114,10 @@ def docstring_markdown(doc: str) -> str:
     return "\n\n".join(out)
 
 
-def _title(doc: str) -> str:
+def _title(doc: str, path: Path | None = None) -> str:
     first = doc.strip().splitlines()[0].strip()
-    return _MD_SPECIAL.sub(r"\\\1", first)
+    number = path.name.split("_", 1)[0] if path is not None and path.name[:2].isdigit() else ""
+    return (f"{number} · " if number else "") + _MD_SPECIAL.sub(r"\\\1", first)
 
 
 def write_page(path: Path, out_dir: Path, npg_hash: str) -> str:
@@ -126,23 +127,30 @@ def write_page(path: Path, out_dir: Path, npg_hash: str) -> str:
     fig_dir = out_dir / path.stem
     run_argv = argv + {"png": ["--png", str(out_dir / png_name)],
                        "out": ["--out", str(fig_dir)]}.get(figures, [])
-    key = hashlib.sha256(json.dumps([path.read_text(), argv, figures, npg_hash]).encode()).hexdigest()
+    key = json.dumps([path.read_text(), argv, figures, npg_hash])
+    key = hashlib.sha256(key.encode()).hexdigest()
     cache = out_dir / f"{path.stem}.json"
     page = out_dir / f"{path.stem}.md"
     if cache.exists() and page.exists() and json.loads(cache.read_text()).get("key") == key:
         return path.stem
-    stdout, seconds = run_example(path, run_argv)
+    try:
+        stdout, seconds = run_example(path, run_argv)
+    except ImportError as exc:            # an optional extra (box2d, stats, ...) is missing
+        LOG.info(f"npg_gallery: {name} not run: {exc}")
+        stdout, seconds = f"not run in this build: {exc}", 0.0
     doc = _module_doc(path)
-    shown = " ".join(argv + {"png": ["--png", png_name], "out": ["--out", "DIR"]}.get(figures, []))
-    body = [f"# {_title(doc)}", "", f"`examples/{name}`", "", docstring_markdown(doc), "",
+    shown = " ".join(argv + {"png": ["--png", png_name],
+                             "out": ["--out", "DIR"]}.get(figures, []))
+    body = [f"# {_title(doc, path)}", "", f"`examples/{name}`", "", docstring_markdown(doc), "",
             "## At the gallery's budget", "",
             f"Run while this site was built ({seconds:.1f} s), far below the budget of the "
             "expected outcome above, so the figures differ from it:", "",
             f"```bash\npython examples/{name} {shown}\n```", "", "```text", stdout.rstrip(), "```", ""]
+    stdout = stdout.replace(str(out_dir) + os.sep, "")     # figure paths as the command shows them
     pngs = [png_name] if figures == "png" and (out_dir / png_name).exists() else []
     if figures == "out":
         pngs = [f"{path.stem}/{p.name}" for p in sorted(fig_dir.rglob("*.png"))]
-    if figures and not pngs:
+    if figures and not pngs and not stdout.startswith("not run in this build"):
         LOG.warning(f"npg_gallery: {name} saved no figure at the gallery's budget")
     body += [f"![{name}: {p}]({p})\n" for p in pngs]
     body += ["## Source", "", f"```{{literalinclude}} ../../../examples/{name}",
@@ -173,7 +181,7 @@ def write_gallery(app) -> None:
         if not app.config.npg_gallery_run:
             page = out_dir / f"{path.stem}.md"
             if not page.exists():
-                page.write_text(f"# {_title(_module_doc(path))}\n\n(not run in this build)\n")
+                page.write_text(f"# {_title(_module_doc(path), path)}\n\n(not run in this build)\n")
             stems.append(path.stem)
             continue
         try:

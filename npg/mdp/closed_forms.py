@@ -1,23 +1,32 @@
-"""Closed forms for the tabular softmax policy pi(a|s) = exp(theta[s, a]) / sum_b exp(theta[s, b]).
+r"""Closed forms for the tabular softmax policy pi(a|s) = exp(theta[s, a]) / sum_b exp(theta[s, b]).
 
-Its score is d log pi(a|s) / d theta[s', b] = 1[s = s'] (1[a = b] - pi(b|s)), so (Agarwal,
-Kakade, Lee & Mahajan, 2021, "On the theory of policy gradient methods", Lemma C.1 and sec. 5.3):
+Its score is :math:`\partial \log \pi(a|s) / \partial \theta_{s', b} = 1[s = s'] (1[a = b] - \pi(b|s))`,
+so (Agarwal, Kakade, Lee & Mahajan, 2021, "On the theory of policy gradient methods",
+Lemma C.1 and sec. 5.3), ``[S, A]``:
 
-    dJ / d theta[s, a] = d(s) pi(a|s) A(s, a)                                        [S, A]
+.. math::
+
+    \frac{\partial J}{\partial \theta_{s, a}} = d(s)\, \pi(a|s)\, A(s, a)
 
 (d unnormalised discounted visitation; the policy gradient theorem with
-sum_b pi(b|s) Q(s, b) = V(s)), and the Fisher matrix is block-diagonal over states,
+:math:`\sum_b \pi(b|s) Q(s, b) = V(s)`), and the Fisher matrix is block-diagonal over states,
+blocks ``[A, A]``:
 
-    F_s = d(s) (diag(pi(.|s)) - pi(.|s) pi(.|s)^T)                                   [A, A]
+.. math::
 
-so F_s x = g_s reads pi(a|s) (x_a - sum_b pi(b|s) x_b) = pi(a|s) A(s, a): x = A(s, .) + c 1.
-The min-norm solution (the pseudo-inverse) is
+    F_s = d(s) \left(\mathrm{diag}(\pi(\cdot|s)) - \pi(\cdot|s)\, \pi(\cdot|s)^T\right)
 
-    natural gradient[s, a] = A(s, a) - mean_b A(s, b)       (states with d(s) > 0)     [S, A]
+so :math:`F_s x = g_s` reads :math:`\pi(a|s) (x_a - \sum_b \pi(b|s) x_b) = \pi(a|s) A(s, a)`:
+:math:`x = A(s, \cdot) + c \mathbf{1}`. The min-norm solution (the pseudo-inverse) is, on the
+states with d(s) > 0,
 
-and a natural-gradient step of size eta gives pi'(a|s) proportional to pi(a|s) exp(eta A(s, a)),
-a soft policy-iteration step. These are checked against the general path of
-``npg.mdp.gradient`` in the tests.
+.. math::
+
+    \tilde\nabla J(s, a) = A(s, a) - \frac{1}{|A|} \sum_b A(s, b)
+
+and a natural-gradient step of size eta gives
+:math:`\pi'(a|s) \propto \pi(a|s) \exp(\eta A(s, a))`, a soft policy-iteration step. These are
+checked against the general path of ``npg.mdp.gradient`` in the tests.
 """
 
 from __future__ import annotations

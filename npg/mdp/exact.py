@@ -1,14 +1,21 @@
-"""Exact quantities of a fixed policy matrix pi [S, A] on a ``FiniteMDP``, by linear solves.
+r"""Exact quantities of a fixed policy matrix pi [S, A] on a ``FiniteMDP``, by linear solves.
 
-Symbols: pi(a|s) [S, A]; P_pi [S, S]; r_pi [S]; V [S]; Q, A [S, A]; d [S]; J scalar.
+Symbols: pi(a|s) ``[S, A]``; P_pi ``[S, S]``; r_pi ``[S]``; V ``[S]``; Q, A ``[S, A]``;
+d ``[S]``; J scalar; N the non-terminal states.
 
-    P_pi(s, s') = sum_a pi(a|s) P(s'|s, a)           r_pi(s) = sum_a pi(a|s) R(s, a)
-    V = r_pi + gamma P_pi V        on non-terminal states, V = 0 on terminal states
-      => (I - gamma P_NN) V_N = r_N                  (N: the non-terminal states)
-    Q(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V(s')          A(s, a) = Q(s, a) - V(s)
-    d(s) = sum_t gamma^t Pr(s_t = s, t < episode end)         (discounted visitation)
-      => d_N^T (I - gamma P_NN) = mu0_N^T,  d = 0 on terminal states
-    J = mu0 . V = d . r_pi
+.. math::
+
+    P_\pi(s, s') = \sum_a \pi(a|s)\, P(s'|s, a), \qquad r_\pi(s) = \sum_a \pi(a|s)\, R(s, a)
+
+    V = r_\pi + \gamma P_\pi V \ \text{on non-terminal states}, \quad V = 0 \ \text{on terminal
+    states} \quad\Rightarrow\quad (I - \gamma P_{NN})\, V_N = r_N
+
+    Q(s, a) = R(s, a) + \gamma \sum_{s'} P(s'|s, a)\, V(s'), \qquad A(s, a) = Q(s, a) - V(s)
+
+    d(s) = \sum_t \gamma^t \Pr(s_t = s,\ t < \text{episode end}) \quad\Rightarrow\quad
+    d_N^T (I - \gamma P_{NN}) = \mu_{0,N}^T, \quad d = 0 \ \text{on terminal states}
+
+    J = \mu_0 \cdot V = d \cdot r_\pi
 
 Terminal states are absorbing with zero reward, so they have V = 0 and, since the episode has
 ended there, no visits. Restricting the solves to the non-terminal block keeps them nonsingular

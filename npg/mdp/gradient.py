@@ -1,31 +1,40 @@
-"""Exact policy gradient, Fisher matrix and natural gradient of any npg categorical policy.
+r"""Exact policy gradient, Fisher matrix and natural gradient of any npg categorical policy.
 
-Policy gradient theorem (Sutton et al., 2000; Sutton & Barto 2nd ed., sec. 13.2):
+Policy gradient theorem (Sutton et al., 2000; Sutton & Barto 2nd ed., sec. 13.2), a vector
+``[P]``:
 
-    grad J(theta) = sum_s d(s) sum_a pi(a|s) Q(s, a) grad_theta log pi(a|s)          [P]
+.. math::
+
+    \nabla J(\theta) = \sum_s d(s) \sum_a \pi(a|s)\, Q(s, a)\, \nabla_\theta \log \pi(a|s)
 
 with d the unnormalised discounted visitation and Q the action values of ``npg.mdp.exact``.
-This is a weighted score sum over all S*A pairs (s, a) with weights
+This is a weighted score sum over all S*A pairs (s, a) with weights ``[S, A]``
 
-    w(s, a) = d(s) pi(a|s) Q(s, a)                                                   [S, A]
+.. math::
+
+    w(s, a) = d(s)\, \pi(a|s)\, Q(s, a)
 
 so it is computed by the policy's own ``score_sum`` (the same fast path every sampled estimator
 uses); exactness then rests on the policy's score being right, which its own tests check.
 
-Fisher information (Kakade, 2001, "A natural policy gradient"):
+Fisher information (Kakade, 2001, "A natural policy gradient"), ``[P, P]``, with the score
+``score(s, a)`` from ``policy.scores`` in ``flatten(params)`` order:
 
-    F(theta) = sum_s d(s) sum_a pi(a|s) score(s, a) score(s, a)^T                    [P, P]
-    score(s, a) = grad_theta log pi(a|s)   (``policy.scores``, flatten(params) order)
+.. math::
 
-and the natural gradient is F^+ grad J (min-norm least squares; F is singular for softmax
-policies, which are invariant to adding a constant to a state's logits). With d unnormalised, the
-tabular softmax natural gradient is A(s, a) - mean_a' A(s, a') (``npg.mdp.closed_forms``).
+    F(\theta) = \sum_s d(s) \sum_a \pi(a|s)\, \mathrm{score}(s, a)\, \mathrm{score}(s, a)^T,
+    \qquad \mathrm{score}(s, a) = \nabla_\theta \log \pi(a|s)
+
+and the natural gradient is :math:`F^+ \nabla J` (min-norm least squares; F is singular for
+softmax policies, which are invariant to adding a constant to a state's logits). With d
+unnormalised, the tabular softmax natural gradient is :math:`A(s, a) - \mathrm{mean}_{a'} A(s, a')`
+(``npg.mdp.closed_forms``).
 
 Observations: ``default_obs`` gives the observation of every state s = 0..S-1 that a policy
 built for this MDP expects: int indices for ``TabularSoftmaxPolicy`` and for linear policies over
-discrete feature maps (``OneHot``), one-hot float rows [S, S] otherwise
+discrete feature maps (``OneHot``), one-hot float rows ``[S, S]`` otherwise
 (e.g. ``MLPCategoricalPolicy(obs_dim=S)``).
-Pass ``obs`` ([S] or [S, D]) for any other encoding.
+Pass ``obs`` (``[S]`` or ``[S, D]``) for any other encoding.
 """
 
 from __future__ import annotations

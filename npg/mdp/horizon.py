@@ -1,19 +1,25 @@
-"""Finite-horizon objective and its exact gradient by backward recursion (stationary policy).
+r"""Finite-horizon objective and its exact gradient by backward recursion (stationary policy).
 
 With H steps and discount gamma (default 1: undiscounted), t = 0..H-1:
 
-    V_H(s) = 0
-    Q_t(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V_{t+1}(s')                        [S, A]
-    V_t(s) = sum_a pi(a|s) Q_t(s, a)                                                 [S]
-    J_H = E[sum_{t<H} gamma^t r_t] = mu0 . V_0
+.. math::
+
+    V_H(s) = 0, \qquad
+    Q_t(s, a) = R(s, a) + \gamma \sum_{s'} P(s'|s, a)\, V_{t+1}(s'), \qquad
+    V_t(s) = \sum_a \pi(a|s)\, Q_t(s, a)
+
+    J_H = \mathbb{E}\Big[\sum_{t<H} \gamma^t r_t\Big] = \mu_0 \cdot V_0
 
 Terminal states are absorbing with zero reward, so no special case is needed. The gradient is the
-finite-horizon policy gradient theorem, with the forward state distribution p_t(s) = Pr(s_t = s),
-p_0 = mu0, p_{t+1} = p_t P_pi:
+finite-horizon policy gradient theorem, with the forward state distribution
+:math:`p_t(s) = \Pr(s_t = s)`, :math:`p_0 = \mu_0`, :math:`p_{t+1} = p_t P_\pi`:
 
-    grad J_H = sum_{t<H} gamma^t sum_s p_t(s) sum_a pi(a|s) Q_t(s, a) grad log pi(a|s)
-             = score_sum with w(s, a) = pi(a|s) sum_t gamma^t p_t(s) Q_t(s, a)        [S, A]
+.. math::
 
+    \nabla J_H = \sum_{t<H} \gamma^t \sum_s p_t(s) \sum_a \pi(a|s)\, Q_t(s, a)\, \nabla \log \pi(a|s)
+
+i.e. ``score_sum`` with weights ``[S, A]``
+:math:`w(s, a) = \pi(a|s) \sum_t \gamma^t p_t(s) Q_t(s, a)`.
 The Q_t come from the backward recursion above; the weights accumulate as it runs.
 Identity: as H -> infinity with gamma < 1, J_H and grad J_H tend to J and grad J.
 """
