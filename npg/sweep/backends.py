@@ -105,6 +105,11 @@ class SerialBackend:
         pass
 
 
+_SPAWN_HINT = (" (a worker died: killed, out of memory, or failed to start; in a script, "
+               "call the sweep under `if __name__ == \"__main__\":`, since each 'spawn' "
+               "worker imports the main module)")
+
+
 class PoolBackend:
     """A ``concurrent.futures.ProcessPoolExecutor`` ("spawn") of ``workers`` processes."""
     name = "pool"
@@ -131,7 +136,9 @@ class PoolBackend:
             try:
                 out.append((h, h.result()))
             except Exception as err:             # a worker died (BrokenProcessPool, ...)
-                out.append((h, {"status": "failed", "error": f"{type(err).__name__}: {err}"}))
+                hint = _SPAWN_HINT if isinstance(err, cf.process.BrokenProcessPool) else ""
+                out.append((h, {"status": "failed",
+                                "error": f"{type(err).__name__}: {err}{hint}"}))
         return out
 
     def close(self):

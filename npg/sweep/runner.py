@@ -86,6 +86,7 @@ def run_sweep(plan: Plan, sweep_dir, backend="pool", workers: int | None = None,
     log       a text stream for one line per finished job (default: none).
     """
     from ..run_dir import RunLock
+    _refuse_spawn_import()
     if not isinstance(plan, Plan):
         raise TypeError(f"plan must be an npg.sweep.Plan; got {type(plan).__name__}")
     if not isinstance(sweep_dir, (str, os.PathLike)):
@@ -125,6 +126,18 @@ def run_sweep(plan: Plan, sweep_dir, backend="pool", workers: int | None = None,
         _write_results(sweep_dir, plan)
     return {"done": done, "failed": failed, "skipped": skipped, "backend": name,
             "wall_time": time.perf_counter() - t0}
+
+
+def _refuse_spawn_import() -> None:
+    """RuntimeError when called while a "spawn" worker re-imports the main script (the sweep
+    would start again in every worker); the frame is multiprocessing.spawn's own."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == "_fixup_main_from_path":
+            raise RuntimeError("run_sweep was called while a pool worker imported the main "
+                               "script; in a script, call it under "
+                               "`if __name__ == \"__main__\":`")
+        frame = frame.f_back
 
 
 def _log(log, jid: str, res: dict, k: int, n: int) -> None:
