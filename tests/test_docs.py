@@ -42,6 +42,12 @@ KNOWN_BROKEN = {
             "lam=0.95)"):
         "README's gae snippet uses rew, value, ... that no block defines (NameError); "
         "the fixed block is FIXED_README_GAE below, waiting for the lead to merge it",
+    _digest('a = Agent("CartPole-v1", "ppo", seed=0)\n'
+            'a.learn(25_000, schedule_steps=50_000, log_dir="runs/x", checkpoint_every=5_000)\n'
+            '# ... a new process:\n'
+            'Agent.load("runs/x").learn(25_000, log_dir="runs/x")       # or: npg resume runs/x'):
+        "docs/checkpoints.md's snippet never imports Agent (NameError); the fix is a first "
+        "line `from npg import Agent` (docs/checkpoints.md belongs to another task)",
 }
 
 FIXED_README_GAE = '''\

@@ -23,8 +23,6 @@ import pkgutil
 import re
 from pathlib import Path
 
-from docutils import nodes
-from docutils.core import publish_doctree
 
 SECTION = re.compile(r"^\s*(Args|Arguments|Parameters|Returns|Return|Raises|Yields|Attributes|"
                      r"Example|Examples|Note|Notes|References|Warning|Warnings|See Also|"
@@ -162,6 +160,9 @@ def preformat_blocks(lines: list[str]) -> list[str]:
 
 def rst_problems(text: str, env=None) -> list[str]:
     """docutils' warnings and errors for ``text`` (roles and directives of Sphinx allowed)."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+
     stream = io.StringIO()
     tree = publish_doctree(text, settings_overrides={
         "report_level": 2, "halt_level": 5, "warning_stream": stream, "env": env,

@@ -25,9 +25,17 @@ import time
 import traceback
 from pathlib import Path
 
-from sphinx.util import logging
 
-LOG = logging.getLogger(__name__)
+
+class _Log:
+    """Sphinx's logger, imported on first use (so BUDGETS is importable without Sphinx)."""
+
+    def __getattr__(self, name):
+        from sphinx.util import logging
+        return getattr(logging.getLogger(__name__), name)
+
+
+LOG = _Log()
 AGENT = ["--steps", "64", "--eval-episodes", "2", "--quiet"]
 # name -> (argv at the gallery's budget, figures: "png" (main takes --png FILE), "out" (main
 # takes --out DIR and saves its PNGs there) or None); the budgets of the examples' own tests
