@@ -9,7 +9,7 @@ and the aggregate statistics of Agarwal et al. (2021) over them.
 Modules: ``plan`` (grid / random draws x seeds), ``files`` (TOML plan and preset files),
 ``jobs`` (one job = one run directory), ``backends`` (serial, pool, Ray), ``runner`` (the sweep
 directory), ``stats`` (IQM, stratified bootstrap, performance profiles, probability of
-improvement), ``curves`` (learning curves on a common grid of env steps), ``search`` (Optuna),
+improvement), ``curves`` (learning curves on a common grid of env steps), ``tuning`` (Optuna search),
 ``plots`` (matplotlib), ``cli`` (``npg sweep``, ``npg compare``). See docs/sweeps.md.
 Importing this package imports none of Ray, Optuna, SciPy or matplotlib.
 """
@@ -30,6 +30,6 @@ def aggregate(sweep_dir, **kwargs):
 
 
 def search(*args, **kwargs):
-    """``npg.sweep.search.optuna_search`` (imports Optuna)."""
-    from .search import optuna_search
+    """``npg.sweep.tuning.optuna_search`` (imports Optuna)."""
+    from .tuning import optuna_search
     return optuna_search(*args, **kwargs)

@@ -85,7 +85,7 @@ def _plan(a):
 def _search(a, out) -> int:
     from ..cli import parse_set
     from .plan import parse_dist, parse_seeds
-    from .search import optuna_search
+    from .tuning import optuna_search
     if a.grid or a.random or a.file:
         raise ValueError("--search does not combine with --grid, --random or --file")
     space = dict(parse_dist(x) for x in a.search)
