@@ -7,10 +7,10 @@ and the aggregate statistics of Agarwal et al. (2021) over them.
     table = aggregate("sweeps/lr")                     # IQM, mean, median with bootstrap CIs
 
 Modules: ``plan`` (grid / random draws x seeds), ``files`` (TOML plan and preset files),
-``jobs`` (one job = one run directory), ``backends`` (serial, pool, Ray), ``runner`` (the sweep
-directory), ``stats`` (IQM, stratified bootstrap, performance profiles, probability of
-improvement), ``curves`` (learning curves on a common grid of env steps), ``tuning`` (Optuna search),
-``plots`` (matplotlib), ``cli`` (``npg sweep``, ``npg compare``). See docs/sweeps.md.
+``jobs`` (one job = one run directory), ``backends`` (serial, pool, Ray), ``runner`` (the
+sweep directory), ``stats`` (IQM, stratified bootstrap, performance profiles, probability of
+improvement), ``curves`` (learning curves on a common grid of env steps), ``tuning`` (Optuna
+search), ``plots`` (matplotlib), ``cli`` (``npg sweep``, ``npg compare``). See docs/sweeps.md.
 Importing this package imports none of Ray, Optuna, SciPy or matplotlib.
 """
 
