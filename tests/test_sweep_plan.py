@@ -114,7 +114,7 @@ def test_plan_json_round_trip():
     p = make_plan("CartPole-v1", "ppo", 100, {"hidden": [(8,), (4, 4)]}, seeds=2,
                   base={"n_envs": 2})
     q = Plan.from_json(__import__("json").loads(__import__("json").dumps(p.to_json())))
-    assert q.same_as(p)
+    assert q.same_as(p) and q.configs == p.configs and q.base == p.base     # tuples again
     assert not q.same_as(make_plan("CartPole-v1", "ppo", 100, {"hidden": [(8,)]}, seeds=2))
 
 

@@ -195,6 +195,11 @@ def job_id(config_index: int, seed: int) -> str:
     return f"c{config_index:03d}-s{seed}"
 
 
+def _tuples(v):
+    """JSON lists back to the tuples a config holds (``hidden = (8,)``)."""
+    return tuple(_tuples(x) for x in v) if isinstance(v, list) else v
+
+
 def _jsonable(v):
     if isinstance(v, tuple):
         return [_jsonable(x) for x in v]
@@ -237,6 +242,8 @@ class Plan:
         if not isinstance(d, dict) or d.get("format") != 1:
             raise ValueError("plan.json: not an npg sweep plan (format 1)")
         d = {k: v for k, v in d.items() if k != "format"}
+        d["configs"] = [{k: _tuples(v) for k, v in c.items()} for c in d.get("configs", [])]
+        d["base"] = {k: _tuples(v) for k, v in d.get("base", {}).items()}
         return cls(**d)
 
     def same_as(self, other: "Plan") -> bool:
