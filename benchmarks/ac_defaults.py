@@ -25,11 +25,18 @@ SETTINGS = {
     "ac lr 1e-3, N=8 T=5 GAE .95, ent .01": (
         "CartPole-v1", "ac", {"lr": 1e-3, "critic_lr": 1e-3, "n_envs": 8, "n_steps": 5,
                               "gae_lambda": 0.95, "ent_coef": 0.01}),
-    "ac_lambda (lam .9, SGD 1e-2/5e-2)": ("CartPole-v1", "ac_lambda", {}),
+    "ac_lambda defaults": ("CartPole-v1", "ac_lambda", {}),
+    "ac_lambda SGD 1e-2/5e-2 (earlier defaults)": ("CartPole-v1", "ac_lambda",
+                                                   {"lr": 1e-2, "critic_lr": 5e-2}),
+    "ac_lambda hidden 32, lr 3e-3/1e-2, no I": (
+        "CartPole-v1", "ac_lambda", {"hidden": (32,), "lr": 3e-3, "critic_lr": 1e-2,
+                                     "discount_actor": False}),
     "qac defaults": ("CartPole-v1", "qac", {}),
     "qac lr 1e-3, baseline": ("CartPole-v1", "qac", {"lr": 1e-3, "critic_lr": 1e-3,
                                                      "baseline": True}),
     "qac FrozenLake defaults": ("FrozenLake-v1", "qac", {}),
+    "qac FrozenLake, the text's 20-10-1 (s, a) critic": (
+        "FrozenLake-v1", "qac", {"_pair_critic": True}),
     "qac FrozenLake linear, lr 1e-1 crit 1e-1, baseline": (
         "FrozenLake-v1", "qac", {"policy": "linear", "lr": 0.1, "critic_lr": 0.1,
                                  "baseline": True, "gamma": 0.99}),
@@ -40,7 +47,15 @@ def run(env, algo, cfg, steps, seed):
     """Train, then the mean policy entropy on probe states (all 16 FrozenLake states; 64
     CartPole states N(0, 0.1^2), near the upright start), the last-20 training mean and a
     10-episode greedy evaluation."""
+    cfg = dict(cfg)
+    pair = cfg.pop("_pair_critic", False)
     agent = Agent(env, algo, cfg, seed=seed)
+    if pair:                     # swap in MLPStateActionQ (what a q_input="pair" field would do)
+        from npg.values_sa import MLPStateActionQ
+        spec = agent.algo.spec
+        agent.algo.critic = MLPStateActionQ(spec.obs_dim, spec.n_actions, hidden=(20, 10))
+        fresh = agent.algo.init(np.random.default_rng(seed))
+        agent.state["critic"], agent.state["opt"] = fresh["critic"], fresh["opt"]
     agent.learn(steps, progress=False)
     probe = (np.eye(16) if env.startswith("FrozenLake")
              else 0.1 * np.random.default_rng(0).normal(size=(64, agent.algo.spec.obs_dim)))
@@ -61,7 +76,11 @@ def main(argv=None):
         if args.only and args.only not in name:
             continue
         for seed in args.seeds:
-            s = run(env, algo, cfg, args.steps, seed)
+            try:
+                s = run(env, algo, cfg, args.steps, seed)
+            except ValueError as err:                  # a diverged run names its overflow
+                print(f"{name:55s} {seed:4d}  diverged: {str(err)[:60]}", flush=True)
+                continue
             print(f"{name:55s} {seed:4d}  {s['entropy']:.2e}  {s['train']:8.2f}  "
                   f"{s['eval']:7.2f}", flush=True)
 

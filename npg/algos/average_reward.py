@@ -65,7 +65,7 @@ class DifferentialACConfig(PGConfig):
     used: the objective is undiscounted).
 
     lam: float = 0.8, critic_lam: float = 0.8   trace parameters in [0, 1].
-    lr: float = 1e-2, critic_lr: float = 5e-2   alpha^theta, alpha^w (SGD).
+    lr: float = 3e-3, critic_lr: float = 1e-2   alpha^theta, alpha^w (SGD).
     avg_lr: float = 1e-2                        alpha^R, step size of R_bar (>= 0).
     trace: str = "accumulating"                 or "replacing".
     """
@@ -74,7 +74,8 @@ class DifferentialACConfig(PGConfig):
     n_steps: int = 1
     lam: float = 0.8
     critic_lam: float = 0.8
-    critic_lr: float = 5e-2
+    lr: float = 3e-3
+    critic_lr: float = 1e-2
     avg_lr: float = 1e-2
     trace: str = "accumulating"
     optimizer: str = "sgd"

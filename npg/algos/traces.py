@@ -187,7 +187,10 @@ class ACLambdaConfig(PGConfig):
     critic_lam: float = 0.9             lambda^w of the critic's trace, in [0, 1].
     trace: str = "accumulating"         or "replacing" (binary features).
     discount_actor: bool = True         multiply the actor's gradient by I = gamma^t (S&B).
-    lr: float = 1e-2, critic_lr: float = 5e-2   alpha^theta, alpha^w (plain SGD steps).
+    lr: float = 3e-3, critic_lr: float = 1e-2   alpha^theta, alpha^w (plain SGD steps; with
+                                        a trace the effective step is up to 1/(1 - gamma lam)
+                                        times larger: 1e-2 / 5e-2 diverge on CartPole's MLP,
+                                        benchmarks/ac_defaults.py).
     optimizer: "sgd" only (the trace methods are defined as SGD ascent).
     """
 
@@ -197,7 +200,8 @@ class ACLambdaConfig(PGConfig):
     critic_lam: float = 0.9
     trace: str = "accumulating"
     discount_actor: bool = True
-    critic_lr: float = 5e-2
+    lr: float = 3e-3
+    critic_lr: float = 1e-2
     optimizer: str = "sgd"
 
     def __post_init__(self):
