@@ -53,6 +53,7 @@ html_theme = "furo"
 html_title = "npg: policy gradients in NumPy"
 html_static_path = []
 pygments_style = "friendly"
+highlight_language = "text"       # docstring formula blocks are plain text, not Python
 copybutton_prompt_text = ">>> "
 
 # the examples' tiny budgets (the gallery); NPG_DOCS_GALLERY=0 skips running them
