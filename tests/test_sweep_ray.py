@@ -3,6 +3,7 @@ the run directories equal the serial ones; an address that does not answer is a 
 
 from __future__ import annotations
 
+import os
 import socket
 
 import pytest
@@ -29,6 +30,9 @@ def test_a_ray_address_that_does_not_answer_fails_within_the_timeout():
         make_backend("ray", address=f"127.0.0.1:{_closed_port()}", timeout=2.0)
     with pytest.raises(ConnectionError, match="within 1 s"):
         make_backend("ray", address="192.0.2.1:6379", timeout=1.0)    # TEST-NET-1: no reply
+    if "RAY_ADDRESS" not in os.environ and not os.path.exists("/tmp/ray/ray_current_cluster"):
+        with pytest.raises(ConnectionError, match="running Ray instance"):
+            make_backend("ray", address="auto")       # no cluster to join here
     assert not ray.is_initialized()
 
 
