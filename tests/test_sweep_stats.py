@@ -150,3 +150,16 @@ def test_run_curve_is_the_running_mean_of_finished_episodes(tmp_path):
     assert np.isnan(auc(np.full((1, 3), np.nan))[0])
     with pytest.raises(ValueError, match="window"):
         run_curve(d, [1], window=0)
+
+
+def test_curve_band_is_the_iqm_per_step_with_a_band_around_it():
+    from npg.sweep.plots import curve_band
+    rng = np.random.default_rng(4)
+    curves = rng.normal(size=(8, 5))
+    curves[3, 0] = np.nan                      # one run had no episode by the first step
+    mid, lo, hi = curve_band(curves, n_resamples=500, seed=0)
+    assert np.isnan(mid[0]) and np.isnan(lo[0])
+    assert np.allclose(mid[1:], scipy_stats.trim_mean(curves[:, 1:], 0.25, axis=0))
+    assert np.all(lo[1:] <= mid[1:]) and np.all(mid[1:] <= hi[1:])
+    one = curve_band(curves[:1, 1:])
+    assert np.allclose(one[0], curves[0, 1:]) and np.all(np.isnan(one[1]))

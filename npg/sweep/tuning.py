@@ -18,6 +18,11 @@ uninterrupted one. A finished trial's value is the mean over seeds of the determ
 evaluation return (``eval_episodes``; its training return when 0). Up to ``workers`` jobs run
 at once (Optuna's ask-and-tell interface: trials are asked for as workers free up).
 
+References: Optuna (Akiba et al., 2019, "Optuna: a next-generation hyperparameter
+optimization framework", KDD); the tree-structured Parzen estimator (Bergstra et al., 2011,
+"Algorithms for hyper-parameter optimization", NeurIPS); the median stopping rule (Golovin et
+al., 2017, "Google Vizier", KDD), which Optuna's ``MedianPruner`` implements.
+
 The study lives in ``SEARCH/study.db`` (SQLite, Optuna's RDB storage): rerunning the search in
 the same directory continues it up to ``n_trials`` trials in total (trials left running by a
 killed process are marked failed and redrawn). ``pip install 'npg[optuna]'``.
