@@ -574,6 +574,30 @@ def returns_cases() -> list[Case]:
         Case("returns", "nstep_returns: n '3'", lambda: R.nstep_returns(r, v, v, f, f, 0.9, "3"),
              TypeError, ("n",)),
     ]
+
+    def vt(**kw):
+        a = dict(rew=r, value=v, next_value=v, terminated=f, truncated=f, gamma=0.9,
+                 target_logp=v, behaviour_logp=v)
+        a.update(kw)
+        return R.vtrace(**a)
+    for name in ("rho_bar", "c_bar"):
+        for what, x, exc in (("True", True, TypeError), ("'1'", "1", TypeError),
+                             ("-1", -1.0, ValueError), ("NaN", NAN, ValueError)):
+            out.append(Case("returns", f"vtrace: {name} {what}",
+                            lambda name=name, x=x: vt(**{name: x}), exc, (name,)))
+    out += [
+        Case("returns", "vtrace: lam '1'", lambda: vt(lam="1"), TypeError, ("lam",)),
+        Case("returns", "vtrace: NaN behaviour_logp", lambda: vt(behaviour_logp=v + NAN),
+             ValueError, ("behaviour_logp",)),
+        Case("returns", "vtrace: behaviour_logp -inf (mu(a) = 0)",
+             lambda: vt(behaviour_logp=v - INF), ValueError, ("behaviour_logp",)),
+        Case("returns", "vtrace: target_logp None", lambda: vt(target_logp=None), TypeError,
+             ("target_logp",)),
+        Case("returns", "vtrace: rho_bar inf, target_logp - behaviour_logp = 800 (w overflows)",
+             lambda: vt(target_logp=v + 800.0, rho_bar=INF), ValueError, ("overflow",)),
+        Case("returns", "vtrace: target_logp -inf (w = 0, legal)", lambda: vt(target_logp=v - INF),
+             FINITE),
+    ]
     return out
 
 

@@ -125,8 +125,37 @@ def policy_cases() -> list[Case]:
                 Case(area, "log_prob: actions 1e30 away from the mean (float64)" + tag,
                      lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + 1e30), FINITE),
             ]
-    out += _policy_init_cases()
+    out += _sde_policy_cases() + _policy_init_cases()
     return out
+
+
+def _sde_policy_cases() -> list[Case]:
+    from npg.policies import MLPSDEPolicy
+    pol = MLPSDEPolicy(3, 2, hidden=(4,))
+    p = pol.init(0)
+    obs, act = np.ones((2, 3)), np.zeros((2, 2))
+    A = "policies.MLPSDEPolicy"
+    return [
+        Case(A, "log_prob: NaN obs", lambda: pol.log_prob(p, obs + NAN, act), ValueError,
+             ("obs", "finite")),
+        Case(A, "log_prob: NaN params['log_std']",
+             lambda: pol.log_prob(dict(p, log_std=p["log_std"] + NAN), obs, act), ValueError,
+             ("params['log_std']", "finite")),
+        Case(A, "log_prob: NaN actions", lambda: pol.log_prob(p, obs, act + NAN), ValueError,
+             ("a", "finite")),
+        Case(A, "log_prob: actions of wrong shape", lambda: pol.log_prob(p, obs, act[:, :1]),
+             ValueError, ("a", "[B, K]")),
+        Case(A, "entropy: params['log_std'] of wrong shape",
+             lambda: pol.entropy(dict(p, log_std=np.zeros(2)), obs), ValueError,
+             ("params['log_std']", "shape")),
+        Case(A, "sample: rng None", lambda: pol.sample(p, obs, None), TypeError, ("rng",)),
+        Case(A, "mode: obs of wrong width", lambda: pol.mode(p, np.ones((2, 4))), ValueError,
+             ("obs", "shape")),
+        Case(A, "log_prob: relu net, params x 1e300 overflow",
+             lambda: MLPSDEPolicy(3, 2, hidden=(4,), activation="relu").log_prob(
+                 _scaled(MLPSDEPolicy(3, 2, hidden=(4,), activation="relu").init(0), 1e300),
+                 obs * 1e10, act), ValueError, ("overflow",)),
+    ]
 
 
 def _policy_init_cases() -> list[Case]:
