@@ -485,11 +485,7 @@ def _pg_update(name, dtype, rew, progress=0.5):
 
 # ------------------------------------------------------------------------------ mdp
 
-OPEN = {   # bad inputs that npg.mdp (another engineer's module) still accepts silently
-    "mdp: random_mdp: reward_scale '1'",
-    "mdp: random_mdp: p_terminate True",
-    "mdp: random_mdp: rng None",
-}
+OPEN: set = set()   # bad inputs still accepted silently (strict xfails); none left
 
 
 def mdp_cases() -> list[Case]:

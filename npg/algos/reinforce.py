@@ -46,7 +46,7 @@ from ..returns import discounted_returns
 from ._common import (PGConfig, _check_choice, actor_loss_and_grad, apply_grads, as_batch,
                       critic_loss_and_grad, init_critic, init_policy, make_critic,
                       make_optimizer, check_progress)
-from .base import Algorithm, as_generator, check_bool_field
+from .base import Algorithm, as_generator, check_bool_field, check_update_stats
 
 __all__ = ["ReinforceConfig", "Reinforce", "episode_index", "episode_weights"]
 
@@ -276,4 +276,5 @@ class Reinforce(Algorithm):
             new["baseline"] = {"mean": (m * n + float(t["ret"].sum())) / (n + B), "count": n + B}
         stats.update(loss=float(loss), grad_norm=norm, n_episodes=n_ep, n_samples=B,
                      mean_return=float(t["ret"].mean()))
+        check_update_stats(stats, "REINFORCE")
         return new, stats

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive, check_positive_int
+from .._checks import as_generator, check_positive, check_positive_int, check_real
 from .finite import FiniteMDP
 
 __all__ = ["random_mdp"]
@@ -42,14 +42,13 @@ def random_mdp(n_states: int, n_actions: int, rng, gamma: float = 0.9, n_termina
     if not 0 <= int(n_terminal) < S:
         raise ValueError(f"n_terminal must lie in [0, n_states) = [0, {S}); got {n_terminal}")
     alpha = check_positive("alpha", alpha)
-    reward_scale = float(reward_scale)
+    reward_scale = check_real("reward_scale", reward_scale)
     if not np.isfinite(reward_scale):
         raise ValueError(f"reward_scale must be finite; got {reward_scale}")
-    p_terminate = float(p_terminate)
+    p_terminate = check_real("p_terminate", p_terminate, "a real number in [0, 1]")
     if not 0.0 <= p_terminate <= 1.0:
         raise ValueError(f"p_terminate must lie in [0, 1]; got {p_terminate}")
-    if not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
+    rng = as_generator(rng)
 
     n_term, n_live = int(n_terminal), S - int(n_terminal)
     P = rng.dirichlet(np.full(S, alpha), size=(S, A))                 # [S, A, S]
