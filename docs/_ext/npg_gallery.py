@@ -146,6 +146,7 @@ def write_page(path: Path, out_dir: Path, npg_hash: str) -> str:
     except ImportError as exc:            # an optional extra (box2d, stats, ...) is missing
         LOG.info(f"npg_gallery: {name} not run: {exc}")
         stdout, seconds = f"not run in this build: {exc}", 0.0
+    stdout = stdout.replace(str(out_dir) + os.sep, "")     # figure paths as the command shows them
     doc = _module_doc(path)
     shown = " ".join(argv + {"png": ["--png", png_name],
                              "out": ["--out", "DIR"]}.get(figures, []))
@@ -154,7 +155,6 @@ def write_page(path: Path, out_dir: Path, npg_hash: str) -> str:
             f"Run while this site was built ({seconds:.1f} s), far below the budget of the "
             "expected outcome above, so the figures differ from it:", "",
             f"```bash\npython examples/{name} {shown}\n```", "", "```text", stdout.rstrip(), "```", ""]
-    stdout = stdout.replace(str(out_dir) + os.sep, "")     # figure paths as the command shows them
     pngs = [png_name] if figures == "png" and (out_dir / png_name).exists() else []
     if figures == "out":
         pngs = [f"{path.stem}/{p.name}" for p in sorted(fig_dir.rglob("*.png"))]
