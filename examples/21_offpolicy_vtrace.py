@@ -9,12 +9,15 @@ truncation bias, exactly). rho_bar = inf recovers V^pi; rho_bar -> 0 tends to V^
 
 Part 2 (sampled, ``npg.algos.OffPolicyActorCritic``): CartPole-v1, 8 envs x 32 steps, the
 behaviour a copy of the learner refreshed every ``--lag`` updates (the rollout's logp is
-log mu), rho_bar = c_bar = 1, Adam 1e-3... see CONFIG.
+log mu), rho_bar = c_bar = 1, Adam lr 1e-3 for actor and critic, entropy bonus 0.01.
 
-Expected outcome (seed 0, measured on 2 shared CPU cores): part 1 prints max |V_rhobar - V^pi|
-falling to 0 as rho_bar grows (exactly 0 at inf) and the fixed point equal to V^{pi_rho_bar}
-to 1e-12. Part 2 with the default 100,000 steps and lag 4: mean return of the last 20 training
-episodes MEASURED_CARTPOLE.
+Expected outcome (seed 0, measured on 2 shared CPU cores, about 1 min): part 1 prints
+max |V_rhobar - V^pi| falling from 2.74 (rho_bar = 0.01, where the fixed point is V^mu to
+1e-4) through 0.91 (rho_bar = 1) to 0 (inf), the fixed-point residual |R V_rb - V_rb| below
+1e-15, and the cosine between the truncated and untruncated expected actor steps rising from
+0.74 to 1. Part 2 with the default 100,000 steps and lag 4: mean of the last 20 training
+episodes 469.9, greedy evaluation 500 (the cap) over 10 episodes (seed 1 of
+benchmarks/traces_learning.py: 408.1).
 
     python examples/21_offpolicy_vtrace.py [--steps 100000] [--lag 4] [--seed 0]
 """
