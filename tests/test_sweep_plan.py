@@ -184,9 +184,9 @@ def _closed_port() -> int:
 def test_an_address_that_does_not_answer_is_a_clear_error_within_the_timeout():
     with pytest.raises(ConnectionError, match="no Ray head node answers at '127.0.0.1:"):
         check_address(f"127.0.0.1:{_closed_port()}", timeout=2.0)
-    # a blackholed address (TEST-NET-1, RFC 5737) must time out, not hang
+    # a blackholed address (TEST-NET-2, RFC 5737) must time out, not hang
     with pytest.raises(ConnectionError, match="within 0.5 s"):
-        check_address("192.0.2.1:6379", timeout=0.5)
+        check_address("198.51.100.1:6379", timeout=0.5)
     with pytest.raises(ValueError, match="HOST:PORT"):
         check_address("localhost", timeout=1.0)
 

@@ -37,7 +37,7 @@ def test_a_ray_address_that_does_not_answer_fails_within_the_timeout():
     with pytest.raises(ConnectionError, match="no Ray head node answers"):
         make_backend("ray", address=f"127.0.0.1:{_closed_port()}", timeout=2.0)
     with pytest.raises(ConnectionError, match="within 1 s"):
-        make_backend("ray", address="192.0.2.1:6379", timeout=1.0)    # TEST-NET-1: no reply
+        make_backend("ray", address="198.51.100.1:6379", timeout=1.0)    # TEST-NET-2 (RFC 5737): no reply
     if "RAY_ADDRESS" not in os.environ and not os.path.exists("/tmp/ray/ray_current_cluster"):
         with pytest.raises(ConnectionError, match="running Ray instance"):
             make_backend("ray", address="auto")       # no cluster to join here
