@@ -1,4 +1,4 @@
-"""Every bad-input case of the table in ``bad_input_cases.py`` / ``bad_input_cases_models.py``:
+"""Every bad-input case of the table in ``bad_input_cases*.py`` (collected by ``all_cases``):
 the public function raises the expected ValueError / TypeError with a message that names the
 argument (and what was expected), or, for extreme but legal input, returns finite results.
 
@@ -21,7 +21,7 @@ from hypothesis.extra import numpy as hnp
 sys.path.insert(0, os.path.dirname(__file__))
 
 from bad_input_cases import FINITE, all_cases, outcome, passes  # noqa: E402
-from bad_input_cases_models import OPEN  # noqa: E402
+from bad_input_cases_algos import OPEN  # noqa: E402
 
 CASES = all_cases()
 
