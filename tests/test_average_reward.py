@@ -69,8 +69,8 @@ def test_gradient_matches_central_differences(name, seed):
     pol, params = _policy(name, S, A, rng)
     obs = M.default_obs(mdp, pol)
 
-    def rho(p):
-        return continuing_average_reward(mdp, M.policy_matrix(pol, p, obs))
+    def rho(p):                     # npg.mdp.exact's average reward (terminal rows -> mu0)
+        return M.average_reward(mdp, M.policy_matrix(pol, p, obs), reset=True)
 
     check_grad(rho, average_reward_gradient(mdp, pol, params), params)
 
