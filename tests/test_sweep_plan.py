@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 
 import numpy as np
 import pytest
@@ -181,12 +183,46 @@ def _closed_port() -> int:
     return port
 
 
+@contextlib.contextmanager
+def _silent_server(reply: bytes = b""):
+    """A local TCP port that accepts connections and sends ``reply`` (default: nothing)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    conns, stop = [], threading.Event()
+
+    def accept():
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                conns.append(srv.accept()[0])
+                if reply:
+                    conns[-1].sendall(reply)
+            except OSError:
+                pass
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join()
+        for c in conns:
+            c.close()
+        srv.close()
+
+
 def test_an_address_that_does_not_answer_is_a_clear_error_within_the_timeout():
     with pytest.raises(ConnectionError, match="no Ray head node answers at '127.0.0.1:"):
         check_address(f"127.0.0.1:{_closed_port()}", timeout=2.0)
-    # a blackholed address (TEST-NET-2, RFC 5737) must time out, not hang
-    with pytest.raises(ConnectionError, match="within 0.5 s"):
-        check_address("198.51.100.1:6379", timeout=0.5)
+    # a port that accepts connections and never answers (where ray.init would retry for
+    # minutes) must fail within the timeout, not hang
+    with _silent_server() as port:
+        with pytest.raises(ConnectionError, match=r"Ray head node.* within 0\.5 s"):
+            check_address(f"127.0.0.1:{port}", timeout=0.5)
+    with _silent_server(b"HTTP/1.1 400 Bad Request\r\n\r\n") as port:   # a web server
+        with pytest.raises(ConnectionError, match="accepts connections but is not a Ray head"):
+            check_address(f"127.0.0.1:{port}", timeout=2.0)
     with pytest.raises(ValueError, match="HOST:PORT"):
         check_address("localhost", timeout=1.0)
 

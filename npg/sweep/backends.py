@@ -148,20 +148,37 @@ class PoolBackend:
             self._env.__exit__(None, None, None)
 
 
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
 def check_address(address: str, timeout: float) -> None:
-    """ConnectionError unless ``HOST:PORT`` accepts a TCP connection within ``timeout`` s."""
+    """ConnectionError unless a Ray head node answers at ``HOST:PORT`` within ``timeout`` s.
+
+    Ray's GCS is a gRPC (HTTP/2) server: after a TCP connection, the HTTP/2 client preface
+    and an empty SETTINGS frame (RFC 9113, sec. 3.4) must be answered with the server's
+    SETTINGS frame (frame type 0x4). A closed port, a silent host, or a port that accepts but
+    speaks no HTTP/2 (on which ``ray.init`` would retry for minutes) all fail here."""
     host, sep, port = address.rpartition(":")
     if address.startswith("ray://"):
         host, sep, port = address[len("ray://"):].rpartition(":")
     if not sep or not port.isdigit():
         raise ValueError(f"address must be 'auto' or HOST:PORT; got {address!r}")
+    fix = "start one with `ray start --head` or fix --address"
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout):
-            pass
+        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+            conn.sendall(_H2_PREFACE)
+            reply = b""
+            while len(reply) < 9:
+                chunk = conn.recv(9 - len(reply))
+                if not chunk:
+                    break
+                reply += chunk
     except OSError as err:
         raise ConnectionError(f"no Ray head node answers at {address!r} within {timeout:g} s "
-                              f"({err}); start one with `ray start --head` or fix --address") \
-            from None
+                              f"({err}); {fix}") from None
+    if len(reply) < 9 or reply[3] != 0x04:
+        raise ConnectionError(f"{address!r} accepts connections but is not a Ray head node (no "
+                              f"gRPC/HTTP2 reply within {timeout:g} s); {fix}")
 
 
 def _ray_execute(task, threads):
