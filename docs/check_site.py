@@ -169,39 +169,28 @@ def _browser(exe: str, url: str, *extra: str) -> subprocess.CompletedProcess:
 
 
 class _MathText(html.parser.HTMLParser):
-    """Counts math elements and MathJax output, and collects the visible text outside code."""
+    """Counts math elements and MathJax outputs, and collects the visible text outside code."""
 
     SKIP = {"script", "style", "pre", "code", "mjx-assistive-mml", "textarea"}
 
     def __init__(self):
         super().__init__()
-        self.math, self.rendered_math, self.mjx = 0, 0, 0
+        self.math, self.mjx = 0, 0
         self.text: list[str] = []
         self._skip = 0
-        self._math_open: list[int] = []
-        self._depth = 0
 
     def handle_starttag(self, tag, attrs):
-        self._depth += 1
         cls = dict(attrs).get("class") or ""
         if tag in self.SKIP:
             self._skip += 1
         if tag in ("span", "div") and "math" in cls.split():
             self.math += 1
-            self._math_open.append(self._depth)
         if tag == "mjx-container":
             self.mjx += 1
-            if self._math_open and self._math_open[-1] != -1:
-                self.rendered_math += 1
-                self._math_open[-1] = -1
 
     def handle_endtag(self, tag):
         if tag in self.SKIP and self._skip:
             self._skip -= 1
-        if self._math_open and self._math_open[-1] in (self._depth, -1) and tag in ("span", "div"):
-            if self._math_open[-1] == self._depth or self._math_open[-1] == -1:
-                pass
-        self._depth -= 1
 
     def handle_data(self, data):
         if not self._skip:
@@ -221,7 +210,8 @@ def math_problems(dom: str) -> list[str]:
     for raw in ("\\(", "\\[", "$$"):
         if raw in visible:
             i = visible.index(raw)
-            problems.append(f"raw {raw!r} in the visible text: ...{visible[max(0, i - 40):i + 40]!r}")
+            context = visible[max(0, i - 40):i + 40]
+            problems.append(f"raw {raw!r} in the visible text: ...{context!r}")
     return problems
 
 

@@ -1,6 +1,7 @@
 """Sphinx configuration of npg's documentation site.
 
-Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (needs ``pip install ".[docs]"``).
+Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html``
+(needs ``pip install ".[docs]"``), or ``python docs/check_site.py`` for the build and its checks.
 The API pages (``docs/api/generated``) and the gallery (``docs/gallery/generated``) are written at
 build time by the local extensions in ``docs/_ext``; nothing generated is committed.
 """

@@ -3,7 +3,8 @@
 Python blocks of one file run in order in one fresh namespace (a later block may use an earlier
 block's names, as a reader following the page would), in a temporary working directory; each
 block is its own test. A block that raises an ImportError asking for an optional extra
-(``pip install 'npg[stats]'``) is skipped with that message. Bash blocks: the README's two set-up commands are exempt (they are
+(``pip install 'npg[stats]'``) is skipped with that message. Bash blocks: the README's two
+set-up commands are exempt (they are
 ``.ci/run`` itself, checked by ``tests/test_setup_commands.py``); every other bash block runs
 with ``bash -e``. A block known to be broken in a file this task may not edit is an
 ``xfail(strict=True)`` keyed on its exact text, so the fix (text in docs/notes) turns it into a
@@ -119,7 +120,8 @@ def test_code_block_runs(rel, k, lang, tmp_path_factory):
 
 
 def test_the_readme_links_pages_that_exist():
-    links = re.findall(r"\]\(((?:docs|examples|benchmarks)/[^)#\s]+)", (ROOT / "README.md").read_text())
+    text = (ROOT / "README.md").read_text()
+    links = re.findall(r"\]\(((?:docs|examples|benchmarks)/[^)#\s]+)", text)
     assert any(link.startswith("docs/theory/") for link in links)
     missing = [link for link in links if not (ROOT / link).exists()]
     assert not missing, f"README links to missing files: {missing}"

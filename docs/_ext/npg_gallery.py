@@ -154,7 +154,8 @@ def write_page(path: Path, out_dir: Path, npg_hash: str) -> str:
             "## At the gallery's budget", "",
             f"Run while this site was built ({seconds:.1f} s), far below the budget of the "
             "expected outcome above, so the figures differ from it:", "",
-            f"```bash\npython examples/{name} {shown}\n```", "", "```text", stdout.rstrip(), "```", ""]
+            f"```bash\npython examples/{name} {shown}\n```", "",
+            "```text", stdout.rstrip(), "```", ""]
     pngs = [png_name] if figures == "png" and (out_dir / png_name).exists() else []
     if figures == "out":
         pngs = [f"{path.stem}/{p.name}" for p in sorted(fig_dir.rglob("*.png"))]
