@@ -31,6 +31,9 @@ SETTINGS = {
     "ac_lambda hidden 32, lr 3e-3/1e-2, no I": (
         "CartPole-v1", "ac_lambda", {"hidden": (32,), "lr": 3e-3, "critic_lr": 1e-2,
                                      "discount_actor": False}),
+    "ac_lambda hidden 32, lr 5e-4/5e-3, lam .8, no I": (
+        "CartPole-v1", "ac_lambda", {"hidden": (32,), "lr": 5e-4, "critic_lr": 5e-3,
+                                     "lam": 0.8, "critic_lam": 0.8, "discount_actor": False}),
     "qac defaults": ("CartPole-v1", "qac", {}),
     "qac lr 1e-3, baseline": ("CartPole-v1", "qac", {"lr": 1e-3, "critic_lr": 1e-3,
                                                      "baseline": True}),

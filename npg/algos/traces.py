@@ -187,10 +187,11 @@ class ACLambdaConfig(PGConfig):
     critic_lam: float = 0.9             lambda^w of the critic's trace, in [0, 1].
     trace: str = "accumulating"         or "replacing" (binary features).
     discount_actor: bool = True         multiply the actor's gradient by I = gamma^t (S&B).
-    lr: float = 3e-3, critic_lr: float = 1e-2   alpha^theta, alpha^w (plain SGD steps; with
+    lr: float = 5e-4, critic_lr: float = 5e-3   alpha^theta, alpha^w (plain SGD steps; with
                                         a trace the effective step is up to 1/(1 - gamma lam)
-                                        times larger: 1e-2 / 5e-2 diverge on CartPole's MLP,
-                                        benchmarks/ac_defaults.py).
+                                        times larger: 1e-2 / 5e-2 diverge on CartPole's MLP and
+                                        3e-3 / 1e-2 collapse it by 30k steps; 5e-4 / 5e-3 with
+                                        lam 0.8 reach greedy 500 at 20k, benchmarks/ac_defaults.py).
     optimizer: "sgd" only (the trace methods are defined as SGD ascent).
     """
 
@@ -200,8 +201,8 @@ class ACLambdaConfig(PGConfig):
     critic_lam: float = 0.9
     trace: str = "accumulating"
     discount_actor: bool = True
-    lr: float = 3e-3
-    critic_lr: float = 1e-2
+    lr: float = 5e-4
+    critic_lr: float = 5e-3
     optimizer: str = "sgd"
 
     def __post_init__(self):
