@@ -190,8 +190,9 @@ class ACLambdaConfig(PGConfig):
     lr: float = 5e-4, critic_lr: float = 5e-3   alpha^theta, alpha^w (plain SGD steps; with
                                         a trace the effective step is up to 1/(1 - gamma lam)
                                         times larger: 1e-2 / 5e-2 diverge on CartPole's MLP and
-                                        3e-3 / 1e-2 collapse it by 30k steps; 5e-4 / 5e-3 with
-                                        lam 0.8 reach greedy 500 at 20k, benchmarks/ac_defaults.py).
+                                        3e-3 / 1e-2 collapse it by 30k steps; 5e-4 / 5e-3
+                                        (hidden (32,), lam 0.8, no I) reach greedy 500
+                                        at 20k steps, seed 0, benchmarks/ac_defaults.py).
     optimizer: "sgd" only (the trace methods are defined as SGD ascent).
     """
 
