@@ -21,9 +21,14 @@ import os
 __all__ = ["add_parser", "run"]
 
 
-def add_parser(subparsers) -> None:
-    """Add the ``sweep`` and ``compare`` subcommands to ``subparsers`` (argparse)."""
-    s = subparsers.add_parser("sweep", help="run seeds x settings on a process pool or Ray")
+def add_parser(subparsers, parents=()) -> None:
+    """Add the ``sweep`` and ``compare`` subcommands to ``subparsers`` (argparse).
+
+    parents   parsers whose options both subcommands share (``npg.cli``'s common
+              ``--debug`` / ``--import``); without them each gets its own ``--debug``."""
+    parents = list(parents)
+    s = subparsers.add_parser("sweep", parents=parents,
+                              help="run seeds x settings on a process pool or Ray")
     s.add_argument("dir", help="sweep directory (plan, results, one run directory per job)")
     s.add_argument("--env", default=None, help="environment id (default CartPole-v1)")
     s.add_argument("--algo", default=None, help="algorithm (default ppo)")
@@ -51,14 +56,16 @@ def add_parser(subparsers) -> None:
     s.add_argument("--segments", type=int, default=4, help="pruning stages per trial")
     s.add_argument("--no-prune", action="store_true", help="never prune a trial")
     s.add_argument("--quiet", action="store_true", help="no line per finished job")
-    s.add_argument("--debug", action="store_true", help="show tracebacks of errors")
-    c = subparsers.add_parser("compare", help="aggregate statistics of a sweep")
+    c = subparsers.add_parser("compare", parents=parents, help="aggregate statistics of a sweep")
     c.add_argument("dir", help="sweep directory written by `npg sweep`")
     c.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     c.add_argument("--confidence", type=float, default=0.95)
     c.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     c.add_argument("--plot", action="store_true", help="write curves/intervals/profile PNGs")
-    c.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    if not parents:
+        for p in (s, c):
+            p.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+            p.set_defaults(imports=[])
 
 
 def _plan(a):
