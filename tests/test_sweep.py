@@ -241,3 +241,17 @@ def test_example_22_runs_at_a_tiny_budget(tmp_path, capsys):
     if importlib.util.find_spec("matplotlib"):
         assert all((tmp_path / f).stat().st_size > 0
                    for f in ("curves.png", "intervals.png", "profile.png"))
+
+
+def test_runs_without_a_finished_episode_leave_nan_out_of_the_statistics(tmp_path):
+    pytest.importorskip("scipy.stats", reason="aggregate needs SciPy (pip install 'npg[stats]')")
+    from npg.sweep import aggregate
+    from npg.sweep.stats import format_table
+    # Pendulum's episodes last 200 steps: 32 steps per job end none, and nothing is evaluated
+    plan = make_plan("Pendulum-v1", "ppo", 32, seeds=[0, 1], eval_episodes=0,
+                     base={k: v for k, v in TINY.items()})
+    assert len(run_sweep(plan, tmp_path, backend="serial")["done"]) == 2
+    table = aggregate(tmp_path, n_resamples=100)
+    row = table["rows"][0]
+    assert row["n"] == 2 and np.isnan(row["final_iqm"][0]) and table["best"] is None
+    assert "-" in format_table(table).splitlines()[-1]

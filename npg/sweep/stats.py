@@ -175,24 +175,26 @@ def improvement_interval(x, y, n_resamples: int = 2000, confidence: float = 0.95
 def aggregate_sweep(sweep_dir, n_resamples: int = 2000, confidence: float = 0.95,
                     seed: int = 0, n_points: int = 50, window: int = 20) -> dict:
     """Per config of a sweep: ``{metric: (point, low, high)}`` of the final return and of the
-    AUC (``npg.sweep.curves``), and P(config beats the config of best IQM final return)."""
+    AUC (``npg.sweep.curves``), and P(config beats the config of best IQM final return).
+    ``n`` counts the config's finished jobs; a score that is NaN (a run that finished no
+    episode, and was not evaluated) is left out of that score's statistics."""
     from .curves import sweep_curves
     data = sweep_curves(sweep_dir, n_points, window)
     rows = []
     for c in data["configs"]:
         row = {"label": c["label"], "index": c["index"], "n": len(c["seeds"])}
         for score in ("final", "auc"):
+            x = c[score][np.isfinite(c[score])]      # a run that never ended an episode: NaN
             for m in METRICS:
-                row[f"{score}_{m}"] = interval(c[score], m, n_resamples, confidence, seed) \
-                    if row["n"] else (np.nan, np.nan, np.nan)
+                row[f"{score}_{m}"] = interval(x, m, n_resamples, confidence, seed) \
+                    if x.size else (np.nan, np.nan, np.nan)
         rows.append(row)
-    ranked = [r for r in rows if r["n"]]
+    ranked = [r for r in rows if np.isfinite(r["final_iqm"][0])]
     best = max(ranked, key=lambda r: r["final_iqm"][0]) if ranked else None
     for r in rows:
-        r["p_beats_best"] = (np.nan, np.nan, np.nan) if not r["n"] or r is best else \
-            improvement_interval(data["configs"][r["index"]]["final"],
-                                 data["configs"][best["index"]]["final"], n_resamples,
-                                 confidence, seed)
+        fin = lambda row: (lambda f: f[np.isfinite(f)])(data["configs"][row["index"]]["final"])
+        r["p_beats_best"] = (np.nan, np.nan, np.nan) if r is best or r not in ranked else \
+            improvement_interval(fin(r), fin(best), n_resamples, confidence, seed)
     return {"env": data["env"], "algo": data["algo"], "steps": data["steps"], "rows": rows,
             "best": None if best is None else best["label"], "confidence": confidence}
 
