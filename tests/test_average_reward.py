@@ -14,6 +14,8 @@ from npg.mdp.differential import (average_reward_gradient, continuing_average_re
                                   continuing_transitions, differential_values)
 from npg.policies import LinearSoftmaxPolicy, MLPCategoricalPolicy, TabularSoftmaxPolicy
 from npg.testing import check_grad
+from npg.algos.average_reward import DifferentialActorCritic, differential_ac_step
+from npg.values import TabularValue
 
 FACTORIES = {
     "tabular": lambda S, A: TabularSoftmaxPolicy(S, A),
@@ -90,9 +92,6 @@ def test_bad_input():
 
 # ---------------------------------------------------------------------- the sampled updater
 
-from npg.algos.average_reward import (DifferentialACConfig, DifferentialActorCritic,  # noqa
-                                      differential_ac_step)
-from npg.values import TabularValue  # noqa: E402
 
 
 def _chain_steps(mdp, pi, M, T, rng, start):
