@@ -173,10 +173,13 @@ class Agent:
         return f"Agent(env={env!r}, algo={self.algo_name!r}, seed={self.seed}, {self.config!r})"
 
     # ---------------------------------------------------------------- acting
-    def _act_fn(self, o):
+    def _act_fn(self, o, mask=None):
         """The acting step of ``learn``; with gSDE, E from ``self.sde_noise`` (redrawn on its
-        schedule from the act stream, before the action's own use of it)."""
+        schedule from the act stream, before the action's own use of it). ``mask`` [N, A]:
+        the environment's legal actions (masked Discrete tasks)."""
         rng = self.rngs["act"]
+        if mask is not None:
+            return self.algo.act(self.state, o, rng, mask=mask)
         if self.sde_noise is None:
             return self.algo.act(self.state, o, rng)
         noise = self.sde_noise.matrices(self.state["policy"]["log_std"], rng)
@@ -188,7 +191,7 @@ class Agent:
         fused = getattr(self.algo, "fused_acting", None)
         if value_fn is None or fused is None or not fused(self.state):
             return self._act_fn
-        return lambda o: self.algo.act_value(self.state, o, self.rngs["act"])
+        return lambda o, mask=None: self.algo.act_value(self.state, o, self.rngs["act"], mask)
 
     def _value_fn(self) -> Callable | None:
         probe = np.zeros((1, self.spec.obs_dim), self.algo.dtype)
@@ -207,17 +210,23 @@ class Agent:
             enc = norm.normalize(enc)
         return enc.astype(self.algo.dtype, copy=False), single
 
-    def predict(self, obs, deterministic: bool = True, rng=None):
+    def predict(self, obs, deterministic: bool = True, rng=None, action_mask=None):
         """The environment action(s) for raw observation(s) ``obs``.
 
         A single observation gives a single action; a batch ``[M, ...]`` gives ``[M]`` (Discrete)
         or ``[M, K...]`` (Box, clipped to the bounds). ``deterministic`` takes the mode (argmax /
         mean); otherwise actions are sampled with ``rng`` (a Generator; default the agent's own
-        predict stream, saved with it).
+        predict stream, saved with it). ``action_mask`` (Discrete actions): bool ``[A]`` for
+        one observation or ``[M, A]`` for a batch, True on the legal actions; only those are
+        chosen (e.g. ``info["action_mask"]`` of the environment's last step).
         """
         x, single = self.policy_obs(obs)
+        kw = {}
+        if action_mask is not None:
+            m = np.asarray(action_mask)
+            kw["mask"] = m[None] if single and m.ndim == 1 else m
         env_a, _, _ = self.algo.act(self.state, x, self.rngs["predict"] if rng is None else rng,
-                                    deterministic=bool(deterministic))
+                                    deterministic=bool(deterministic), **kw)
         a = self._decode(env_a)
         return a[0] if single else a
 

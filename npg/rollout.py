@@ -35,12 +35,16 @@ from .envs.make import autoreset_mode_of
 from .envs.normalize import ObsNormalizer, RewardScaler
 from .envs.spaces import action_decoder, obs_encoder, single_spaces, space_info
 
-__all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn"]
+__all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn", "MASK_KEY", "info_mask"]
 
 ActFn = Callable[[np.ndarray], tuple]            # obs [N, D] -> (env_action, action, logp [N])
 ValueFn = Callable[[np.ndarray], np.ndarray]     # obs [M, D] -> [M]
 
-_STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value", "next_value")
+_STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value", "next_value",
+                "mask")
+MASK_KEY = "action_mask"
+"""The ``info`` key of an environment's action mask (bool [A], True = legal); a gymnasium vector
+env reports it as ``info["action_mask"] [N, A]`` with the presence flags ``info["_action_mask"]``."""
 
 
 @dataclass
@@ -60,6 +64,9 @@ class Rollout:
     episode_returns [E] float64, episode_lengths [E] int64: the episodes that finished during
                 this rollout, in the order they finished, from raw (unscaled) rewards; valid
                 steps only.
+    mask        [T, N, A] bool, the legal actions of obs[t] (the mask that came with obs[t]),
+                or None when the environment gives no action mask. All True on phantom steps.
+    last_mask   [N, A] bool, the mask of last_obs, or None.
     """
 
     obs: np.ndarray
@@ -74,6 +81,8 @@ class Rollout:
     last_obs: np.ndarray
     episode_returns: np.ndarray
     episode_lengths: np.ndarray
+    mask: np.ndarray | None = None
+    last_mask: np.ndarray | None = None
 
     @property
     def env_steps(self) -> int:
@@ -111,6 +120,35 @@ def _check_step_output(name: str, x: np.ndarray, shape: tuple) -> None:
     if x.shape != shape:
         want = "[" + ", ".join(str(s) for s in shape) + "]"
         raise ValueError(f"{name} must have shape {want}; got {x.shape}")
+
+
+def info_mask(info, n_envs: int, n_actions: int, out: np.ndarray) -> bool:
+    """Write the action mask of ``info`` (a vector env's step/reset info) into ``out [N, A]``
+    bool: ``info["action_mask"]`` where ``info["_action_mask"]`` says an env gave one, all True
+    for the others. Returns False (``out`` untouched) when no env gave a mask. ValueError when
+    the mask is not ``[N, A]``."""
+    m = info.get(MASK_KEY) if isinstance(info, dict) else None
+    if m is None:
+        return False
+    m = np.asarray(m)
+    if m.shape != (n_envs, n_actions):
+        raise ValueError(f"info[{MASK_KEY!r}] must have shape [{n_envs}, {n_actions}] (one "
+                         f"flag per action of each environment); got {m.shape}")
+    present = info.get("_" + MASK_KEY)
+    out[...] = m.astype(bool, copy=False)
+    if present is not None:
+        out[~np.asarray(present, dtype=bool)] = True
+    return True
+
+
+def check_mask_rows(mask: np.ndarray, t: int, vector_step: int) -> None:
+    """ValueError naming the first environment whose mask ``[N, A]`` allows no action."""
+    bad = ~mask.any(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"the action mask of environment {i} allows no action at rollout step "
+                         f"{t} (vector step {vector_step}): every non-terminal state must have a "
+                         f"legal action (info[{MASK_KEY!r}] is all False)")
 
 
 def _check_act_output(out) -> bool:
@@ -164,14 +202,20 @@ class Collector:
         self._encode = obs_encoder(obs_space)
         self._decode = action_decoder(act_space)
         self._raw = None           # [N, D] float64 encoded, un-normalised current observations
+        self._mask = None          # [N, A] bool action mask of the current observations, or None
         self.total_env_steps = 0
 
     # ---------------------------------------------------------------- state
     def reset(self, seed: int | None = None) -> None:
         """Reset every environment (with ``seed``) and the episode accumulators."""
         N, D = self.num_envs, self.space_info.obs_dim
-        obs, _ = self.envs.reset(seed=seed)
+        obs, info = self.envs.reset(seed=seed)
         self._raw = self._encode(obs, np.empty((N, D), np.float64))
+        self._mask = None
+        if self.space_info.discrete:
+            m = np.empty((N, self.space_info.n_actions), bool)
+            if info_mask(info, N, self.space_info.n_actions, m):
+                self._mask = m
         if self.obs_normalizer is not None:
             self.obs_normalizer.observe(self._raw)
         self._phantom = np.zeros(N, dtype=bool)   # NEXT_STEP: next step of env i is a reset
@@ -210,13 +254,16 @@ class Collector:
         """What ``collect`` carries from one rollout to the next, as arrays: the current
         encoded observations ``obs [N, D]``, the NEXT_STEP phantom flags ``phantom [N]``, the
         running episodes' ``ep_return [N]`` and ``ep_length [N]`` and, with reward scaling, the
-running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None before the first
+running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an action mask
+        the current observations' ``mask [N, A]`` bool; None before the first
         collection. With the environments' own state (``npg.envs.snapshot``) it makes a resumed
         run continue its episodes exactly."""
         if self._raw is None:
             return None
         out = {"obs": self._raw.copy(), "phantom": self._phantom.copy(),
                "ep_return": self._ep_ret.copy(), "ep_length": self._ep_len.copy()}
+        if self._mask is not None:
+            out["mask"] = self._mask.copy()
         scaler = self.reward_scaler
         if scaler is not None and scaler.ret is not None:
             out["scaler_return"] = scaler.ret.copy()
@@ -230,6 +277,10 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
                 "ep_return": ((N,), np.float64), "ep_length": ((N,), np.int64)}
         if self.reward_scaler is not None and "scaler_return" in carry:
             want["scaler_return"] = ((N,), np.float64)
+        if "mask" in carry:
+            if not self.space_info.discrete:
+                raise ValueError("collector state 'mask' needs a Discrete action space")
+            want["mask"] = ((N, self.space_info.n_actions), np.bool_)
         for k, (shape, dt) in want.items():
             a = carry.get(k)
             if not isinstance(a, np.ndarray) or a.shape != shape or a.dtype != dt:
@@ -240,6 +291,7 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
             raise ValueError("collector state 'obs' and 'ep_return' must be finite")
         self._raw, self._phantom = carry["obs"].copy(), carry["phantom"].copy()
         self._ep_ret, self._ep_len = carry["ep_return"].copy(), carry["ep_length"].copy()
+        self._mask = carry["mask"].copy() if "mask" in carry else None
         if "scaler_return" in want:
             if not np.isfinite(carry["scaler_return"]).all():
                 raise ValueError("collector state 'scaler_return' must be finite")
@@ -264,7 +316,9 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
     def collect(self, act_fn: ActFn, value_fn: ValueFn | None, n_steps: int) -> Rollout:
         """Run ``n_steps`` vector steps and return the ``Rollout`` ``[T = n_steps, N]``.
 
-        act_fn(obs [N, D]) -> (env_action, action, logp [N]): ``env_action`` goes to the
+        act_fn(obs [N, D]) -> (env_action, action, logp [N]), or, when the environment gives
+            an action mask (``info["action_mask"]`` at reset), act_fn(obs, mask [N, A] bool),
+            which must take legal actions only: ``env_action`` goes to the
             environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
             bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
             unclipped sample) and ``logp`` are stored. It may also return V(obs) [N] as a
@@ -297,10 +351,21 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
         norm, encode, step, decode = self.obs_normalizer, self._encode, self.envs.step, self._decode
         raw, phantom0 = self._raw, self._phantom
 
+        mask = None
+        if self._mask is not None:                          # (T + 1) masks: obs[t]'s is mask[t]
+            mask = np.empty((T + 1,) + self._mask.shape, bool)
+            mask[0] = self._mask
+        step0 = self.total_env_steps // N
         self._policy_obs(raw, obs[0])
         for t in range(T):
             o = obs[t]
-            out = act_fn(o)
+            if mask is None:
+                out = act_fn(o)
+            else:
+                if next_step:                  # a phantom step's action is ignored: any is fine
+                    mask[t][phantom0 if t == 0 else term[t - 1] | trunc[t - 1]] = True
+                check_mask_rows(mask[t], t, step0 + t)
+                out = act_fn(o, mask[t])
             if t == 0:
                 fused = _check_act_output(out)
             env_a, a, lp = out[0], to_numpy(out[1]), to_numpy(out[2])
@@ -315,8 +380,11 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
             act[t], logp[t] = a, lp
             next_obs, r, te, tr, info = step(decode(to_numpy(env_a)))
             term[t], trunc[t], raw_rew[t] = te, tr, r
+            if mask is not None and not info_mask(info, N, spec.n_actions, mask[t + 1]):
+                mask[t + 1] = True
             if not next_step and (te.any() or tr.any()):
-                next_obs = self._autoreset(t, next_obs, te, tr, info, value_fn, next_fix)
+                next_obs = self._autoreset(t, next_obs, te, tr, info, value_fn, next_fix,
+                                           None if mask is None else mask[t + 1])
             if rew is not None:
                 rew[t] = self._scale(t, r, term, trunc, phantom0)
             if norm is None:
@@ -333,16 +401,24 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
             _check_step_output("value_fn(obs)", v, (N,))
             value[T] = v
         self.total_env_steps += T * N
-        return self._finish(obs, act, logp, raw_rew, rew, term, trunc, value, next_fix)
+        if mask is not None:
+            self._mask = mask[T].copy()
+        return self._finish(obs, act, logp, raw_rew, rew, term, trunc, value, next_fix, mask)
 
-    def _autoreset(self, t, next_obs, te, tr, info, value_fn, next_fix):
+    def _autoreset(self, t, next_obs, te, tr, info, value_fn, next_fix, mask_next=None):
         """SAME_STEP / DISABLED at an episode end: V(real final obs) of the truncated copies,
-        and (DISABLED) reset the finished copies. Returns the observations to continue from."""
+        and (DISABLED) reset the finished copies (their masks, in ``mask_next [N, A]``, from
+        the reset's info). Returns the observations to continue from."""
         idx = np.flatnonzero(tr & ~te)
         if value_fn is not None and idx.size:
             next_fix.append((t, idx, to_numpy(value_fn(self._final_obs(next_obs, info, idx)))))
         if self.autoreset_mode == AutoresetMode.DISABLED:
-            next_obs, _ = self.envs.reset(options={"reset_mask": te | tr})
+            done = te | tr
+            next_obs, reset_info = self.envs.reset(options={"reset_mask": done})
+            if mask_next is not None:
+                m = np.ones_like(mask_next)
+                info_mask(reset_info, self.num_envs, mask_next.shape[1], m)
+                mask_next[done] = m[done]
         return next_obs
 
     def _scale(self, t, r, term, trunc, phantom0):
@@ -354,7 +430,8 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
             ok = ~(phantom0 if t == 0 else term[t - 1] | trunc[t - 1])
         return self.reward_scaler.scale(np.asarray(r, np.float64), done, ok)
 
-    def _finish(self, obs, act, logp, raw_rew, rew, term, trunc, value, next_fix) -> Rollout:
+    def _finish(self, obs, act, logp, raw_rew, rew, term, trunc, value, next_fix,
+                mask=None) -> Rollout:
         """Derive valid, next_value and the episode statistics; check the policy's outputs."""
         done = term | trunc
         valid = np.ones_like(done)
@@ -376,10 +453,17 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``; None be
         if self.space_info.discrete and (act.min() < 0 or act.max() >= self.space_info.n_actions):
             raise ValueError(f"act_fn's action must lie in [0, {self.space_info.n_actions}); got "
                              f"values from {act.min()} to {act.max()}")
+        if mask is not None:
+            took = np.take_along_axis(mask[:-1], act[..., None], axis=2)[..., 0]
+            if not took.all():
+                t, i = (int(x[0]) for x in np.nonzero(~took))
+                raise ValueError(f"act_fn took action {int(act[t, i])} of environment {i} at "
+                                 f"rollout step {t}, which its action mask forbids")
         ep_ret, ep_len, self._ep_ret, self._ep_len = episode_stats(
             raw_rew, valid, done, self._ep_ret, self._ep_len)
         return Rollout(obs=obs[:-1], act=act, logp=logp,
                        rew=raw_rew.astype(self.dtype) if rew is None else rew,
                        terminated=term, truncated=trunc, value=value, next_value=next_value,
                        valid=valid, last_obs=obs[-1], episode_returns=ep_ret,
-                       episode_lengths=ep_len)
+                       episode_lengths=ep_len, mask=None if mask is None else mask[:-1],
+                       last_mask=None if mask is None else mask[-1])

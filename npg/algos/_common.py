@@ -153,7 +153,7 @@ def make_optimizer(config: PGConfig, lr: float):
 
 # ------------------------------------------------------------------------------ losses
 
-def policy_terms(discrete: bool, dist, act, onehot=None):
+def policy_terms(discrete: bool, dist, act, onehot=None, mask=None):
     """Per-sample log pi(a_b|s_b) [B], entropy H_b [B], and ``d_dist(d_logp, d_ent)``, the
     chain rule from the per-sample loss derivatives to the distribution parameters, from one
     evaluation of the distribution.
@@ -169,9 +169,15 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
     ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
     ``onehot`` [B, A] may be passed precomputed (PPO reuses it across epochs). The inputs are
     trusted: callers validate the batch once.
+    Action mask ``mask`` [B, A] bool (categorical only): the logits become
+    z' = where(mask, z, MASK_LOGIT) (``categorical.mask_logits``), so pi' = softmax(z') is 0
+    exactly on masked actions, and d z'/d z = mask: the gradient is the unmasked formulas at
+    z' times the mask, exactly 0 on every masked logit.
     """
     if discrete:
         xp = get_xp(dist)
+        if mask is not None:
+            dist = xp.where(mask, dist, xp.asarray(categorical.MASK_LOGIT, dtype=dist.dtype))
         if onehot is None:
             onehot = categorical.one_hot(act, dist.shape[-1], dist.dtype)
         log_pi = categorical._log_softmax(dist)
@@ -183,7 +189,7 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
             d = d_logp[:, None] * (onehot - pi)
             if d_ent is not None:
                 d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
-            return d
+            return d if mask is None else xp.where(mask, d, xp.zeros_like(d))
         return logp, ent, d_dist
     if len(dist) == 3:                                   # gSDE: (mean, phi, log_std [H, K])
         logp, ent, d_dist = sde.terms(*dist, act)
@@ -202,7 +208,7 @@ def policy_terms(discrete: bool, dist, act, onehot=None):
     return logp, ent, d_dist
 
 
-def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float):
+def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float, mask=None):
     """The actor's loss at the distribution parameters and its gradient there.
 
         L_pi = -(1/B) sum_b A_b log pi(a_b|s_b) - ent_coef (1/B) sum_b H(pi(.|s_b))
@@ -210,7 +216,7 @@ def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float):
 
     Returns ``(loss, d_dist_params, stats)``.
     """
-    logp, ent, d_dist = policy_terms(discrete, dist, act)
+    logp, ent, d_dist = policy_terms(discrete, dist, act, mask=mask)
     loss, d_logp = policy_gradient_loss(logp, adv)
     stats = {"policy_loss": float(loss), "entropy": float(get_xp(ent).mean(ent))}
     d_ent = None
@@ -221,13 +227,15 @@ def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float):
     return loss, d_dist(d_logp, d_ent), stats
 
 
-def actor_loss_and_grad(policy, discrete: bool, params, obs, act, adv, ent_coef: float = 0.0):
+def actor_loss_and_grad(policy, discrete: bool, params, obs, act, adv, ent_coef: float = 0.0,
+                        mask=None):
     """L_pi(theta) (see ``actor_loss_terms``) and grad_theta L_pi = vjp(d L_pi / d dist).
 
-    obs [B, D], act [B] or [B, K], adv [B] (constants). Returns ``(loss, grads, stats)``.
+    obs [B, D], act [B] or [B, K], adv [B] (constants), mask [B, A] bool or None (legal
+    actions; see ``policy_terms``). Returns ``(loss, grads, stats)``.
     """
     dist, vjp = policy.forward(params, obs)
-    loss, d_dist, stats = actor_loss_terms(discrete, dist, act, adv, ent_coef)
+    loss, d_dist, stats = actor_loss_terms(discrete, dist, act, adv, ent_coef, mask)
     return loss, vjp(d_dist), stats
 
 
@@ -294,7 +302,7 @@ def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
     xp, dt = get_xp(like), like.dtype
     out = {}
     for name, k in keys.items():
-        if name == "act" and discrete:
+        if (name == "act" and discrete) or name == "mask":
             out[name] = xp.asarray(flat[k])
             continue
         out[name] = xp.asarray(flat[k], dtype=dt)

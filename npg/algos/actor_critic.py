@@ -176,13 +176,14 @@ class ActorCritic(Algorithm):
         if not c.shared:
             loss, g_pi, stats = actor_loss_and_grad(self.policy, self.spec.discrete,
                                                     params["policy"], obs, act, adv,
-                                                    c.ent_coef)
+                                                    c.ent_coef, batch.get("mask"))
             loss_v, g_v = critic_loss_and_grad(self.critic, params["critic"], obs, y,
                                                c.vf_coef)
             stats["value_loss"] = float(loss_v) / c.vf_coef if c.vf_coef else 0.0
             return loss + loss_v, {"policy": g_pi, "critic": g_v}, stats
         (logits, v), vjp = self.policy.forward_both(params["policy"], obs)
-        loss, d_logits, stats = actor_loss_terms(True, logits, act, adv, c.ent_coef)
+        loss, d_logits, stats = actor_loss_terms(True, logits, act, adv, c.ent_coef,
+                                                 batch.get("mask"))
         loss_v, d_v = value_loss(v, y)
         stats["value_loss"] = float(loss_v)
         return loss + c.vf_coef * loss_v, {"policy": vjp(d_logits, c.vf_coef * d_v)}, stats
@@ -195,9 +196,10 @@ class ActorCritic(Algorithm):
         adv, ret = advantages_and_targets(rollout, c.gamma, c.gae_lambda, c.n_step)
         flat = rollout.flat(adv=adv, ret=ret)
         like = state["policy"][next(iter(state["policy"]))]
-        return as_batch(like, self.spec.discrete, flat,
-                        {"obs": "obs", "act": "act", "adv": "adv", "ret": "ret",
-                         "value": "value"})
+        keys = {"obs": "obs", "act": "act", "adv": "adv", "ret": "ret", "value": "value"}
+        if "mask" in flat:                                  # legal actions [B, A]
+            keys["mask"] = "mask"
+        return as_batch(like, self.spec.discrete, flat, keys)
 
     def update(self, state, rollout, progress, rng):
         """One gradient step on the rollout's valid steps. Returns ``(state, stats)``."""

@@ -267,15 +267,20 @@ class Algorithm:
             return obs
         return xp.asarray(to_numpy(obs) if get_xp(obs) is not xp else obs, dtype=like.dtype)
 
-    def act(self, state, obs, rng, deterministic: bool = False):
+    def act(self, state, obs, rng, deterministic: bool = False, mask=None):
         """Actions for a batch of observations ``obs [M, D]`` with one policy forward pass.
 
         Returns ``(env_action, action, logp)`` as NumPy arrays: ``action`` [M] int64 or [M, K]
         (the unclipped Gaussian sample, whose log-probability ``logp`` [M] is), and
         ``env_action``, the action for the environment (Gaussian actions clipped to the
         bounds). ``deterministic=True`` takes the mode (argmax / mean) instead of sampling.
+        ``mask`` [M, A] bool (Discrete actions): only the True actions are legal; the policy
+        is pi(a) = softmax(mask_logits(z, mask))_a, so masked actions have probability 0 and
+        are never drawn or chosen as the mode (``check_action_mask`` validates it).
         """
         dist = self._dist_params(state["policy"], obs)
+        if mask is not None:
+            dist = categorical.mask_logits(dist, self.action_mask(mask, dist))
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))
@@ -290,6 +295,25 @@ class Algorithm:
         a = to_numpy(a)
         low, high = self.spec.act_low, self.spec.act_high
         return np.clip(a, low, high).astype(a.dtype, copy=False), a, lp
+
+    def action_mask(self, mask, like):
+        """``mask`` as a bool array [M, A] on the module of ``like`` (logits [M, A]); TypeError
+        for continuous actions or a non-bool mask, ValueError naming the first row with no
+        legal action or a wrong shape."""
+        if not self.spec.discrete:
+            raise TypeError("an action mask needs a Discrete action space; this algorithm's "
+                            "actions are continuous")
+        m = np.asarray(to_numpy(mask))
+        if m.dtype != np.bool_:
+            raise TypeError(f"mask must be a boolean array [M, {self.spec.n_actions}]; got "
+                            f"dtype {m.dtype}")
+        if m.shape != tuple(like.shape):
+            raise ValueError(f"mask must have shape {tuple(like.shape)} (one flag per action of "
+                             f"each observation); got {m.shape}")
+        bad = ~m.any(axis=1)
+        if bad.any():
+            raise ValueError(f"mask row {int(np.flatnonzero(bad)[0])} allows no action")
+        return get_xp(like).asarray(m)
 
     def value(self, state, obs):
         """V(obs) [M] as a NumPy array from ``self.critic``, or None without a critic."""

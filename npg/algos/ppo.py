@@ -178,7 +178,7 @@ class PPO(Algorithm):
     def _fast_numpy(self, params) -> bool:
         return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
 
-    def act(self, state, obs, rng, deterministic=False, noise=None):
+    def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
         """``Algorithm.act``; for NumPy categorical actors through ``ppo_fast.act_categorical``
         (the same operations and draws without the per-call dispatch: bitwise equal).
 
@@ -188,8 +188,8 @@ class PPO(Algorithm):
         params = state["policy"]
         if self.config.use_sde:
             return self._act_sde(params, obs, rng, deterministic, noise)
-        if not (self.spec.discrete and self._fast_numpy(params)):
-            return super().act(state, obs, rng, deterministic)
+        if mask is not None or not (self.spec.discrete and self._fast_numpy(params)):
+            return super().act(state, obs, rng, deterministic, mask)
         obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
         rng = rng if deterministic else as_generator(rng)
         a, logp = ppo_fast.act_categorical(params, obs, rng, deterministic, self.config.activation)
@@ -212,12 +212,12 @@ class PPO(Algorithm):
         categorical actor with a separate critic, fast path on)."""
         return self.spec.discrete and self._fast_numpy(state["policy"])
 
-    def act_value(self, state, obs, rng):
+    def act_value(self, state, obs, rng, mask=None):
         """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
         observations, in one call of ``ppo_fast.act_value_categorical`` where
         ``fused_acting(state)`` (same draws and numbers as the two calls), else the two calls."""
-        if not self.fused_acting(state):
-            return (*self.act(state, obs, rng), self.value(state, obs))
+        if mask is not None or not self.fused_acting(state):     # masked: the checked act
+            return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
         obs = ppo_fast.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
         a, logp, v = ppo_fast.act_value_categorical(state["policy"], state["critic"], obs,
                                                      as_generator(rng), self.config.activation)
@@ -275,7 +275,7 @@ class PPO(Algorithm):
             dist, pi_vjp = (self._actor(params["policy"], obs, mb["phi_sg"]) if "phi_sg" in mb
                             else self._actor(params["policy"], obs))
             v, v_vjp = self._critic(params["critic"], obs)
-        logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot)
+        logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot, mb.get("mask"))
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
         loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
         loss_h, d_ent = _entropy_loss(ent)
@@ -313,6 +313,8 @@ class PPO(Algorithm):
         if self.spec.discrete:
             batch["act"] = xp.asarray(flat["act"])
             batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
+            if "mask" in flat:                      # legal actions [B, A] (masked rollouts)
+                batch["mask"] = xp.asarray(flat["mask"])
         else:
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch
@@ -388,8 +390,9 @@ class PPO(Algorithm):
             raise ValueError("rollout has no valid steps to learn from")
         layout = FlatLayout.of({net: state[net] for net in self.nets})
         theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
-        loop = (ppo_compiled.inner_loop if self.fast_path and ppo_fast.applies(self, theta)
-                else self._inner_loop)
+        compiled = (self.fast_path and "mask" not in batch  # masked: the reference loop
+                    and ppo_fast.applies(self, theta))
+        loop = ppo_compiled.inner_loop if compiled else self._inner_loop
         theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
                                                         clip, rng)
         state = dict(state)

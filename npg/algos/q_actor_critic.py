@@ -111,7 +111,8 @@ class QActorCritic(Algorithm):
         batch: obs [B, D], act [B], adv [B] (actor weights), ret [B] (critic targets).
         Returns ``(loss, {"policy": grads, "critic": grads}, stats)``."""
         loss, g_pi, stats = actor_loss_and_grad(self.policy, True, params["policy"],
-                                                batch["obs"], batch["act"], batch["adv"])
+                                                batch["obs"], batch["act"], batch["adv"],
+                                                mask=batch.get("mask"))
         loss_q, g_q = self.critic.loss_grad(params["critic"], batch["obs"], batch["act"],
                                             batch["ret"])
         stats["value_loss"] = float(loss_q)
@@ -135,8 +136,10 @@ class QActorCritic(Algorithm):
         adv = q - rollout.value if c.baseline else q
         flat = rollout.flat(adv=adv, ret=y)
         like = state["policy"][next(iter(state["policy"]))]
-        return as_batch(like, True, flat, {"obs": "obs", "act": "act", "adv": "adv",
-                                           "ret": "ret"})
+        keys = {"obs": "obs", "act": "act", "adv": "adv", "ret": "ret"}
+        if "mask" in flat:                                  # legal actions [B, A]
+            keys["mask"] = "mask"
+        return as_batch(like, True, flat, keys)
 
     def update(self, state, rollout, progress, rng):
         """One step of actor and critic on the rollout's valid steps; ``(state, stats)``."""

@@ -193,6 +193,10 @@ class Reinforce(Algorithm):
         if self.critic is not None and rollout.next_value is None:
             raise ValueError("rollout must carry next_value with baseline='value' (collect "
                              "with value_fn=algo.value)")
+        if getattr(rollout, "mask", None) is not None:      # legal actions [T, N, A]
+            keys = keys + ("mask",)
+            if "mask" not in pending:
+                pending = {**pending, "mask": np.zeros((0,) + rollout.mask.shape[1:], bool)}
         buf = {k: np.concatenate([pending[k], np.asarray(getattr(rollout, k),
                                                           dtype=pending[k].dtype)])
                for k in keys}
@@ -229,8 +233,11 @@ class Reinforce(Algorithm):
         w = ret - base
         if c.returns == "reward_to_go" and c.discount_weighting:
             w = c.gamma ** k[used].astype(np.float64) * w
-        return {"obs": buf["obs"][used], "act": buf["act"][used], "w": w, "ret": ret,
-                "G": G[used]}
+        out = {"obs": buf["obs"][used], "act": buf["act"][used], "w": w, "ret": ret,
+               "G": G[used]}
+        if "mask" in buf:
+            out["mask"] = buf["mask"][used]
+        return out
 
     # ------------------------------------------------------------------ loss and update
     def loss_and_grad(self, params, batch):
@@ -242,7 +249,7 @@ class Reinforce(Algorithm):
         """
         loss, g_pi, stats = actor_loss_and_grad(self.policy, self.spec.discrete,
                                                 params["policy"], batch["obs"], batch["act"],
-                                                batch["w"])
+                                                batch["w"], mask=batch.get("mask"))
         grads = {"policy": g_pi}
         if self.critic is not None:
             loss_v, grads["critic"] = critic_loss_and_grad(self.critic, params["critic"],
@@ -265,8 +272,10 @@ class Reinforce(Algorithm):
             return new, {"n_episodes": 0, "n_samples": 0}
         t = self.targets(state, buf, used)
         like = state["policy"][next(iter(state["policy"]))]
-        batch = as_batch(like, self.spec.discrete, t,
-                         {"obs": "obs", "act": "act", "w": "w", "G": "G"})
+        keys = {"obs": "obs", "act": "act", "w": "w", "G": "G"}
+        if "mask" in t:                                     # legal actions [B, A]
+            keys["mask"] = "mask"
+        batch = as_batch(like, self.spec.discrete, t, keys)
         params = {k: state[k] for k in ("policy", "critic") if k in state}
         loss, grads, stats = self.loss_and_grad(params, batch)
         lrs = {"policy": c.lr, "critic": c.critic_lr}
