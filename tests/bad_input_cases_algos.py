@@ -23,6 +23,8 @@ def _kind(cls, f):
         return "hidden"
     if f.name in ("sde_sample_freq", "n_step"):
         return "int_or_special"
+    if f.name == "batch_size":                      # an int, or None for the whole rollout
+        return "int"
     if isinstance(d, int):
         return "int"
     return "real"
@@ -40,7 +42,8 @@ _BAD = {
     "hidden": (("(0,)", (0,), ValueError), ("'64'", "64", TypeError), ("(2.5,)", (2.5,), TypeError),
                ("(True,)", (True,), TypeError)),
 }
-_OPTIONAL = {"clip_range_vf", "max_grad_norm", "target_kl", "n_step"}   # None is legal
+_OPTIONAL = {"clip_range_vf", "max_grad_norm", "target_kl", "n_step",    # None is legal
+             "batch_size"}
 # fields whose legal range includes -1 or 0 (the sweep's "-1"/"0" would be legal there)
 _NONNEG = {"ent_coef", "vf_coef", "log_std_init"}
 

@@ -96,11 +96,11 @@ def test_look_up_commands(tmp_path):
     p = npg("--version", cwd=tmp_path)
     assert p.stdout.startswith("npg ")
     text = npg("config", "ppo", cwd=tmp_path).stdout
-    assert "batch_size = 256" in text and "minibatch size" in text and "use_sde = False" in text
+    assert "batch_size = None" in text and "minibatch size" in text and "use_sde = False" in text
     text = npg("check-env", "CartPole-v1", cwd=tmp_path).stdout
     assert "gymnasium's env checker: passed" in text and "npg: supported" in text
-    text = npg("check-env", "Blackjack-v1", cwd=tmp_path).stdout
-    assert "npg: not supported: observation space Tuple" in text
+    text = npg("check-env", "Blackjack-v1", cwd=tmp_path).stdout   # Tuple observations
+    assert "npg: supported: observations encoded to 45 features" in text
 
 
 def test_presets_are_picked_and_overridden_in_order(tmp_path):

@@ -22,8 +22,11 @@ class PPOConfig(AlgoConfig):
     n_steps: int = 32            T steps per environment per rollout.
     gamma: float = 0.98          discount.
     gae_lambda: float = 0.8      GAE lambda in [0, 1].
-    batch_size: int = 256        minibatch size (<= n_envs * n_steps); the B valid steps are
-                                 split into ceil(B / batch_size) near-equal minibatches.
+    batch_size: int | None = None    minibatch size (<= n_envs * n_steps); the B valid steps
+                                 are split into ceil(B / batch_size) near-equal minibatches.
+                                 None (the default): one minibatch of the whole rollout,
+                                 n_envs * n_steps (256 at the defaults), so that changing
+                                 n_envs or n_steps alone keeps a valid config.
     n_epochs: int = 20           passes over the rollout per update.
     lr: float = 1e-3             Adam learning rate at progress 0.
     anneal_lr: bool = True       lr_k = lr (1 - progress).
@@ -59,7 +62,7 @@ class PPOConfig(AlgoConfig):
     n_steps: int = 32
     gamma: float = 0.98
     gae_lambda: float = 0.8
-    batch_size: int = 256
+    batch_size: int | None = None
     n_epochs: int = 20
     lr: float = 1e-3
     anneal_lr: bool = True
@@ -80,6 +83,8 @@ class PPOConfig(AlgoConfig):
     def __post_init__(self):
         super().__post_init__()
         self.gae_lambda = check_unit_interval("gae_lambda", self.gae_lambda)
+        if self.batch_size is None:
+            self.batch_size = self.n_envs * self.n_steps
         self.batch_size = check_positive_int("batch_size", self.batch_size)
         self.n_epochs = check_positive_int("n_epochs", self.n_epochs)
         self.lr = check_positive_field("lr", self.lr)
