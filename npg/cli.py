@@ -5,6 +5,9 @@
     npg resume DIR [--steps N]                  # continue a run exactly where it stopped
     npg eval DIR --episodes K [--stochastic] [--seed S]
     npg plot DIR [--out PNG]
+    npg sweep DIR --grid lr=1e-3,3e-4 --seeds 10    # many runs (npg.sweep; docs/sweeps.md)
+    npg compare DIR                             # IQM, bootstrap intervals, profiles
+    npg config ALGO | npg info DIR | npg check-env ID
 
 ``train`` draws a progress bar, writes ``episodes.csv``/``updates.csv`` and checkpoints
 (``ckpt-NNNNNNNN/``, see ``npg.checkpoint``) into DIR, evaluates the final policy and prints a
@@ -31,7 +34,8 @@ import time
 __all__ = ["main", "parse_set", "COMMANDS"]
 
 DEFAULT_ENV, DEFAULT_ALGO, DEFAULT_STEPS = "CartPole-v1", "ppo", 50_000
-COMMANDS = ("train", "resume", "eval", "plot", "config", "info", "check-env")
+COMMANDS = ("train", "resume", "eval", "plot", "config", "info", "check-env", "sweep",
+            "compare")
 _LITERALS = {"true": True, "false": False, "none": None, "null": None}
 
 
@@ -117,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     ce = sub.add_parser("check-env", parents=[common],
                         help="run gymnasium's env checker; say whether npg supports the spaces")
     ce.add_argument("env")
+    from .sweep import cli as sweep_cli
+    sweep_cli.add_parser(sub, parents=[common])
     return p
 
 
@@ -314,7 +320,8 @@ def main(argv=None, out=None) -> int:
     parser = _parser()
     a = parser.parse_args(argv)
     run = {"train": _train, "resume": _resume, "eval": _eval, "plot": _plot,
-           "config": _tool, "info": _tool, "check-env": _tool}[a.command]
+           "config": _tool, "info": _tool, "check-env": _tool,
+           "sweep": _sweep_cli, "compare": _sweep_cli}[a.command]
     try:
         for module in a.imports:                   # explicit user input: may register envs
             _import(module)
@@ -332,6 +339,11 @@ def main(argv=None, out=None) -> int:
         if a.debug:
             raise
         parser.exit(2, f"npg {a.command}: error: {_one_line(err)}\n")
+
+
+def _sweep_cli(a, out) -> int:
+    from .sweep import cli as sweep_cli
+    return sweep_cli.run(a, out)
 
 
 def _one_line(err: BaseException) -> str:
