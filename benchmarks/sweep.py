@@ -5,8 +5,8 @@ per-job overhead of the pool and of Ray measured on jobs of a single update.
     python benchmarks/sweep.py [--steps 10000] [--seeds 5] [--workers N] [--no-ray]
 
 Every backend runs the same plan into its own sweep directory (under a temporary directory);
-the Ray cluster is started once (its start-up time is printed apart) and reused for both Ray
-rows. The per-job overhead is (backend wall x workers / jobs) - (serial wall / jobs) on 20 jobs
+the pool and the Ray cluster are each started once (their start-up times are printed apart)
+and reused for both of their rows. The per-job overhead is (backend wall x workers / jobs) - (serial wall / jobs) on 20 jobs
 of 32 env steps each: what starting, shipping and collecting one job costs beyond training it.
 """
 
@@ -19,7 +19,7 @@ import tempfile
 import time
 
 from npg.sweep import make_plan, run_sweep
-from npg.sweep.backends import default_workers, make_backend
+from npg.sweep.backends import default_workers, make_backend, worker_threads
 
 
 def _time(plan, backend, root, name, workers):
@@ -54,9 +54,16 @@ def main(argv=None):
         serial = _time(plan, "serial", root, "serial", None)
         serial_tiny = _time(tiny, "serial", root, "serial-tiny", None)
         rows.append(("serial", serial, None))
-        pool = _time(plan, "pool", root, "pool", workers)
-        pool_tiny = _time(tiny, "pool", root, "pool-tiny", workers)
-        rows.append(("pool", pool, pool_tiny))
+        t0 = time.perf_counter()
+        pool_be = make_backend("pool", workers=workers)
+        pool_be.call(worker_threads)          # spawned and imported: as Ray's workers are
+        print(f"pool start (spawn {workers} workers, import numpy/numba): "
+              f"{time.perf_counter() - t0:.1f} s")
+        try:
+            rows.append(("pool", _time(plan, pool_be, root, "pool", None),
+                         _time(tiny, pool_be, root, "pool-tiny", None)))
+        finally:
+            pool_be.close()
         if not a.no_ray:
             try:
                 t0 = time.perf_counter()
