@@ -32,7 +32,7 @@ from ._checks import check_positive_int
 from .algos import get_algorithm, make_config
 from .envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
 from .envs.ids import check_env_id
-from .envs.spaces import action_decoder, batch_encoder, single_spaces
+from .envs.spaces import MASK_OBS_KEY, action_decoder, batch_encoder, single_spaces
 from .evaluation import check_seed
 from .interrupt import TrainingInterrupted, deferred_interrupt
 from .logger import CSVLogger
@@ -218,10 +218,13 @@ class Agent:
         mean); otherwise actions are sampled with ``rng`` (a Generator; default the agent's own
         predict stream, saved with it). ``action_mask`` (Discrete actions): bool ``[A]`` for
         one observation or ``[M, A]`` for a batch, True on the legal actions; only those are
-        chosen (e.g. ``info["action_mask"]`` of the environment's last step).
+        chosen (e.g. ``info["action_mask"]`` of the environment's last step; for a Dict
+        observation with an "action_mask" entry that entry, unless ``action_mask`` is given).
         """
         x, single = self.policy_obs(obs)
         kw = {}
+        if action_mask is None and isinstance(obs, dict) and MASK_OBS_KEY in obs:
+            action_mask = np.asarray(obs[MASK_OBS_KEY]).astype(bool)   # a Dict obs's own mask
         if action_mask is not None:
             m = np.asarray(action_mask)
             kw["mask"] = m[None] if single and m.ndim == 1 else m

@@ -33,7 +33,8 @@ from .backend import to_numpy
 from .envs.episodes import episode_stats
 from .envs.make import autoreset_mode_of
 from .envs.normalize import ObsNormalizer, RewardScaler
-from .envs.spaces import action_decoder, obs_encoder, single_spaces, space_info
+from .envs.spaces import (action_decoder, has_mask_key, obs_encoder, obs_mask, single_spaces,
+                          space_info)
 
 __all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn", "MASK_KEY", "info_mask"]
 
@@ -201,6 +202,7 @@ class Collector:
         obs_space, act_space = single_spaces(envs)
         self._encode = obs_encoder(obs_space)
         self._decode = action_decoder(act_space)
+        self._mask_in_obs = has_mask_key(obs_space) and self.space_info.discrete
         self._raw = None           # [N, D] float64 encoded, un-normalised current observations
         self._mask = None          # [N, A] bool action mask of the current observations, or None
         self.total_env_steps = 0
@@ -214,7 +216,7 @@ class Collector:
         self._mask = None
         if self.space_info.discrete:
             m = np.empty((N, self.space_info.n_actions), bool)
-            if info_mask(info, N, self.space_info.n_actions, m):
+            if self._read_mask(obs, info, m):
                 self._mask = m
         if self.obs_normalizer is not None:
             self.obs_normalizer.observe(self._raw)
@@ -298,6 +300,15 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             self.reward_scaler.ret = carry["scaler_return"].copy()
 
     # ---------------------------------------------------------------- collection
+    def _read_mask(self, obs, info, out: np.ndarray) -> bool:
+        """The action masks [N, A] of the vector observations ``obs`` into ``out``: from the
+        Dict observation's "action_mask" entry, else from ``info["action_mask"]``; False when
+        the environment gives none."""
+        if self._mask_in_obs:
+            out[...] = obs_mask(obs, self.num_envs, self.space_info.n_actions)
+            return True
+        return info_mask(info, self.num_envs, self.space_info.n_actions, out)
+
     def _policy_obs(self, raw: np.ndarray, out: np.ndarray) -> np.ndarray:
         if self.obs_normalizer is None:
             out[...] = raw
@@ -317,7 +328,8 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
         """Run ``n_steps`` vector steps and return the ``Rollout`` ``[T = n_steps, N]``.
 
         act_fn(obs [N, D]) -> (env_action, action, logp [N]), or, when the environment gives
-            an action mask (``info["action_mask"]`` at reset), act_fn(obs, mask [N, A] bool),
+            an action mask (``info["action_mask"]`` at reset, or a Dict observation's
+            "action_mask" entry), act_fn(obs, mask [N, A] bool),
             which must take legal actions only: ``env_action`` goes to the
             environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
             bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
@@ -380,7 +392,7 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             act[t], logp[t] = a, lp
             next_obs, r, te, tr, info = step(decode(to_numpy(env_a)))
             term[t], trunc[t], raw_rew[t] = te, tr, r
-            if mask is not None and not info_mask(info, N, spec.n_actions, mask[t + 1]):
+            if mask is not None and not self._read_mask(next_obs, info, mask[t + 1]):
                 mask[t + 1] = True
             if not next_step and (te.any() or tr.any()):
                 next_obs = self._autoreset(t, next_obs, te, tr, info, value_fn, next_fix,
@@ -417,7 +429,7 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             next_obs, reset_info = self.envs.reset(options={"reset_mask": done})
             if mask_next is not None:
                 m = np.ones_like(mask_next)
-                info_mask(reset_info, self.num_envs, mask_next.shape[1], m)
+                self._read_mask(next_obs, reset_info, m)
                 mask_next[done] = m[done]
         return next_obs
 

@@ -317,3 +317,46 @@ def test_reinforce_masked_batch_carries_the_mask():
     state2, stats = algo.update(state, r, 0.0, 0)
     assert state2["pending"]["mask"].shape[1:] == (2, A)
     assert stats["n_samples"] > 0 and np.isfinite(stats["loss"])
+
+
+# ------------------------------------------------------------------------------ Dict key
+
+class DictMaskedLine(MaskedLine):
+    """MaskedLine with the mask inside a Dict observation instead of info."""
+
+    observation_space = spaces.Dict({"pos": spaces.Box(0.0, 1.0, (L,), np.float64),
+                                     "action_mask": spaces.MultiBinary(A)})
+
+    def _out(self):
+        o, info = super()._out()
+        return {"pos": o, "action_mask": info["action_mask"].astype(np.int8)}, {}
+
+
+@pytest.mark.parametrize("mode", [AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP,
+                                  AutoresetMode.DISABLED])
+def test_dict_obs_mask_key_is_the_mask_not_an_observation(mode):
+    envs = make_vec_env(lambda: DictMaskedLine(), 3, seed=0, autoreset_mode=mode)
+    assert space_info(envs).obs_dim == L                 # the mask is not encoded
+    c = Collector(envs)
+    r = c.collect(uniform_act(np.random.default_rng(2)), None, 25)
+    assert r.obs.shape == (25, 3, L)
+    assert np.array_equal(r.mask[r.valid], legal_of_obs(r.obs)[r.valid])
+    assert np.take_along_axis(r.mask, r.act[..., None], axis=2).all()
+
+
+def test_dict_obs_mask_key_predict_uses_it():
+    agent = Agent(lambda: DictMaskedLine(), algo="ppo",
+                  config={"n_envs": 2, "n_steps": 16, "batch_size": 32, "n_epochs": 1}, seed=0)
+    agent.learn(64, progress=False)
+    env = DictMaskedLine()
+    for s in range(L - 1):
+        env.s = s
+        o, _ = env._out()
+        for _ in range(5):
+            assert o["action_mask"][int(agent.predict(o, deterministic=False))]
+
+
+def test_dict_obs_only_a_mask_is_rejected():
+    from npg.envs.spaces import policy_obs_space
+    with pytest.raises(ValueError, match="only an action mask"):
+        policy_obs_space(spaces.Dict({"action_mask": spaces.MultiBinary(3)}))

@@ -15,6 +15,9 @@ Actions
 Everything else (Text, Graph, Sequence, OneOf observations; MultiDiscrete, MultiBinary, Dict and
 Tuple actions) raises a ``TypeError`` that names the space and lists what is supported.
 
+A Dict observation with an ``"action_mask"`` key (``MASK_OBS_KEY``) is encoded without it: the
+mask is not an observation but the set of legal actions, carried by ``npg.rollout.Collector``.
+
 ``space_info(env)`` answers the questions a policy constructor asks: ``obs_dim``, and
 ``n_actions`` (discrete) or ``act_dim`` with ``act_low``/``act_high`` (continuous).
 """
@@ -28,7 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 __all__ = ["SpaceInfo", "space_info", "obs_encoder", "batch_encoder", "action_decoder",
-           "clip_action",
+           "clip_action", "MASK_OBS_KEY", "has_mask_key", "policy_obs_space", "obs_mask",
            "SUPPORTED_OBS", "SUPPORTED_ACT"]
 
 SUPPORTED_OBS = ("Discrete (one-hot encoded), Box (flattened), MultiBinary, MultiDiscrete "
@@ -54,6 +57,38 @@ def _check_obs_space(space) -> None:
             _check_obs_space(sub)
         return
     raise _unsupported("observation", space, SUPPORTED_OBS)
+
+
+MASK_OBS_KEY = "action_mask"
+"""A Dict observation's key holding the action mask (bool/0-1 [A], True = legal): it is not part
+of the encoded observation; the collector carries it as the rollout's mask."""
+
+
+def has_mask_key(space) -> bool:
+    """True for a Dict observation space with an ``"action_mask"`` entry."""
+    return isinstance(space, spaces.Dict) and MASK_OBS_KEY in space.spaces
+
+
+def policy_obs_space(space):
+    """The part of an observation space that the policy sees: a Dict without its
+    ``"action_mask"`` entry (ValueError if nothing else is left), any other space as is."""
+    if not has_mask_key(space):
+        return space
+    rest = {k: v for k, v in space.spaces.items() if k != MASK_OBS_KEY}
+    if not rest:
+        raise ValueError(f"observation space {space!r} holds only an action mask; it needs at "
+                         f"least one other entry for the policy to observe")
+    return spaces.Dict(rest)
+
+
+def obs_mask(obs, n: int, n_actions: int) -> np.ndarray:
+    """The ``"action_mask"`` entry of a batch of n Dict observations as bool [n, A] (nonzero =
+    legal); ValueError naming the expected shape."""
+    m = np.asarray(obs[MASK_OBS_KEY])
+    if m.size != n * n_actions:
+        raise ValueError(f"observation[{MASK_OBS_KEY!r}] must hold {n_actions} flags per "
+                         f"observation ([{n}, {n_actions}]); got shape {m.shape}")
+    return m.reshape(n, n_actions).astype(bool)
 
 
 def _parts(space) -> list:
@@ -127,6 +162,7 @@ def space_info(env) -> SpaceInfo:
     (4, 2)
     """
     obs, act = single_spaces(env)
+    obs = policy_obs_space(obs)
     _check_obs_space(obs)
     _check_act_space(act)
     if isinstance(obs, spaces.Discrete):
@@ -152,6 +188,7 @@ def obs_encoder(space, dtype=np.float64) -> Callable[[np.ndarray, np.ndarray], n
     ``out`` is a preallocated ``[N, D]`` array (a row block of the rollout buffer), so encoding
     costs no allocation on the hot path (composite spaces: one per part).
     """
+    space = policy_obs_space(space)
     _check_obs_space(space)
     if isinstance(space, (spaces.MultiBinary, spaces.MultiDiscrete, spaces.Dict, spaces.Tuple)):
         return _composite_encoder(space)
@@ -206,7 +243,7 @@ def batch_encoder(space) -> Callable:
     them: one observation (``single`` True, M = 1) or a batch ``[M, ...]`` (for Dict and Tuple
     spaces the vector env's dict or tuple of ``[M, ...]`` arrays); ValueError naming the
     expected shapes otherwise."""
-    enc, dim = obs_encoder(space), _obs_dim(space)
+    enc, dim = obs_encoder(space), _obs_dim(policy_obs_space(space))
     if space.shape is None:                                 # Dict / Tuple
         from gymnasium.vector.utils import concatenate, create_empty_array
 
