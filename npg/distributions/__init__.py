@@ -12,3 +12,7 @@ __all__ = ["categorical", "gaussian", "sde"]
 from . import sequence  # noqa: E402  (autoregressive completions: npg.distributions.sequence)
 
 __all__ += ["sequence"]
+
+from . import product  # noqa: E402  (MultiDiscrete / MultiBinary: npg.distributions.product)
+
+__all__ += ["product"]
