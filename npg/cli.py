@@ -72,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", parents=[common],
                        help="train an agent (default: PPO on CartPole-v1)")
     t.add_argument("env", nargs="?", default=DEFAULT_ENV, help="gymnasium environment id")
-    t.add_argument("--algo", default=DEFAULT_ALGO, help="ppo, reinforce, ac, a2c, qac")
+    t.add_argument("--algo", default=DEFAULT_ALGO,
+                   help="an updater of npg.algos.ALGORITHMS: ppo, reinforce, a2c, ac, qac, "
+                        "ac_lambda, ac_avg, vtrace (`npg config ALGO` lists its fields)")
     t.add_argument("--steps", type=int, default=None,
                    help=f"environment steps (default: the preset's, else {DEFAULT_STEPS:,})")
     t.add_argument("--config", default=None, metavar="FILE",
@@ -115,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png)")
     pl.add_argument("--window", type=int, default=20)
     c = sub.add_parser("config", parents=[common], help="list an algorithm's config fields")
-    c.add_argument("algo", help="ppo, reinforce, ac, a2c, qac, ...")
+    c.add_argument("algo", help="ppo, reinforce, a2c, ac, qac, ac_lambda, ac_avg, vtrace")
     i = sub.add_parser("info", parents=[common], help="summarise a run directory")
     i.add_argument("dir")
     ce = sub.add_parser("check-env", parents=[common],

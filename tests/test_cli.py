@@ -155,3 +155,11 @@ def test_version():
     with pytest.raises(SystemExit) as exc:
         cli.main(["--version"], out=io.StringIO())
     assert exc.value.code == 0
+
+
+def test_train_help_lists_every_registered_updater(capsys):
+    from npg.algos import ALGORITHMS
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"], out=io.StringIO())
+    text = " ".join(capsys.readouterr().out.split())
+    assert all(name in text for name in ALGORITHMS)
