@@ -41,7 +41,8 @@ from . import categorical as C
 __all__ = ["check_nvec", "md_split", "md_log_prob", "md_log_prob_grad", "md_entropy",
            "md_entropy_grad", "md_kl", "md_kl_grad", "md_sample", "md_mode",
            "softplus", "sigmoid", "bern_log_prob", "bern_log_prob_grad", "bern_entropy",
-           "bern_entropy_grad", "bern_kl", "bern_kl_grad", "bern_sample", "bern_mode"]
+           "bern_entropy_grad", "bern_kl", "bern_kl_grad", "bern_sample", "bern_mode",
+           "md_terms", "bern_terms"]
 
 
 # ------------------------------------------------------------------------------ checks
@@ -255,3 +256,47 @@ def bern_mode(z):
     """The most probable bits: 1 where z > 0 (p > 1/2), else 0 (ties at 0). int64 [..., K]."""
     _bern_args(z)
     return (z > 0).astype(np.int64)
+
+
+# ------------------------------------------------------------------------------ updater terms
+
+def md_terms(z, a, nvec):
+    """log pi(a) [B], H [B] and ``d_dist(d_logp [B], d_ent [B] or None) -> d L / d z`` for
+    MultiDiscrete logits z [B, sum nvec] and actions a [B, K], from one softmax per block:
+    d L / d z_k = d_logp (onehot(a_k) - pi_k) - d_ent pi_k (log pi_k + H_k) (the chain rule of
+    ``npg.algos._common.policy_terms``, block by block). Inputs are checked once here."""
+    a, nvec = _md_args(z, a, nvec)
+    blocks = []
+    for k, zk in enumerate(_split(z, nvec)):
+        log_pi = C._log_softmax(zk)
+        pi = np.exp(log_pi)
+        blocks.append((C._one_hot(a[..., k], zk.shape[-1], z.dtype), log_pi, pi,
+                       -np.sum(pi * log_pi, axis=-1)))
+    logp = sum(np.sum(oh * lp, axis=-1) for oh, lp, _, _ in blocks)
+    ent = sum(h for *_, h in blocks)
+
+    def d_dist(d_logp, d_ent=None):
+        out = []
+        for oh, lp, pi, h in blocks:
+            d = d_logp[:, None] * (oh - pi)
+            if d_ent is not None:
+                d = d - d_ent[:, None] * (pi * (lp + h[:, None]))
+            out.append(d)
+        return np.concatenate(out, axis=-1)
+    return logp, ent, d_dist
+
+
+def bern_terms(z, a):
+    """log pi(a) [B], H [B] and ``d_dist(d_logp, d_ent)`` for Bernoulli logits z [B, K]:
+    d L / d z = d_logp (a - s) - d_ent z s (1 - s), s = sigmoid(z)."""
+    af = _bern_args(z, a)
+    s, sp = sigmoid(z), softplus(z)
+    logp = np.sum(af * z - sp, axis=-1)
+    ent = np.sum(sp - z * s, axis=-1)
+
+    def d_dist(d_logp, d_ent=None):
+        d = d_logp[:, None] * (af - s)
+        if d_ent is not None:
+            d = d - d_ent[:, None] * (z * s * (1 - s))
+        return d
+    return logp, ent, d_dist

@@ -20,3 +20,7 @@ from .sequence_mlp import LinearSequencePolicy, MLPSequencePolicy, PrefixEncodin
 
 __all__ += ["SequencePolicy", "TabularSequencePolicy", "LinearSequencePolicy",
             "MLPSequencePolicy", "PrefixEncoding", "FrozenSequencePolicy"]
+
+from .product import MLPProductPolicy  # noqa: E402  (MultiDiscrete / MultiBinary actions)
+
+__all__ += ["MLPProductPolicy"]

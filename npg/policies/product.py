@@ -1,0 +1,126 @@
+"""MLP policy for MultiDiscrete and MultiBinary actions: one network, one logit block per action
+dimension (``npg.distributions.product``).
+
+    z = mlp(s) [B, W]           W = sum nvec (MultiDiscrete) or K (MultiBinary)
+    pi(a|s) = prod_k softmax(z_k(s))_{a_k}      or      prod_k Bernoulli(sigmoid(z_k(s)))
+
+Gradient of a weighted log-likelihood (the policy-gradient layer):
+
+    grad_theta sum_b w_b log pi(a_b|s_b) = backprop( w_b * d log pi(a_b|s_b) / d z_b )
+
+with d log pi / d z_k = onehot(a_k) - softmax(z_k) (MultiDiscrete) or a_k - sigmoid(z_k)
+(MultiBinary), and backprop ``npg.nn.mlp_forward``'s vjp. Initialisation as the categorical MLP
+(output gain 0.01: a near-uniform start, Andrychowicz et al. 2021).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from .._checks import check_positive_int
+from ..backend import default_xp
+from ..distributions import product as P
+from ..nn import mlp_forward, mlp_init, resolve_float_dtype
+from .base import as_generator
+from .mlp import _check_activation, _check_bool, check_hidden, mlp_param_shapes
+
+__all__ = ["MLPProductPolicy", "PRODUCT_KINDS"]
+
+PRODUCT_KINDS = ("multi_discrete", "multi_binary")
+
+
+class MLPProductPolicy:
+    """pi(a|s) a product of categoricals (``kind="multi_discrete"``, ``nvec``) or of Bernoullis
+    (``kind="multi_binary"``, ``nvec = (2,) * K``) with logits z = mlp(s).
+
+    Parameters: {"W1": [obs_dim, H_1], "b1", ..., "WL": [H_{L-1}, W], "bL": [W]}.
+    Actions: int64 [B, K].
+    """
+
+    def __init__(self, obs_dim: int, nvec, kind: str = "multi_discrete",
+                 hidden: Sequence[int] = (64, 64), activation: str = "tanh",
+                 orthogonal: bool = False):
+        if kind not in PRODUCT_KINDS:
+            raise ValueError(f"kind must be one of {PRODUCT_KINDS}; got {kind!r}")
+        self.kind = kind
+        self.nvec = P.check_nvec(nvec)
+        if kind == "multi_binary" and any(n != 2 for n in self.nvec):
+            raise ValueError(f"a multi_binary policy has nvec = (2,) * K; got {self.nvec}")
+        self.obs_dim = check_positive_int("obs_dim", obs_dim)
+        self.hidden = check_hidden(hidden)
+        self.activation = _check_activation(activation)
+        self.orthogonal = _check_bool("orthogonal", orthogonal)
+        self.width = sum(self.nvec) if kind == "multi_discrete" else len(self.nvec)
+
+    def __repr__(self):
+        return (f"MLPProductPolicy(obs_dim={self.obs_dim}, nvec={self.nvec}, kind={self.kind!r}, "
+                f"hidden={self.hidden}, activation={self.activation!r})")
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        return (self.obs_dim, *self.hidden, self.width)
+
+    def param_shapes(self):
+        return mlp_param_shapes(self.sizes)
+
+    def init(self, rng, dtype=None, gain: float | None = None, out_gain: float = 0.01):
+        """MLP weights from the Generator (or seed) ``rng``; float64 unless ``dtype``."""
+        return mlp_init(self.sizes, as_generator(rng), self.activation, self.orthogonal, gain,
+                        resolve_float_dtype(default_xp(), dtype), out_gain)
+
+    # ------------------------------------------------------------------ checks
+    def _obs(self, params, obs):
+        obs = np.asarray(obs)
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            raise ValueError(f"obs must have shape [B, {self.obs_dim}]; got {obs.shape}")
+        if not np.all(np.isfinite(obs)):
+            raise ValueError("obs must be finite")
+        return obs.astype(params["W1"].dtype, copy=False)
+
+    def forward(self, params, obs):
+        """Logits z = mlp(obs) [B, W]; ``vjp(d_z [B, W]) -> grads`` (backpropagation)."""
+        z, net_vjp = mlp_forward(params, self._obs(params, obs), self.activation)
+        return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
+
+    def dist_params(self, params, obs):
+        return self.forward(params, obs)[0]
+
+    # ------------------------------------------------------------------ distribution
+    def terms(self, z, act):
+        """(log pi [B], H [B], d_dist) at logits z for actions act [B, K]
+        (``product.md_terms`` / ``product.bern_terms``)."""
+        if self.kind == "multi_discrete":
+            return P.md_terms(z, act, self.nvec)
+        return P.bern_terms(z, act)
+
+    def log_prob(self, params, obs, act):
+        """log pi(a_b | s_b) [B]."""
+        return self.terms(self.dist_params(params, obs), act)[0]
+
+    def entropy(self, params, obs):
+        """H(pi(.|s_b)) [B]."""
+        z = self.dist_params(params, obs)
+        return P.md_entropy(z, self.nvec) if self.kind == "multi_discrete" else P.bern_entropy(z)
+
+    def score_sum(self, params, obs, act, w):
+        """grad_theta sum_b w_b log pi(a_b|s_b) = vjp(w_b d log pi_b / d z_b); w [B]."""
+        z, vjp = self.forward(params, obs)
+        w = np.asarray(w, dtype=z.dtype)
+        if w.shape != (z.shape[0],):
+            raise ValueError(f"w must have shape [{z.shape[0]}]; got {w.shape}")
+        _, _, d_dist = self.terms(z, act)
+        return vjp(d_dist(w))
+
+    def sample(self, params, obs, rng):
+        """a_b ~ pi(.|s_b), int64 [B, K], from the numpy Generator (or seed) ``rng``."""
+        z = self.dist_params(params, obs)
+        rng = as_generator(rng)
+        return (P.md_sample(z, self.nvec, rng) if self.kind == "multi_discrete"
+                else P.bern_sample(z, rng))
+
+    def mode(self, params, obs):
+        """The most probable joint action per observation, int64 [B, K]."""
+        z = self.dist_params(params, obs)
+        return P.md_mode(z, self.nvec) if self.kind == "multi_discrete" else P.bern_mode(z)
