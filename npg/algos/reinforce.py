@@ -171,6 +171,8 @@ class Reinforce(Algorithm):
         out = {"obs": np.zeros((0, N, s.obs_dim), dt), "act": act, "rew": np.zeros((0, N), dt),
                "terminated": np.zeros((0, N), bool), "truncated": np.zeros((0, N), bool),
                "valid": np.zeros((0, N), bool)}
+        if s.discrete:                  # legal actions (all True when the env gives no mask)
+            out["mask"] = np.zeros((0, N, s.n_actions), bool)
         if self.critic is not None:
             out["next_value"] = np.zeros((0, N), dt)
         return out
@@ -193,13 +195,15 @@ class Reinforce(Algorithm):
         if self.critic is not None and rollout.next_value is None:
             raise ValueError("rollout must carry next_value with baseline='value' (collect "
                              "with value_fn=algo.value)")
-        if getattr(rollout, "mask", None) is not None:      # legal actions [T, N, A]
-            keys = keys + ("mask",)
-            if "mask" not in pending:
-                pending = {**pending, "mask": np.zeros((0,) + rollout.mask.shape[1:], bool)}
         buf = {k: np.concatenate([pending[k], np.asarray(getattr(rollout, k),
                                                           dtype=pending[k].dtype)])
                for k in keys}
+        if self.spec.discrete:                              # legal actions [T', N, A]
+            m = getattr(rollout, "mask", None)
+            m = np.ones(rollout.act.shape + (self.spec.n_actions,), bool) if m is None else m
+            old = pending.get("mask", np.ones(pending["act"].shape + (self.spec.n_actions,),
+                                              bool))
+            buf["mask"] = np.concatenate([old, m])
         done = buf["terminated"] | buf["truncated"]
         T = done.shape[0]
         last_end = np.where(done.any(axis=0), T - 1 - np.argmax(done[::-1], axis=0), -1)
@@ -235,7 +239,7 @@ class Reinforce(Algorithm):
             w = c.gamma ** k[used].astype(np.float64) * w
         out = {"obs": buf["obs"][used], "act": buf["act"][used], "w": w, "ret": ret,
                "G": G[used]}
-        if "mask" in buf:
+        if "mask" in buf and not buf["mask"].all():         # masked steps among them
             out["mask"] = buf["mask"][used]
         return out
 
