@@ -355,3 +355,21 @@ def test_masked_run_resumes_bitwise(tmp_path, algo, cfg):
     assert whole.episode_returns == resumed.episode_returns
     assert np.array_equal(whole.collector.carry_state()["mask"],
                           resumed.collector.carry_state()["mask"])
+
+
+def test_ppo_learns_the_shortest_legal_path():
+    """Optimal play on MaskedLine uses the state-dependent "jump": 3 steps from s = 0 and 1, 2
+    from s = 2. PPO learns it with the mask in 8192 steps (measured: seeds 0-2 all optimal)."""
+    agent = Agent(lambda: MaskedLine(), algo="ppo", seed=0,
+                  config={"n_envs": 4, "n_steps": 32, "batch_size": 64, "n_epochs": 4,
+                          "lr": 3e-3}).learn(8192, progress=False)
+    env = MaskedLine()
+    for s0, best in ((0, 3), (1, 3), (2, 2)):
+        env.reset(seed=0)
+        env.s = s0
+        o, info = env._out()
+        for n in range(1, 13):
+            o, _, term, _, info = env.step(agent.predict(o, action_mask=info["action_mask"]))
+            if term:
+                break
+        assert term and n == best, (s0, n)
