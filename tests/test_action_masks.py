@@ -373,3 +373,10 @@ def test_ppo_learns_the_shortest_legal_path():
             if term:
                 break
         assert term and n == best, (s0, n)
+
+
+def test_mask_on_continuous_actions_is_a_type_error():
+    agent = Agent("Pendulum-v1", algo="ppo", config={"n_envs": 1, "n_steps": 8, "batch_size": 8,
+                                                     "use_sde": True}, seed=0)
+    with pytest.raises(TypeError, match="Discrete"):
+        agent.predict(np.zeros(3), action_mask=np.ones(2, bool))

@@ -186,6 +186,8 @@ class PPO(Algorithm):
         a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
         logp is log pi(a | obs) under ``npg.distributions.sde``."""
         params = state["policy"]
+        if mask is not None and not self.spec.discrete:
+            self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
         if self.config.use_sde:
             return self._act_sde(params, obs, rng, deterministic, noise)
         if mask is not None or not (self.spec.discrete and self._fast_numpy(params)):
