@@ -8,6 +8,7 @@ import numpy as np
 
 from ._checks import check_positive_int
 from .envs import make_vec_env
+from .envs.action_masks import info_mask
 from .envs.ids import check_env_id
 from .envs.spaces import single_spaces
 
@@ -70,15 +71,21 @@ def evaluate(agent, n_episodes: int = 10, deterministic: bool = True, seed: int 
 
 
 def _round(agent, envs, env, seed0, m, deterministic, rng, cap):
-    """One round of ``envs.num_envs`` episodes (the first ``m`` counted): (returns, cut)."""
+    """One round of ``envs.num_envs`` episodes (the first ``m`` counted): (returns, cut). An
+    action mask in the environment's ``info`` (``npg.envs.action_masks``) is passed to
+    ``predict``, so masked tasks are evaluated on legal actions only."""
     n = envs.num_envs
-    obs, _ = envs.reset(seed=[seed0 + i for i in range(n)])
+    obs, info = envs.reset(seed=[seed0 + i for i in range(n)])
     ret, running = np.zeros(n), np.zeros(n, bool)
     running[:m] = True
+    n_act = agent.spec.n_actions if agent.spec.discrete else None
+    mask = np.ones((n, n_act), bool) if n_act else None
     for _ in range(cap):
         if not running.any():
             break
-        obs, r, te, tr, _ = envs.step(agent.predict(obs, deterministic, rng))
+        given = n_act is not None and info_mask(info, n, n_act, mask)
+        obs, r, te, tr, info = envs.step(agent.predict(obs, deterministic, rng,
+                                                        action_mask=mask if given else None))
         r = np.asarray(r, np.float64)
         if not np.isfinite(r[running]).all():
             raise ValueError(f"env {env!r} returned a NaN or infinite reward during "

@@ -22,7 +22,6 @@ autoreset flags between ``collect`` calls, so consecutive rollouts continue the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
@@ -30,7 +29,9 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 from ._checks import check_positive_int
 from .backend import to_numpy
+from .envs.action_masks import MASK_KEY, check_mask_rows, info_mask
 from .envs.episodes import episode_stats
+from .envs.rollout_data import Rollout
 from .envs.make import autoreset_mode_of
 from .envs.normalize import ObsNormalizer, RewardScaler
 from .envs.spaces import (action_decoder, has_mask_key, obs_encoder, obs_mask, single_spaces,
@@ -41,115 +42,12 @@ __all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn", "MASK_KE
 ActFn = Callable[[np.ndarray], tuple]            # obs [N, D] -> (env_action, action, logp [N])
 ValueFn = Callable[[np.ndarray], np.ndarray]     # obs [M, D] -> [M]
 
-_STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value", "next_value",
-                "mask")
-MASK_KEY = "action_mask"
-"""The ``info`` key of an environment's action mask (bool [A], True = legal); a gymnasium vector
-env reports it as ``info["action_mask"] [N, A]`` with the presence flags ``info["_action_mask"]``."""
-
-
-@dataclass
-class Rollout:
-    """One rollout of T steps from N environments (NumPy arrays).
-
-    obs         [T, N, D]  observations given to the policy (encoded, normalised if enabled)
-    act         [T, N] int64 (Discrete) or [T, N, K] (Box): the actions whose log-probability
-                is ``logp``, i.e. the *unclipped* Gaussian sample
-    logp        [T, N]     log pi(act[t] | obs[t]) as returned by ``act_fn``
-    rew         [T, N]     rewards following act[t] (scaled if a RewardScaler is used)
-    terminated  [T, N] bool;  truncated [T, N] bool  (both may be True on one step)
-    value       [T, N]     V(obs[t]), or None without a value function
-    next_value  [T, N]     V(real s_{t+1}); 0 where terminated or invalid; None without V
-    valid       [T, N] bool False on phantom autoreset transitions
-    last_obs    [N, D]     the observations after the last step (where the next rollout starts)
-    episode_returns [E] float64, episode_lengths [E] int64: the episodes that finished during
-                this rollout, in the order they finished, from raw (unscaled) rewards; valid
-                steps only.
-    mask        [T, N, A] bool, the legal actions of obs[t] (the mask that came with obs[t]),
-                or None when the environment gives no action mask. All True on phantom steps.
-    last_mask   [N, A] bool, the mask of last_obs, or None.
-    """
-
-    obs: np.ndarray
-    act: np.ndarray
-    logp: np.ndarray
-    rew: np.ndarray
-    terminated: np.ndarray
-    truncated: np.ndarray
-    value: np.ndarray | None
-    next_value: np.ndarray | None
-    valid: np.ndarray
-    last_obs: np.ndarray
-    episode_returns: np.ndarray
-    episode_lengths: np.ndarray
-    mask: np.ndarray | None = None
-    last_mask: np.ndarray | None = None
-
-    @property
-    def env_steps(self) -> int:
-        """T * N: the environment steps this rollout cost, phantom ones included."""
-        return int(self.valid.size)
-
-    @property
-    def n_valid(self) -> int:
-        """B, the number of valid transitions."""
-        return int(np.count_nonzero(self.valid))
-
-    @property
-    def done(self) -> np.ndarray:
-        """[T, N] terminated or truncated: where the trace of an episode ends."""
-        return self.terminated | self.truncated
-
-    def flat(self, **extra: np.ndarray) -> dict[str, np.ndarray]:
-        """The valid steps as a batch: every ``[T, N, ...]`` field becomes ``[B, ...]``.
-
-        ``extra`` adds arrays aligned with the rollout (e.g. ``adv=[T, N]``, ``ret=[T, N]``)
-        selected by the same mask; row b of every output is the same transition.
-        """
-        mask = self.valid
-        out = {k: getattr(self, k)[mask] for k in _STEP_FIELDS if getattr(self, k) is not None}
-        for k, x in extra.items():
-            x = np.asarray(x)
-            if x.shape[:2] != mask.shape:
-                raise ValueError(f"{k} must be aligned with the rollout, shape "
-                                 f"[{mask.shape[0]}, {mask.shape[1]}, ...]; got {x.shape}")
-            out[k] = x[mask]
-        return out
 
 
 def _check_step_output(name: str, x: np.ndarray, shape: tuple) -> None:
     if x.shape != shape:
         want = "[" + ", ".join(str(s) for s in shape) + "]"
         raise ValueError(f"{name} must have shape {want}; got {x.shape}")
-
-
-def info_mask(info, n_envs: int, n_actions: int, out: np.ndarray) -> bool:
-    """Write the action mask of ``info`` (a vector env's step/reset info) into ``out [N, A]``
-    bool: ``info["action_mask"]`` where ``info["_action_mask"]`` says an env gave one, all True
-    for the others. Returns False (``out`` untouched) when no env gave a mask. ValueError when
-    the mask is not ``[N, A]``."""
-    m = info.get(MASK_KEY) if isinstance(info, dict) else None
-    if m is None:
-        return False
-    m = np.asarray(m)
-    if m.shape != (n_envs, n_actions):
-        raise ValueError(f"info[{MASK_KEY!r}] must have shape [{n_envs}, {n_actions}] (one "
-                         f"flag per action of each environment); got {m.shape}")
-    present = info.get("_" + MASK_KEY)
-    out[...] = m.astype(bool, copy=False)
-    if present is not None:
-        out[~np.asarray(present, dtype=bool)] = True
-    return True
-
-
-def check_mask_rows(mask: np.ndarray, t: int, vector_step: int) -> None:
-    """ValueError naming the first environment whose mask ``[N, A]`` allows no action."""
-    bad = ~mask.any(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"the action mask of environment {i} allows no action at rollout step "
-                         f"{t} (vector step {vector_step}): every non-terminal state must have a "
-                         f"legal action (info[{MASK_KEY!r}] is all False)")
 
 
 def _check_act_output(out) -> bool:

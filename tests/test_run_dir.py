@@ -174,3 +174,14 @@ def test_environment_mistakes_name_the_environment(build, error, message):
     with pytest.raises(error, match=message.replace("(", r"\(").replace(")", r"\)")
                        .replace("{", r"\{").replace("}", r"\}")):
         build()
+
+
+def test_evaluation_takes_only_legal_actions_of_a_masked_task():
+    """MaskedLine raises on an illegal action, so an evaluation that ignored the environment's
+    info["action_mask"] would fail; stochastic evaluation of an untrained policy would hit an
+    illegal action within a few steps otherwise."""
+    from npg.envs.masked import MaskedLine
+    a = Agent(lambda: MaskedLine(), "ppo", {"n_envs": 2, "n_steps": 16, "n_epochs": 1,
+                                           "hidden": (8,)}, seed=0)
+    ret = a.evaluate(8, deterministic=False)
+    assert ret.shape == (8,) and np.all((ret == 0) | (ret == 1))

@@ -1,0 +1,82 @@
+"""``Rollout``: one rollout of T steps from N environments as plain NumPy arrays, with the
+time alignment of DESIGN.md (collected by ``npg.rollout.Collector``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Rollout"]
+
+_STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value", "next_value",
+                "mask")
+
+
+@dataclass
+class Rollout:
+    """One rollout of T steps from N environments (NumPy arrays).
+
+    obs         [T, N, D]  observations given to the policy (encoded, normalised if enabled)
+    act         [T, N] int64 (Discrete) or [T, N, K] (Box): the actions whose log-probability
+                is ``logp``, i.e. the *unclipped* Gaussian sample
+    logp        [T, N]     log pi(act[t] | obs[t]) as returned by ``act_fn``
+    rew         [T, N]     rewards following act[t] (scaled if a RewardScaler is used)
+    terminated  [T, N] bool;  truncated [T, N] bool  (both may be True on one step)
+    value       [T, N]     V(obs[t]), or None without a value function
+    next_value  [T, N]     V(real s_{t+1}); 0 where terminated or invalid; None without V
+    valid       [T, N] bool False on phantom autoreset transitions
+    last_obs    [N, D]     the observations after the last step (where the next rollout starts)
+    episode_returns [E] float64, episode_lengths [E] int64: the episodes that finished during
+                this rollout, in the order they finished, from raw (unscaled) rewards; valid
+                steps only.
+    mask        [T, N, A] bool, the legal actions of obs[t] (the mask that came with obs[t]),
+                or None when the environment gives no action mask. All True on phantom steps.
+    last_mask   [N, A] bool, the mask of last_obs, or None.
+    """
+
+    obs: np.ndarray
+    act: np.ndarray
+    logp: np.ndarray
+    rew: np.ndarray
+    terminated: np.ndarray
+    truncated: np.ndarray
+    value: np.ndarray | None
+    next_value: np.ndarray | None
+    valid: np.ndarray
+    last_obs: np.ndarray
+    episode_returns: np.ndarray
+    episode_lengths: np.ndarray
+    mask: np.ndarray | None = None
+    last_mask: np.ndarray | None = None
+
+    @property
+    def env_steps(self) -> int:
+        """T * N: the environment steps this rollout cost, phantom ones included."""
+        return int(self.valid.size)
+
+    @property
+    def n_valid(self) -> int:
+        """B, the number of valid transitions."""
+        return int(np.count_nonzero(self.valid))
+
+    @property
+    def done(self) -> np.ndarray:
+        """[T, N] terminated or truncated: where the trace of an episode ends."""
+        return self.terminated | self.truncated
+
+    def flat(self, **extra: np.ndarray) -> dict[str, np.ndarray]:
+        """The valid steps as a batch: every ``[T, N, ...]`` field becomes ``[B, ...]``.
+
+        ``extra`` adds arrays aligned with the rollout (e.g. ``adv=[T, N]``, ``ret=[T, N]``)
+        selected by the same mask; row b of every output is the same transition.
+        """
+        mask = self.valid
+        out = {k: getattr(self, k)[mask] for k in _STEP_FIELDS if getattr(self, k) is not None}
+        for k, x in extra.items():
+            x = np.asarray(x)
+            if x.shape[:2] != mask.shape:
+                raise ValueError(f"{k} must be aligned with the rollout, shape "
+                                 f"[{mask.shape[0]}, {mask.shape[1]}, ...]; got {x.shape}")
+            out[k] = x[mask]
+        return out
