@@ -28,7 +28,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv
 
-from ._checks import check_positive_int
+from .checks import check_positive_int
 from .algos import get_algorithm, make_config
 from .envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
 from .envs.ids import check_env_id

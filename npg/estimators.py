@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._checks import check_positive, check_unit_interval
+from .checks import check_positive, check_unit_interval
 from .backend import get_xp, to_numpy
 from .mdp import default_obs, policy_gradient, state_action_pairs
 from .mdp.sampler import Trajectories, as_generator, sample_trajectories

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 
-from ._checks import check_positive_int
+from .checks import check_positive_int
 from .envs import make_vec_env
 from .envs.action_masks import info_mask
 from .envs.ids import check_env_id

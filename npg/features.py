@@ -27,7 +27,7 @@ import itertools
 
 import numpy as np
 
-from ._checks import check_finite, check_positive, check_positive_int
+from .checks import check_finite, check_positive, check_positive_int
 from .backend import get_xp
 
 __all__ = ["OneHot", "Polynomial", "RBF", "StateActionFeatures"]

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 
-from ._checks import check_finite, check_float, check_result_finite, max_abs
+from .checks import check_finite, check_float, check_result_finite, max_abs
 from .backend import get_xp
 
 __all__ = ["policy_gradient_loss", "clipped_surrogate", "value_loss", "entropy_loss",

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import check_positive
+from .checks import check_positive
 
 __all__ = ["NORMALIZATIONS", "AGGREGATIONS", "KL_ESTIMATORS", "check_choice", "check_group_size",
            "group_advantages",

@@ -39,7 +39,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ._checks import as_generator, check_finite, check_ndim, check_positive, check_positive_int
+from .checks import as_generator, check_finite, check_ndim, check_positive, check_positive_int
 from .backend import default_xp, get_xp
 
 __all__ = ["ACTIVATIONS", "tanh", "relu", "identity", "activation_fn", "dense", "mlp_forward",

@@ -30,7 +30,7 @@ import math
 import numbers
 from typing import Callable, Mapping
 
-from ._checks import check_finite, check_positive, check_real, check_shape, max_abs
+from .checks import check_finite, check_positive, check_real, check_shape, max_abs
 from .backend import get_xp
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]

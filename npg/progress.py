@@ -24,7 +24,7 @@ import sys
 import time
 from typing import Mapping, TextIO
 
-from ._checks import check_positive_int
+from .checks import check_positive_int
 
 __all__ = ["ProgressBar", "format_bar", "format_line"]
 

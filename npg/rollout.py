@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from ._checks import check_positive_int
+from .checks import check_positive_int
 from .backend import to_numpy
 from .envs.action_masks import MASK_KEY, check_mask_rows, info_mask
 from .envs.episodes import episode_stats

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from ._checks import check_positive_int, check_real
+from .checks import check_positive_int, check_real
 
 __all__ = ["constant", "linear", "Constant", "Linear"]
 

@@ -16,7 +16,7 @@ not saved: a restored agent resumes at a rollout boundary, where E is redrawn an
 
 from __future__ import annotations
 
-from ._checks import check_positive_int
+from .checks import check_positive_int
 from .distributions import sde
 from .distributions.gaussian import clip_log_std
 

@@ -37,7 +37,7 @@ import math
 
 import numpy as np
 
-from ._checks import check_positive, check_positive_int
+from .checks import check_positive, check_positive_int
 from .losses_sequence import (AGGREGATIONS, KL_ESTIMATORS, NORMALIZATIONS, check_choice,
                               check_group_size, kl_penalty)
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
+from .checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
                       check_positive_int, check_result_finite, check_shape)
 from .losses import value_overflow_hint
 from .backend import default_xp, get_xp, scatter_add_rows

@@ -21,7 +21,7 @@ builds an ``MLPQ`` (see the closing note of issue 15).
 
 from __future__ import annotations
 
-from ._checks import (as_generator, check_actions, check_finite, check_ndim, check_positive_int,
+from .checks import (as_generator, check_actions, check_finite, check_ndim, check_positive_int,
                       check_shape)
 from .backend import get_xp
 from .nn import mlp_forward, mlp_init

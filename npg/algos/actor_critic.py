@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._checks import check_positive_int, check_unit_interval
+from ..checks import check_positive_int, check_unit_interval
 from ..backend import get_xp, to_numpy
 from ..returns import gae, nstep_returns
 from ._common import (PGConfig, actor_loss_and_grad, actor_loss_terms, as_batch,

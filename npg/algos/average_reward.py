@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_unit_interval
+from ..checks import check_unit_interval
 from ..backend import get_xp
 from ._common import PGConfig, init_critic, init_policy, make_critic, make_policy
 from .base import Algorithm, as_generator, check_nonneg_field, check_progress

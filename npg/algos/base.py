@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from .._checks import (as_generator, check_bool, check_positive_int, check_real,
+from ..checks import (as_generator, check_bool, check_positive_int, check_real,
                        check_unit_interval, max_abs)
 from ..backend import default_xp, get_xp, to_numpy
 from ..distributions import categorical, gaussian

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_generator, check_positive
+from ..checks import as_generator, check_positive
 from ..losses_sequence import check_choice, dpo_loss
 from ..optim import Adam
 from ..params import add, copy

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import as_generator, check_positive, check_positive_int
+from ..checks import as_generator, check_positive, check_positive_int
 from ..losses_sequence import (AGGREGATIONS, KL_ESTIMATORS, NORMALIZATIONS, check_choice,
                                check_group_size, grpo_loss, group_advantages)
 from ..optim import Adam

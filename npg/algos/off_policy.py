@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_unit_interval
+from ..checks import check_unit_interval
 from ..backend import get_xp
 from ..losses import explained_variance
 from ..returns import vtrace

@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_finite
+from ..checks import check_finite
 from ..backend import get_xp, to_numpy
 from ..distributions import categorical, gaussian, sde
 from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_positive_int, check_unit_interval
+from ..checks import check_positive_int, check_unit_interval
 from .base import (AlgoConfig, check_bool_field, check_nonneg_field, check_positive_field,
                    check_real_field)
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_finite
+from ..checks import check_finite
 from ..backend import get_xp, to_numpy
 from ._common import (PGConfig, actor_loss_and_grad, as_batch, one_step_update,
                       init_critic, init_policy, make_critic, make_optimizer, make_policy)

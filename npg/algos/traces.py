@@ -49,7 +49,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import get_xp
-from .._checks import check_unit_interval
+from ..checks import check_unit_interval
 from ._common import PGConfig, _check_choice, init_critic, init_policy, make_critic, make_policy
 from .base import Algorithm, as_generator, check_bool_field, check_positive_field, check_progress
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_actions, check_float, check_ndim, check_positive_int
+from ..checks import check_actions, check_float, check_ndim, check_positive_int
 from ..backend import get_xp
 
 __all__ = ["MASK_LOGIT", "log_softmax", "softmax", "one_hot", "log_prob", "log_prob_grad",

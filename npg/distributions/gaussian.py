@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_finite, check_float, check_result_finite, max_abs
+from ..checks import check_finite, check_float, check_result_finite, max_abs
 from ..backend import get_xp
 
 __all__ = ["LOG_STD_MIN", "LOG_STD_MAX", "clip_log_std", "log_prob", "log_prob_grad",

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_float, check_ndim
+from ..checks import check_float, check_ndim
 from . import categorical as C
 
 __all__ = ["check_nvec", "md_split", "md_log_prob", "md_log_prob_grad", "md_entropy",

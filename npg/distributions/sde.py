@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from .._checks import check_finite, check_float, check_positive_int, check_result_finite
+from ..checks import check_finite, check_float, check_positive_int, check_result_finite
 from ..backend import get_xp
 
 __all__ = ["EPS", "variance", "variance_vjp", "log_prob", "log_prob_grad", "entropy",

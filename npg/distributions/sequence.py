@@ -39,7 +39,7 @@ import itertools
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from . import categorical
 
 __all__ = ["PAD", "SequenceSpace", "token_log_probs", "log_prob", "token_log_prob_grad",

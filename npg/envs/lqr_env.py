@@ -27,7 +27,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from .._checks import as_generator, check_positive_int
+from ..checks import as_generator, check_positive_int
 from ..backend import get_xp
 from ..mdp.lqr import LQR, gradient, log_std_gradient, value_constant, value_matrix
 

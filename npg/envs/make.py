@@ -26,7 +26,7 @@ from typing import Callable
 import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 
 __all__ = ["make_vec_env", "autoreset_mode_of", "MODES"]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_finite, check_positive, check_unit_interval
+from ..checks import check_finite, check_positive, check_unit_interval
 
 __all__ = ["RunningMeanVar", "ObsNormalizer", "RewardScaler"]
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_generator, check_positive_int
+from ..checks import as_generator, check_positive_int
 from ..distributions.sequence import SequenceSpace
 
 __all__ = ["SequenceTask", "TargetPattern", "TinyArithmetic", "Bandit", "TableTask",

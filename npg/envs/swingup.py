@@ -43,7 +43,7 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 
-from .._checks import as_generator, check_positive_int
+from ..checks import as_generator, check_positive_int
 
 __all__ = ["ENV_ID", "GRAVITY", "MASS_CART", "MASS_POLE", "HALF_LENGTH", "FORCE_MAG", "DT",
            "MAX_STEPS", "swingup_dynamics", "swingup_reward", "energy", "observe",

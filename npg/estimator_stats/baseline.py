@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..estimators import RewardToGo, estimates_from_weights
 from ..returns import discounted_returns
 from .enumeration import DEFAULT_MAX_BYTES, enumerate_trajectories

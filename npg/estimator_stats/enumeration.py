@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..estimators import estimates_from_weights, score_table
 from ..mdp import default_obs
 from ..mdp.exact import check_policy_matrix

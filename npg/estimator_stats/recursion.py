@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 
 __all__ = ["tail_moments"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..mdp.exact import check_policy_matrix, evaluate
 
 __all__ = ["return_moments", "return_variance"]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int, check_unit_interval
+from ..checks import check_positive_int, check_unit_interval
 from .finite import FiniteMDP
 
 __all__ = ["chain_mdp"]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import to_numpy
-from .._checks import check_unit_interval
+from ..checks import check_unit_interval
 
 __all__ = ["FiniteMDP", "PROB_ATOL"]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int, check_unit_interval
+from ..checks import check_positive_int, check_unit_interval
 from .exact import check_policy_matrix
 from .finite import FiniteMDP
 from .gradient import _check_policy, _obs, _weighted_score_sum, policy_matrix

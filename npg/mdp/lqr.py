@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_positive_int, check_unit_interval
+from ..checks import check_positive_int, check_unit_interval
 
 __all__ = ["LQR", "UnstableGainError", "solve_lyapunov", "spectral_radius", "check_stable",
            "value_matrix", "state_covariance", "cost", "gradient", "log_std_gradient",

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._checks import check_positive, check_positive_int
+from ..checks import check_positive, check_positive_int
 from .exact import evaluate, objective
 from .finite import FiniteMDP
 from .regularized import check_temperature, soft_evaluate
@@ -252,7 +252,7 @@ def backward_induction(mdp: FiniteMDP, horizon: int, gamma: float = 1.0
     V_H = 0; Q_t = R + gamma P V_{t+1}; V_t = max_a Q_t; pi_t = greedy(Q_t); J*_H = mu0 . V_0.
     Exact (no stopping rule: H sweeps). Terminal states are absorbing with zero reward.
     """
-    from .._checks import check_unit_interval
+    from ..checks import check_unit_interval
     _check_mdp(mdp)
     H = check_positive_int("horizon", horizon)
     g = check_unit_interval("gamma", gamma)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_generator, check_positive, check_positive_int, check_real
+from ..checks import as_generator, check_positive, check_positive_int, check_real
 from .finite import FiniteMDP
 
 __all__ = ["random_mdp"]

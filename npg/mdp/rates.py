@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive
+from ..checks import check_positive
 from .exact import check_policy_matrix, visitation
 from .finite import FiniteMDP
 from .planning import soft_policy_iteration

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..backend import to_numpy
-from .._checks import as_generator, check_positive_int
+from ..checks import as_generator, check_positive_int
 
 __all__ = ["Trajectories", "sample_trajectories", "rollout", "as_generator"]
 

@@ -40,7 +40,7 @@ import warnings
 
 import numpy as np
 
-from .._checks import check_positive, check_positive_int
+from ..checks import check_positive, check_positive_int
 from ..backend import get_xp, to_numpy
 from ..params import flatten, unflatten
 from ..policies import TabularSoftmaxPolicy

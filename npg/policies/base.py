@@ -35,7 +35,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .._checks import as_generator, check_actions, check_finite, check_float, check_real, max_abs
+from ..checks import as_generator, check_actions, check_finite, check_float, check_real, max_abs
 from ..backend import get_xp
 from ..distributions import categorical, gaussian
 

@@ -18,7 +18,7 @@ Linear Gaussian: mean = phi(s) W, W [D, K], with a state-independent log_std [K]
 
 from __future__ import annotations
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..backend import default_xp, get_xp
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
 from .base import (CategoricalPolicy, GaussianPolicy, as_generator, check_init_scale,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..backend import default_xp, get_xp
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
 from ..nn import activation_fn, mlp_forward, mlp_init, resolve_float_dtype

@@ -19,7 +19,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..backend import default_xp
 from ..distributions import product as P
 from ..nn import mlp_forward, mlp_init, resolve_float_dtype

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..distributions import sequence as seqd
 from ..distributions import categorical
 from ..distributions.sequence import PAD, SequenceSpace

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..distributions.sequence import PAD, SequenceSpace
 from ..nn import mlp_forward, mlp_init, resolve_float_dtype
 from .base import as_generator

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .._checks import check_positive, check_positive_int
+from ..checks import check_positive, check_positive_int
 from ..backend import default_xp, get_xp
 from ..nn import default_gain, mlp_forward, mlp_init, orthogonal_matrix, resolve_float_dtype
 from .base import CategoricalPolicy, as_generator

@@ -12,7 +12,7 @@ so the weighted score sum scatters w_b (onehot(a_b) - pi_b) into row s_b:
 
 from __future__ import annotations
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from ..backend import default_xp, get_xp, scatter_add_rows
 from .base import CategoricalPolicy, as_generator, check_init_scale
 

@@ -19,7 +19,7 @@ import numbers
 from dataclasses import dataclass
 from types import ModuleType
 
-from .._checks import check_unit_interval
+from ..checks import check_unit_interval
 from ..backend import get_xp
 
 __all__ = ["Batch", "prepare", "check_gamma", "check_outputs_finite", "kernel_args", "scalar"]

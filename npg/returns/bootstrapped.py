@@ -21,7 +21,7 @@ References: Sutton & Barto (2018), ch. 7 (n-step) and 12.1 (lambda-return); Schu
 
 from __future__ import annotations
 
-from .._checks import check_positive_int
+from ..checks import check_positive_int
 from . import _vectorised
 from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
 

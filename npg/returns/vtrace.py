@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import math
 
-from .._checks import check_real
+from ..checks import check_real
 from ..backend import get_xp
 from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
 

@@ -257,7 +257,7 @@ def make_plan(env: str, algo: str, steps: int, grid: dict | None = None,
               agent_kwargs: dict | None = None) -> Plan:
     """A checked ``Plan``: the grid's product (fields in the order given), then ``draws``
     random configs from ``random`` ({field: Dist}); with neither, one config (``base``)."""
-    from .._checks import check_positive_int
+    from ..checks import check_positive_int
     if not isinstance(env, str) or not env:
         raise TypeError(f"env must be an environment id (str); got {env!r}")
     steps = check_positive_int("steps", steps)

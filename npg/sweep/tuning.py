@@ -97,7 +97,7 @@ def optuna_search(env: str, algo: str, steps: int, space: dict, search_dir, n_tr
                   timeout: float = 10.0, log=None) -> dict:
     """Run the search (module docstring); returns ``{"config", "value", "trial", "preset",
     "n_complete", "n_pruned", "n_failed"}`` and writes the preset ``SEARCH/best.toml``."""
-    from .._checks import check_positive_int
+    from ..checks import check_positive_int
     from ..run_dir import RunLock
     optuna = _optuna()
     _check(space, n_trials, segments)
