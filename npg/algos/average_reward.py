@@ -34,7 +34,7 @@ from ..checks import check_unit_interval
 from ..backend import get_xp
 from ._common import PGConfig, init_critic, init_policy, make_critic, make_policy
 from .base import Algorithm, as_generator, check_nonneg_field, check_progress
-from .traces import TRACE_KINDS, add_scaled, score, trace_update, value_and_grad
+from .traces import TRACE_KINDS, add_scaled, score, trace_update, value_and_grad, zero_traces
 
 __all__ = ["differential_ac_step", "DifferentialACConfig", "DifferentialActorCritic"]
 
@@ -111,9 +111,8 @@ class DifferentialActorCritic(Algorithm):
         pi = init_policy(self.policy, c, self.spec, rng)
         w = init_critic(self.critic, c, rng)
         N = c.n_envs
-        tr = {"policy": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in pi.items()},
-              "critic": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in w.items()}}
-        return {"policy": pi, "critic": w, "traces": tr, "avg_reward": np.zeros(N), "step": 0}
+        return {"policy": pi, "critic": w, "traces": zero_traces(pi, w, N),
+                "avg_reward": np.zeros(N), "step": 0}
 
     def update(self, state, rollout, progress, rng):
         c = self.config

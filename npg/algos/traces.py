@@ -177,6 +177,13 @@ def next_values(critic, params, rollout, t: int, i: int) -> float:
 
 # ---------------------------------------------------------------------------- the updater
 
+def zero_traces(policy_params: dict, critic_params: dict, n_envs: int) -> dict:
+    """Eligibility traces z = 0 for each of ``n_envs`` environments, with the keys and shapes of
+    the networks' parameters: ``{"policy": {k: [N, ...]}, "critic": {k: [N, ...]}}``."""
+    return {net: {k: np.zeros((n_envs,) + v.shape, v.dtype) for k, v in params.items()}
+            for net, params in (("policy", policy_params), ("critic", critic_params))}
+
+
 @dataclass
 class ACLambdaConfig(PGConfig):
     """Actor-critic(lambda) hyperparameters (fields of ``PGConfig`` / ``AlgoConfig`` too).
@@ -241,9 +248,8 @@ class ActorCriticLambda(Algorithm):
         pi = init_policy(self.policy, c, self.spec, rng)
         w = init_critic(self.critic, c, rng)
         N = c.n_envs
-        tr = {"policy": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in pi.items()},
-              "critic": {k: np.zeros((N,) + v.shape, v.dtype) for k, v in w.items()}}
-        return {"policy": pi, "critic": w, "traces": tr, "I": np.ones(N), "step": 0}
+        return {"policy": pi, "critic": w, "traces": zero_traces(pi, w, N), "I": np.ones(N),
+                "step": 0}
 
     def update(self, state, rollout, progress, rng):
         """One trace step per valid (t, i) in time order, with the current weights."""
