@@ -8,7 +8,8 @@
 
 Inside the block the first SIGINT only sets ``stop.requested`` (and says so on stderr); the
 second raises ``KeyboardInterrupt`` as usual. Outside the main thread (where Python cannot
-install signal handlers) the block changes nothing.
+install signal handlers), and where SIGINT is ignored (a background job, ``nohup``), the block
+changes nothing.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ class StopRequest:
 @contextmanager
 def deferred_interrupt(stream=None):
     stop = StopRequest()
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         yield stop
         return
     stream = sys.stderr if stream is None else stream

@@ -83,7 +83,20 @@ def test_an_existing_run_is_replaced_only_with_force(tmp_path):
         prepare(tmp_path / "notes.txt")
 
 
-def test_ctrl_c_finishes_the_update_saves_and_keeps_logs_consistent(tmp_path):
+@pytest.fixture
+def interactive_sigint():
+    """SIGINT as in an interactive process (a background job, as CI may be, ignores it)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
+def _sigint_as_in_a_terminal():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)     # Python then installs KeyboardInterrupt
+
+
+def test_ctrl_c_finishes_the_update_saves_and_keeps_logs_consistent(tmp_path,
+                                                                    interactive_sigint):
     def press_ctrl_c(agent, info):          # the signal arrives during the collection of
         if agent.n_updates == 2:                # the third rollout, at its first action
             make = agent._rollout_act_fn
@@ -114,7 +127,8 @@ def test_cli_ctrl_c_exits_130_with_one_line(tmp_path):
     run = tmp_path / "run"
     p = subprocess.Popen([sys.executable, "-m", "npg.cli", "train", "--steps", "2000000",
                           "--quiet", "--eval-episodes", "0", "--out", str(run)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=_sigint_as_in_a_terminal)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         log = run / "updates.csv"
@@ -129,6 +143,16 @@ def test_cli_ctrl_c_exits_130_with_one_line(tmp_path):
     assert "Traceback" not in err
     steps = Agent.load(run).env_steps
     assert read_csv(run / "updates.csv")["env_steps"][-1] == steps
+
+
+def test_an_ignored_sigint_stays_ignored():
+    from npg.interrupt import deferred_interrupt
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with deferred_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def test_evaluation_has_a_step_cap_and_says_when_it_cut(tmp_path):
