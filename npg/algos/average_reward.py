@@ -31,10 +31,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_unit_interval
-from ..backend import get_xp
 from ._common import PGConfig, init_critic, init_policy, make_critic, make_policy
-from .base import Algorithm, as_generator, check_nonneg_field, check_progress
-from .traces import TRACE_KINDS, add_scaled, score, trace_update, value_and_grad, zero_traces
+from .base import Algorithm, as_generator, check_nonneg_field
+from .traces import (TRACE_KINDS, add_scaled, online_setup, score, trace_update, value_and_grad,
+                     zero_traces)
 
 __all__ = ["differential_ac_step", "DifferentialACConfig", "DifferentialActorCritic"]
 
@@ -116,13 +116,8 @@ class DifferentialActorCritic(Algorithm):
 
     def update(self, state, rollout, progress, rng):
         c = self.config
-        scale = 1.0 - check_progress(progress) if c.anneal_lr else 1.0
-        params = {"policy": state["policy"], "critic": state["critic"]}
-        traces = {net: {k: np.array(v) for k, v in z.items()}
-                  for net, z in state["traces"].items()}
+        scale, params, traces, like, xp = online_setup(c, state, progress)
         avg = np.array(state["avg_reward"], dtype=np.float64)
-        like = next(iter(params["policy"].values()))
-        xp = get_xp(like)
         deltas = []
         T, N = rollout.rew.shape
         for t in range(T):

@@ -184,6 +184,17 @@ def zero_traces(policy_params: dict, critic_params: dict, n_envs: int) -> dict:
             for net, params in (("policy", policy_params), ("critic", critic_params))}
 
 
+def online_setup(config, state: dict, progress) -> tuple:
+    """What an online trace update starts from: the learning-rate scale (1 - progress with
+    ``anneal_lr``), the networks' params, a copy of the traces to update in place, a parameter
+    array (its dtype and backend) and its array module."""
+    scale = 1.0 - check_progress(progress) if config.anneal_lr else 1.0
+    params = {"policy": state["policy"], "critic": state["critic"]}
+    traces = {net: {k: np.array(v) for k, v in z.items()} for net, z in state["traces"].items()}
+    like = next(iter(params["policy"].values()))
+    return scale, params, traces, like, get_xp(like)
+
+
 @dataclass
 class ACLambdaConfig(PGConfig):
     """Actor-critic(lambda) hyperparameters (fields of ``PGConfig`` / ``AlgoConfig`` too).
@@ -254,13 +265,8 @@ class ActorCriticLambda(Algorithm):
     def update(self, state, rollout, progress, rng):
         """One trace step per valid (t, i) in time order, with the current weights."""
         c = self.config
-        scale = 1.0 - check_progress(progress) if c.anneal_lr else 1.0
-        params = {"policy": state["policy"], "critic": state["critic"]}
-        traces = {net: {k: np.array(v) for k, v in z.items()}
-                  for net, z in state["traces"].items()}
+        scale, params, traces, like, xp = online_setup(c, state, progress)
         I = np.array(state["I"], dtype=np.float64)
-        like = next(iter(params["policy"].values()))
-        xp = get_xp(like)
         deltas = []
         T, N = rollout.rew.shape
         for t in range(T):
