@@ -25,7 +25,7 @@ from ..schedules import constant
 from .base import (AlgoConfig, as_generator, check_bool_field, check_nonneg_field,
                    check_positive_field, check_progress)
 
-__all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic",
+__all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic", "init_networks",
            "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
            "apply_grads", "one_step_update", "as_batch", "check_progress"]
 
@@ -140,6 +140,14 @@ def init_critic(critic, config: PGConfig, rng) -> dict:
     if config.policy == "linear":
         return critic.init(as_generator(rng), dtype=config.dtype)
     return critic.init(as_generator(rng), dtype=config.dtype, orthogonal=config.orthogonal)
+
+
+def init_networks(algo, rng) -> tuple[dict, dict]:
+    """``(policy params, critic params)`` of an actor-critic ``algo`` (its ``policy``,
+    ``critic``, ``config`` and ``spec``), drawn in that order from the Generator ``rng``."""
+    rng = as_generator(rng)
+    pi = init_policy(algo.policy, algo.config, algo.spec, rng)
+    return pi, init_critic(algo.critic, algo.config, rng)
 
 
 def make_optimizer(config: PGConfig, lr: float):

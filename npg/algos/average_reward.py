@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_unit_interval
-from ._common import PGConfig, init_critic, init_policy, make_critic, make_policy
-from .base import Algorithm, as_generator, check_nonneg_field
+from ._common import PGConfig, init_networks, make_critic, make_policy
+from .base import Algorithm, check_nonneg_field
 from .traces import (TRACE_KINDS, add_scaled, online_setup, score, trace_update, value_and_grad,
                      zero_traces)
 
@@ -107,9 +107,8 @@ class DifferentialActorCritic(Algorithm):
         self.critic = make_critic(self.config, self.spec)
 
     def init(self, rng) -> dict:
-        c, rng = self.config, as_generator(rng)
-        pi = init_policy(self.policy, c, self.spec, rng)
-        w = init_critic(self.critic, c, rng)
+        c = self.config
+        pi, w = init_networks(self, rng)
         N = c.n_envs
         return {"policy": pi, "critic": w, "traces": zero_traces(pi, w, N),
                 "avg_reward": np.zeros(N), "step": 0}

@@ -39,9 +39,9 @@ from ..checks import check_unit_interval
 from ..backend import get_xp
 from ..losses import explained_variance
 from ..returns import vtrace
-from ._common import (PGConfig, apply_grads, check_coef, init_critic, init_policy, make_critic,
+from ._common import (PGConfig, apply_grads, check_coef, init_networks, make_critic,
                       make_optimizer, make_policy, policy_terms)
-from .base import Algorithm, as_generator, check_progress, check_real_field
+from .base import Algorithm, check_progress, check_real_field
 
 __all__ = ["OffPolicyData", "vtrace_loss_and_grad", "OffPolicyConfig", "OffPolicyActorCritic"]
 
@@ -208,9 +208,8 @@ class OffPolicyActorCritic(Algorithm):
         self.critic = make_critic(self.config, self.spec)
 
     def init(self, rng) -> dict:
-        c, rng = self.config, as_generator(rng)
-        pi = init_policy(self.policy, c, self.spec, rng)
-        v = init_critic(self.critic, c, rng)
+        c = self.config
+        pi, v = init_networks(self, rng)
         state = {"policy": pi, "critic": v, "step": 0,
                  "opt": {"policy": make_optimizer(c, c.lr).init(pi),
                          "critic": make_optimizer(c, c.critic_lr).init(v)}}

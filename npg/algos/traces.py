@@ -50,8 +50,8 @@ import numpy as np
 
 from ..backend import get_xp
 from ..checks import check_unit_interval
-from ._common import PGConfig, _check_choice, init_critic, init_policy, make_critic, make_policy
-from .base import Algorithm, as_generator, check_bool_field, check_positive_field, check_progress
+from ._common import PGConfig, _check_choice, init_networks, make_critic, make_policy
+from .base import Algorithm, check_bool_field, check_positive_field, check_progress
 
 __all__ = ["TRACE_KINDS", "value_and_grad", "score", "trace_update", "zeros_like",
            "add_scaled", "td_lambda_step", "td_lambda_episode", "ac_lambda_step",
@@ -255,9 +255,8 @@ class ActorCriticLambda(Algorithm):
         self.critic = make_critic(self.config, self.spec)
 
     def init(self, rng) -> dict:
-        c, rng = self.config, as_generator(rng)
-        pi = init_policy(self.policy, c, self.spec, rng)
-        w = init_critic(self.critic, c, rng)
+        c = self.config
+        pi, w = init_networks(self, rng)
         N = c.n_envs
         return {"policy": pi, "critic": w, "traces": zero_traces(pi, w, N), "I": np.ones(N),
                 "step": 0}
