@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 SETTINGS = {
     "ac defaults": ("CartPole-v1", "ac", {}),

@@ -17,7 +17,7 @@ Tasks (configs from the examples, so the figures describe what the examples do):
                       example's 500k (no target is set for it: read the best mean).
 Training stops at the threshold (``--full`` runs the whole budget). Not part of the test suite.
 
-``--presets`` instead runs each PPO preset of ``npg.presets`` (what ``npg train ENV`` uses) for
+``--presets`` instead runs each PPO preset of ``npg.app.presets`` (what ``npg train ENV`` uses) for
 its whole default budget and prints the steps at which the mean of the last 20 training
 episodes first reached the task's usual threshold (20, as the table above; MountainCarContinuous
 runs only ~20-40 episodes of up to 999 steps in its 20k), that mean at the end, and a greedy
@@ -40,7 +40,7 @@ import warnings
 
 import numpy as np
 
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent / "examples"))
 
@@ -106,7 +106,7 @@ ZOO_PPO = {"CartPole-v1": "500.0 +- 0.0 (100k)", "Acrobot-v1": "-73.5 +- 18.2 (1
 
 def run_preset(env: str, seed: int) -> dict:
     """One seed of ``env``'s PPO preset over its whole budget (module docstring)."""
-    from npg.presets import preset
+    from npg.app.presets import preset
     p = preset(env, "ppo")
     agent = Agent(env, "ppo", p["config"], seed=seed, normalize_obs=p["normalize_obs"],
                   scale_reward=p["scale_reward"])

@@ -23,7 +23,7 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 
 from npg.envs import make_vec_env
-from npg.rollout import Collector
+from npg.envs.rollout import Collector
 
 
 class NullVectorEnv(VectorEnv):

@@ -18,8 +18,8 @@ import sys
 import tempfile
 import time
 
-from npg.sweep import make_plan, run_sweep
-from npg.sweep.backends import default_workers, make_backend, worker_threads
+from npg.app.sweep import make_plan, run_sweep
+from npg.app.sweep.backends import default_workers, make_backend, worker_threads
 
 
 def _time(plan, backend, root, name, workers):

@@ -18,8 +18,8 @@ import timeit
 import numpy as np
 from numba import njit
 
-from npg.algos import _kernels as K
-from npg.algos._tanh64 import tanh64_array
+from npg.engine import kernels as K
+from npg.engine.tanh import tanh64_array
 
 
 @njit(cache=True)

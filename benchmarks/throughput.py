@@ -3,13 +3,13 @@
 Prints env steps per second of
   env only      the same vector env (CartPole's own CartPoleVectorEnv, 8 copies) stepped with
                 pre-drawn random actions: the ceiling for any learner on this env;
-  collect only  npg.rollout.Collector with the initial PPO policy and critic, no updates;
+  collect only  npg.envs.rollout.Collector with the initial PPO policy and critic, no updates;
   training      Agent.learn (collect -> 20 epochs of one 256-sample minibatch per rollout),
-                in float64 (the default) and float32, with one BLAS thread (npg.blas, the
+                in float64 (the default) and float32, with one BLAS thread (npg.engine.blas, the
                 default) and, with --blas-default, with OpenBLAS's own thread pool;
 and the ratio training / env only. Training and collection use PPO's fast path (acting in one
-compiled call per step, ``npg.algos.ppo_fast``; the whole update in one compiled call,
-``npg.algos.ppo_compiled``, with the actor's and the critic's halves of each minibatch step on
+compiled call per step, ``npg.engine.acting``; the whole update in one compiled call,
+``npg.engine.ppo_loop``, with the actor's and the critic's halves of each minibatch step on
 two threads, ``PPO.fast_threads = 2``, the default). ``--one-thread`` also measures
 ``fast_threads = 1``; ``--reference`` the reference path (``PPO.fast_path = False``:
 ``loss_and_grad`` per minibatch, the checked acting path). Each figure is the best of
@@ -19,7 +19,7 @@ the test suite.
 ``--breakdown`` splits one float32 cycle (collect 256 env steps, then one update) into its parts,
 each the best of many timed calls in this run: the environment alone, acting (32 calls of the
 collector's act_fn), the rest of collection, the compiled minibatch steps
-(``ppo_compiled.inner_loop``), the rest of the update (GAE, batch assembly, packing), and, as a
+(``ppo_loop.inner_loop``), the rest of the update (GAE, batch assembly, packing), and, as a
 floor for the minibatch steps, the BLAS products they contain timed alone with ``np.matmul``.
 
     python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
@@ -34,10 +34,10 @@ import timeit
 
 import numpy as np
 
-from npg.agent import Agent
-from npg.algos import ppo_compiled
-from npg.algos.flat import FlatLayout
-from npg.blas import blas_threads
+from npg.app.agent import Agent
+from npg.engine import ppo_loop
+from npg.engine.flat import FlatLayout
+from npg.engine.blas import blas_threads
 from npg.envs import make_vec_env
 
 TUNED = dict(n_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8,
@@ -129,7 +129,7 @@ def breakdown(n_epochs: int = 20) -> list[tuple[str, float]]:
 
         def steps():
             theta, opt = layout.pack(state), algo._pack_opt(layout, state["opt"])
-            ppo_compiled.inner_loop(algo, layout, theta, opt, batch, 1e-3, 0.2,
+            ppo_loop.inner_loop(algo, layout, theta, opt, batch, 1e-3, 0.2,
                                     np.random.default_rng(0))
 
         envs, a0 = col.envs, np.zeros(8, np.int64)

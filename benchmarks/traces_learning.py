@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 TASKS = {
     "frozenlake ac_lambda": ("FrozenLake-v1", "ac_lambda",

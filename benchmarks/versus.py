@@ -8,7 +8,7 @@ SB3) that is not timed. Printed per workload, as medians over the rounds:
 
     VERSUS <workload> npg=<steps per CPU-second> sb3=<steps per CPU-second> ratio=<x>
 
-Workloads (rl-baselines3-zoo's PPO settings, ``npg.presets``; SB3 with the same n_envs, n_steps,
+Workloads (rl-baselines3-zoo's PPO settings, ``npg.app.presets``; SB3 with the same n_envs, n_steps,
 batch, epochs, gamma, lambda, lr and clip schedules, 64-64 tanh networks, CPU, float32 as torch
 trains; npg in its default dtype unless the name says f32):
 
@@ -40,8 +40,8 @@ WORKLOADS = {"cartpole_ppo": ("CartPole-v1", 20_480, "float64"),
 
 _NPG = """
 import sys
-from npg.agent import Agent
-from npg.presets import preset
+from npg.app.agent import Agent
+from npg.app.presets import preset
 env, steps, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 p = preset(env, "ppo")
 def make():
@@ -62,7 +62,7 @@ import sys, resource, time
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.env_util import make_vec_env
-from npg.presets import preset
+from npg.app.presets import preset
 torch.set_num_threads(1)
 env, steps = sys.argv[1], int(sys.argv[2])
 c = preset(env, "ppo")["config"]

@@ -16,7 +16,7 @@ succeeds about 1.5% of the time.
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(hidden=(8,), n_envs=32, n_steps=100, gamma=0.99, lr=3e-2,
               baseline="mean", returns="reward_to_go")

@@ -19,7 +19,7 @@ Expected outcome (seed 0, default budget): the training success rate passes 0.7 
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(policy="linear", n_envs=8, n_steps=1, gamma=0.99, lr=1e-2, critic_lr=5e-2,
               optimizer="adam", baseline=True)

@@ -19,7 +19,7 @@ Expected outcome (seed 0, default budget): the training success rate passes 0.55
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(shared=True, hidden=(32,), n_envs=8, n_steps=5, n_step=5, gamma=0.99,
               lr=3e-3, vf_coef=0.5, ent_coef=0.01)

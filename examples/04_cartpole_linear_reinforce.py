@@ -19,7 +19,7 @@ from __future__ import annotations
 import warnings
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(policy="linear", n_envs=32, n_steps=200, gamma=0.99, lr=0.1, optimizer="adam",
               returns="reward_to_go")

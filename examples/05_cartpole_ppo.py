@@ -16,7 +16,7 @@ full 500 steps.
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(n_envs=8, n_steps=32, batch_size=256, n_epochs=20, gamma=0.98, gae_lambda=0.8,
               lr=1e-3, clip_range=0.2, anneal_lr=True, anneal_clip=True, ent_coef=0.0)

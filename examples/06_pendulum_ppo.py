@@ -3,7 +3,7 @@
 The policy's mean is a 64-64 tanh MLP mu(s); exploration is a = mu(s) + phi(s) E, phi(s) the
 mean network's last hidden layer and E [64, 1] a noise matrix per environment with entries
 N(0, exp(L_ik)^2), redrawn every 4 steps and at the start of each rollout (Raffin, Kober &
-Stulp 2022; npg.policies.sde, npg.sde_noise). log pi is that of the marginal N(mu(s),
+Stulp 2022; npg.policies.sde, npg.app.sde_noise). log pi is that of the marginal N(mu(s),
 phi(s)^2 @ exp(2L)); the sampled (unclipped) action gives log pi, the environment gets it
 clipped to [-2, 2]. Settings: rl-baselines3-zoo's tuned Pendulum PPO (4 envs x 1024 steps,
 minibatches of 64, 10 epochs, gamma 0.9, lambda 0.95, constant lr 1e-3 and clip 0.2, no
@@ -23,7 +23,7 @@ and the other two peaked near -210 and -226.
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(n_envs=4, n_steps=1024, batch_size=64, n_epochs=10, gamma=0.9, gae_lambda=0.95,
               lr=1e-3, anneal_lr=False, clip_range=0.2, anneal_clip=False, ent_coef=0.0,

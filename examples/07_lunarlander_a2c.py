@@ -21,7 +21,7 @@ instead, seeds 0 and 1 were at -128 and -122 after 1M steps.
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(n_envs=8, n_steps=5, gamma=0.995, gae_lambda=1.0, lr=8.3e-4, critic_lr=8.3e-4,
               optimizer="rmsprop", anneal_lr=True, ent_coef=1e-5, max_grad_norm=0.5,

@@ -16,7 +16,7 @@ mean return of the last 20 episodes passes the "solved" threshold of 200 within 
 from __future__ import annotations
 
 import _run
-from npg.agent import Agent
+from npg.app.agent import Agent
 
 CONFIG = dict(n_envs=16, n_steps=1024, batch_size=64, n_epochs=4, gamma=0.999,
               gae_lambda=0.98, lr=3e-4, anneal_lr=False, anneal_clip=False, clip_range=0.2,

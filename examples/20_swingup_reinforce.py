@@ -31,7 +31,7 @@ import numpy as np
 from npg.algos import Reinforce
 from npg.envs import space_info
 from npg.envs.swingup import CartPoleSwingUpVectorEnv
-from npg.rollout import Collector
+from npg.envs.rollout import Collector
 
 CONFIG = dict(policy="mlp", hidden=(64, 64), activation="tanh", gamma=0.999, lr=1e-2,
               optimizer="adam", returns="reward_to_go", discount_weighting=True)

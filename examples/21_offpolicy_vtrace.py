@@ -30,7 +30,7 @@ import numpy as np
 
 import _run
 import npg.mdp as M
-from npg.agent import Agent
+from npg.app.agent import Agent
 from npg.mdp.vtrace import truncated_target_policy, vtrace_operator, vtrace_policy_gradient
 from npg.params import flatten
 from npg.policies import TabularSoftmaxPolicy

@@ -26,8 +26,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from npg.sweep import make_plan, run_sweep
-from npg.sweep.stats import aggregate_sweep, format_table
+from npg.app.sweep import make_plan, run_sweep
+from npg.app.sweep.stats import aggregate_sweep, format_table
 
 BASE = dict(n_envs=8, n_steps=32, batch_size=256, gamma=0.98, gae_lambda=0.8, lr=1e-3)
 GRID = {"n_epochs": [20, 5]}
@@ -53,15 +53,15 @@ def main(argv=None):
           f"{len(res['failed'])} failed, in {res['wall_time']:.1f} s on {res['backend']}")
     table = aggregate_sweep(a.out)
     print(format_table(table))
-    from npg.sweep.stats import improvement_interval
-    from npg.sweep.curves import sweep_curves
+    from npg.app.sweep.stats import improvement_interval
+    from npg.app.sweep.curves import sweep_curves
     cfgs = sweep_curves(a.out)["configs"]
     poi = improvement_interval(cfgs[1]["final"], cfgs[0]["final"])
     print(f"P({cfgs[1]['label']} beats {cfgs[0]['label']}) = {poi[0]:.2f} "
           f"[{poi[1]:.2f}, {poi[2]:.2f}]")
     if not a.no_plot:
         try:
-            from npg.sweep.plots import plot_sweep
+            from npg.app.sweep.plots import plot_sweep
             for path in plot_sweep(a.out):
                 print(f"wrote {path}")
         except ImportError as err:

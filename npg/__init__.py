@@ -1,9 +1,11 @@
 """npg: NumPy-only policy gradients, every derivative derived by hand and checked.
 
 The gradient core (distributions, networks, policies, critics, optimizers, return kernels) is
-imported with the package; the modules that pull in gymnasium (``npg.envs``, ``npg.rollout``,
-``npg.algos``, ``npg.agent``) and the exact-MDP toolkit load on first attribute access.
-Importing npg compiles nothing: Numba kernels compile (or load from the on-disk cache) on
+imported with the package; the modules that pull in gymnasium (``npg.envs``, ``npg.algos``,
+``npg.app``) and the exact-MDP toolkit load on first attribute access. Three layers: the
+textbook (everything outside ``engine`` and ``app``), ``npg.engine`` (compiled code that exists
+only for speed, tested equal to the textbook) and ``npg.app`` (agent, CLI, checkpoints, logs,
+sweeps). Importing npg compiles nothing: Numba kernels compile (or load from the on-disk cache) on
 their first call.
 """
 
@@ -16,9 +18,9 @@ from .backend import default_xp, get_xp, set_backend, to_numpy, use_backend
 
 __version__ = "0.1.0"
 
-_LAZY_MODULES = {"mdp", "estimators", "estimator_stats", "envs", "rollout", "algos", "agent", "losses",
-                 "testing", "cli", "blas", "checkpoint", "logger", "plotting", "progress"}
-_LAZY_NAMES = {"Agent": "agent", "Collector": "rollout", "Rollout": "rollout",
+_LAZY_MODULES = {"mdp", "estimators", "estimator_stats", "envs", "algos", "engine", "app",
+                 "losses", "testing"}
+_LAZY_NAMES = {"Agent": "app.agent", "Collector": "envs.rollout", "Rollout": "envs.rollout",
                "make_vec_env": "envs"}
 
 __all__ = ["get_xp", "default_xp", "use_backend", "set_backend", "to_numpy", "__version__",

@@ -81,7 +81,7 @@ def check_grad(f: Callable[[dict], float], grad: Mapping, params: Mapping, h: fl
     if set(grad) != set(params):
         raise GradientCheckError(f"gradient keys {sorted(grad)} differ from parameter keys "
                                  f"{sorted(params)}")
-    from .blas import blas_threads
+    from .engine.blas import blas_threads
     with blas_threads(1):
         num = numeric_grad(f, params, h)
     for k in params:

@@ -1,5 +1,5 @@
 """Helpers for the updater tests: a tiny finite MDP as a gymnasium env with its exact
-counterpart, a training loop over ``npg.rollout.Collector``, and random FD batches."""
+counterpart, a training loop over ``npg.envs.rollout.Collector``, and random FD batches."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from gymnasium import spaces
 from npg import mdp as M
 from npg.envs import CountingEnv, SpaceInfo, make_vec_env, space_info
 from npg.params import flatten
-from npg.rollout import Collector, Rollout
+from npg.envs.rollout import Collector, Rollout
 
 # ----------------------------------------------------------------------------- the MDP
 # States 0, 1 and the absorbing terminal 2. In state 0, action 0 ends the episode with reward

@@ -94,7 +94,7 @@ def _ppo(dtype="float64", discrete=True, **kw):
 
 
 def _rollout(algo, state, rew_value=1.0, dtype=np.float64, obs_value=None):
-    from npg.rollout import Rollout
+    from npg.envs.rollout import Rollout
     rng = np.random.default_rng(0)
     T, N = algo.config.n_steps, algo.config.n_envs
     obs = rng.standard_normal((T, N, 3)).astype(dtype)

@@ -59,7 +59,7 @@ def test_drop_in_critic_for_q_actor_critic():
     from npg.algos import QActorCritic
     from npg.envs import make_vec_env, space_info
     from npg.params import flatten
-    from npg.rollout import Collector
+    from npg.envs.rollout import Collector
 
     envs = make_vec_env(lambda: gym.make("FrozenLake-v1"), 1, seed=0)
     algo = QActorCritic({"hidden": (8,)}, space_info(envs))

@@ -14,7 +14,7 @@ Per step, with R_bar the running estimate of rho:
     w         <- w + alpha^w delta z^w
     theta     <- theta + alpha^theta delta z^theta
 
-Unbiasedness (tests/test_average_reward.py): with the exact critic (v = V~, R_bar = rho) and
+Unbiasedness (tests/algos/test_average_reward.py): with the exact critic (v = V~, R_bar = rho) and
 S_t ~ d_pi, E[delta_t | S_t, A_t] = Q~(S_t, A_t) - V~(S_t), and E[delta_t | past, S_t] = 0, so
 E[delta_t z^theta_t] = E[delta_t grad log pi(A_t|S_t)] = grad rho for every lam^theta.
 

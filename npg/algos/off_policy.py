@@ -11,7 +11,7 @@ collector's ``logp``). The learner pi_theta with critic V_phi computes, on a rol
     grad    grad_theta L = vjp_pi(d_dist(-adv/B, -ent_coef/B)),
             grad_phi L = vjp_V(vf_coef (V - vs)/B)
 
-Expected step, exactly (``npg.mdp.vtrace.vtrace_policy_gradient``; tests/test_off_policy.py):
+Expected step, exactly (``npg.mdp.vtrace.vtrace_policy_gradient``; tests/algos/test_off_policy.py):
 with V = V^{pi_rho_bar} (the V-trace fixed point) and n_mu(s) = sum_t Pr_mu(s_t = s),
 
     E_mu[sum_t adv_t grad log pi(a_t|s_t)]
@@ -67,7 +67,7 @@ class OffPolicyData:
 
     @classmethod
     def from_rollout(cls, rollout) -> "OffPolicyData":
-        """From an ``npg.rollout.Rollout``: behaviour_logp = rollout.logp; next_obs = obs[t + 1]
+        """From an ``npg.envs.rollout.Rollout``: behaviour_logp = rollout.logp; next_obs = obs[t + 1]
         (last_obs after the last step); at truncations the stored next_value."""
         if rollout.logp is None:
             raise ValueError("rollout.logp (the behaviour log-probs) is missing")

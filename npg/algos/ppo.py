@@ -26,10 +26,10 @@ layer turns d L / d logp and d L / d H into d L / d dist_params; the network vjp
 loss it returns).
 
 Fast path (``fast_path = True``, the default): for NumPy train states with a categorical actor
-and a separate critic, ``update`` runs ``npg.algos.ppo_fast.inner_loop`` (the same loop in
+and a separate critic, ``update`` runs ``npg.engine.acting.inner_loop`` (the same loop in
 preallocated buffers with fused Numba kernels; float32 tanh by a rational approximation within
 5e-7) and ``act`` / ``value`` skip the generic dispatch. Both agree with the reference path to
-floating-point rounding (tests/test_ppo_fast.py); ``algo.fast_path = False`` selects the
+floating-point rounding (tests/engine/test_ppo_engine.py); ``algo.fast_path = False`` selects the
 reference path.
 
 gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
@@ -37,7 +37,7 @@ gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
 phi the mean network's last hidden layer (held constant in the variance) and L = log_std
 [H, K]; the loss is the same with this density (``policy_terms``). Acting takes the noise
 matrices E [N, H, K] from the caller (``act(..., noise=E)``: a = mu + phi E), which owns
-them (``npg.sde_noise.SDENoise``, driven by ``npg.agent.Agent``).
+them (``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
 """
 
 from __future__ import annotations
@@ -55,8 +55,8 @@ from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
-from . import ppo_compiled, ppo_fast
-from .flat import FlatLayout
+from ..engine import acting, ppo_loop
+from ..engine.flat import FlatLayout
 from ._common import policy_terms
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
@@ -179,10 +179,10 @@ class PPO(Algorithm):
         return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
 
     def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
-        """``Algorithm.act``; for NumPy categorical actors through ``ppo_fast.act_categorical``
+        """``Algorithm.act``; for NumPy categorical actors through ``acting.act_categorical``
         (the same operations and draws without the per-call dispatch: bitwise equal).
 
-        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.sde_noise.SDENoise``),
+        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
         a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
         logp is log pi(a | obs) under ``npg.distributions.sde``."""
         params = state["policy"]
@@ -192,9 +192,9 @@ class PPO(Algorithm):
             return self._act_sde(params, obs, rng, deterministic, noise)
         if mask is not None or not (self.spec.discrete and self._fast_numpy(params)):
             return super().act(state, obs, rng, deterministic, mask)
-        obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
+        obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
         rng = rng if deterministic else as_generator(rng)
-        a, logp = ppo_fast.act_categorical(params, obs, rng, deterministic, self.config.activation)
+        a, logp = acting.act_categorical(params, obs, rng, deterministic, self.config.activation)
         return a, a, logp
 
     def _act_sde(self, params, obs, rng, deterministic, noise):
@@ -216,12 +216,12 @@ class PPO(Algorithm):
 
     def act_value(self, state, obs, rng, mask=None):
         """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
-        observations, in one call of ``ppo_fast.act_value_categorical`` where
+        observations, in one call of ``acting.act_value_categorical`` where
         ``fused_acting(state)`` (same draws and numbers as the two calls), else the two calls."""
         if mask is not None or not self.fused_acting(state):     # masked: the checked act
             return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
-        obs = ppo_fast.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
-        a, logp, v = ppo_fast.act_value_categorical(state["policy"], state["critic"], obs,
+        obs = acting.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
+        a, logp, v = acting.act_value_categorical(state["policy"], state["critic"], obs,
                                                      as_generator(rng), self.config.activation)
         return a, a, logp, v
 
@@ -229,8 +229,8 @@ class PPO(Algorithm):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
         if self._fast_numpy(state["policy"]):
             params = state["critic"]
-            obs = ppo_fast.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
-            return ppo_fast.value(params, obs, self.config.activation)
+            obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
+            return acting.value(params, obs, self.config.activation)
         if not self.config.shared:
             return super().value(state, obs)
         params = state["policy"]
@@ -344,7 +344,7 @@ class PPO(Algorithm):
         """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch
         into minibatches, each one ``loss_and_grad``, global-norm clipping and an Adam step on
         the flat theta (``FlatLayout``); stops early on target KL. Returns ``(theta, opt_state,
-        stat sums, steps evaluated, steps taken)``. ``npg.algos.ppo_fast.inner_loop`` is the
+        stat sums, steps evaluated, steps taken)``. ``npg.engine.acting.inner_loop`` is the
         same loop in preallocated buffers."""
         c = algo.config
         xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
@@ -393,8 +393,8 @@ class PPO(Algorithm):
         layout = FlatLayout.of({net: state[net] for net in self.nets})
         theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
         compiled = (self.fast_path and "mask" not in batch  # masked: the reference loop
-                    and ppo_fast.applies(self, theta))
-        loop = ppo_compiled.inner_loop if compiled else self._inner_loop
+                    and acting.applies(self, theta))
+        loop = ppo_loop.inner_loop if compiled else self._inner_loop
         theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
                                                         clip, rng)
         state = dict(state)

@@ -50,7 +50,7 @@ class PPOConfig(AlgoConfig):
                                  instead of separate actor and critic networks.
     use_sde: bool = False        generalised state-dependent exploration (Box actions only):
                                  a = mu(s) + phi(s) E with the noise matrix E [H, K] held for
-                                 several steps (``npg.policies.sde``, ``npg.sde_noise``);
+                                 several steps (``npg.policies.sde``, ``npg.app.sde_noise``);
                                  log_std becomes an [H, K] matrix.
     sde_sample_freq: int = -1    with use_sde, redraw E every this many env steps (and at the
                                  start of each rollout); -1: only at the start of each rollout.

@@ -1,6 +1,6 @@
 """Action masks from a vector environment: ``info["action_mask"]`` [N, A] (with gymnasium's
 ``info["_action_mask"]`` presence flags), checked row by row so that a state with no legal
-action is an error naming the environment and the step. ``npg.rollout.Collector`` reads them
+action is an error naming the environment and the step. ``npg.envs.rollout.Collector`` reads them
 (``npg.envs.spaces.obs_mask`` reads the Dict-observation form).
 """
 

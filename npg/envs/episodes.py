@@ -1,6 +1,6 @@
 """Episode returns and lengths from a ``[T, N]`` block of steps, vectorised (no loop over T).
 
-Used by ``npg.rollout.Collector`` to report the episodes that finish in each rollout, with the
+Used by ``npg.envs.rollout.Collector`` to report the episodes that finish in each rollout, with the
 running returns and lengths carried from one rollout to the next.
 """
 

@@ -8,7 +8,7 @@ float64, so no clipping changes a Gaussian policy's action.
 
 ``LQREnv`` is one system (``gymnasium.Env``); ``LQRVectorEnv`` steps N independent copies in one
 NumPy operation (``gymnasium.vector.VectorEnv``, SAME_STEP autoreset: a truncated copy is reset at
-once, its real final observation in ``info["final_obs"]``), for ``npg.rollout.Collector``.
+once, its real final observation in ``info["final_obs"]``), for ``npg.envs.rollout.Collector``.
 
 The exact objective of npg's ``LinearGaussianPolicy`` with ``LinearFeatures`` (phi(x) = x, no
 offset): the mean u = W' x is the gain K = -W' [m, n] and the noise sigma = exp(log_std), so

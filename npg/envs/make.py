@@ -14,7 +14,7 @@ SAME_STEP
 DISABLED
     Nothing resets by itself; the caller must ``reset(options={"reset_mask": done})``.
 
-``npg.rollout.Collector`` handles all three; ``make_vec_env`` builds NEXT_STEP environments unless
+``npg.envs.rollout.Collector`` handles all three; ``make_vec_env`` builds NEXT_STEP environments unless
 asked otherwise.
 """
 

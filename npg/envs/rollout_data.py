@@ -1,5 +1,5 @@
 """``Rollout``: one rollout of T steps from N environments as plain NumPy arrays, with the
-time alignment of DESIGN.md (collected by ``npg.rollout.Collector``)."""
+time alignment of DESIGN.md (collected by ``npg.envs.rollout.Collector``)."""
 
 from __future__ import annotations
 

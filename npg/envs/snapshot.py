@@ -23,7 +23,7 @@ and toy-text environments and npg's own, ``CartPoleVectorEnv``, and gymnasium's 
 (TimeLimit, OrderEnforcing, PassiveEnvChecker). Anything else (Box2D's physics world, MuJoCo's
 simulator, an ``AsyncVectorEnv``'s subprocesses, rendering environments) holds state npg cannot
 save as data; for those ``supported`` returns the reason and a loaded agent starts from freshly
-reset environments (``npg.agent.Agent.load`` warns, saying exactly that).
+reset environments (``npg.app.agent.Agent.load`` warns, saying exactly that).
 
 Restoring never trusts the file: each object must be of the class recorded, each attribute must
 already exist on the fresh object, and each value must have the kind (and for arrays the dtype

@@ -16,7 +16,7 @@ Everything else (Text, Graph, Sequence, OneOf observations; MultiDiscrete, Multi
 Tuple actions) raises a ``TypeError`` that names the space and lists what is supported.
 
 A Dict observation with an ``"action_mask"`` key (``MASK_OBS_KEY``) is encoded without it: the
-mask is not an observation but the set of legal actions, carried by ``npg.rollout.Collector``.
+mask is not an observation but the set of legal actions, carried by ``npg.envs.rollout.Collector``.
 
 ``space_info(env)`` answers the questions a policy constructor asks: ``obs_dim``, and
 ``n_actions`` (discrete) or ``act_dim`` with ``act_low``/``act_high`` (continuous).

@@ -12,7 +12,7 @@ with g = 9.8, cart mass m_c = 1, pole mass m_p = 0.1, half-length l = 0.5 (gymna
 constants) and force F = 10 clip(u, -1, 1) N for the action u in [-1, 1]; semi-implicit Euler
 with dt = 0.01 s (v += dt a; x += dt v), so T = 1000 steps are 10 s. They conserve the energy
 E = M x_dot^2 / 2 + m_p l x_dot th_dot cos th + (2/3) m_p l^2 th_dot^2 + m_p g l cos th and the
-horizontal momentum M x_dot + m_p l th_dot cos th when F = 0 (tests/test_swingup.py).
+horizontal momentum M x_dot + m_p l th_dot cos th when F = 0 (tests/envs/test_swingup.py).
 
 Observation [x, x_dot, cos th, sin th, th_dot] (Box, float64). Start: x, x_dot, th_dot ~
 U(-0.05, 0.05), th = pi + U(-0.05, 0.05). No termination; truncation at T = 1000 steps.

@@ -8,7 +8,7 @@
 ``method="enumeration"`` (``enumeration.py``) lists every trajectory and runs the estimator's own
 code on it, exact for any estimator but exponential in T; ``"auto"`` takes the recursion when
 the estimator has a tail form and enumeration otherwise. Both are exact for the sampler with the
-same horizon cap, so they agree to rounding (tests/test_estimator_stats.py: 1e-10).
+same horizon cap, so they agree to rounding (tests/estimator_stats/test_estimator_stats.py: 1e-10).
 """
 
 from __future__ import annotations

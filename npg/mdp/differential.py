@@ -21,7 +21,7 @@ Average-reward policy gradient theorem (Sutton et al. 2000, theorem 1, average-r
                     = sum_s d_pi(s) sum_a pi(a|s) Q~(s, a) grad log pi(a|s)             [P]
 
 a weighted score sum with weights w(s, a) = d_pi(s) pi(a|s) Q~(s, a), computed with the policy's
-own ``score_sum``; tests/test_average_reward.py checks it against central differences of
+own ``score_sum``; tests/algos/test_average_reward.py checks it against central differences of
 ``average_reward`` for tabular, linear and MLP policies. Replacing Q~ by the differential
 advantage Q~ - V~ leaves it unchanged (sum_a grad pi = 0).
 """

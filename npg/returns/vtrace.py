@@ -19,7 +19,7 @@ target at s_{t+1}, is V'_t + (vs_{t+1} - V_{t+1}) inside an episode and V'_t whe
 ended at t or t = T - 1 (vs'_t is not used where d_t). Termination drops the bootstrap;
 truncation keeps it; both end the trace.
 
-Identities (tests/test_vtrace.py):
+Identities (tests/returns/test_vtrace.py):
 * on-policy (w = 1) with rho_bar, c_bar >= 1 (or inf): vs = ``lambda_returns(..., lam)``,
   vs - V = ``gae(..., lam)[0]``; at lam = 1 vs = ``nstep_returns(..., n >= T)``;
 * rho = 1 and lam = 0: vs - V = adv = the on-policy TD error ``td_errors``;

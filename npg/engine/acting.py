@@ -1,0 +1,128 @@
+"""PPO's fast path on NumPy: which updates it applies to, and acting without the dispatch.
+
+For NumPy train states of a categorical MLP actor with a separate MLP critic (the tuned
+CartPole configuration and every Discrete task), PPO's update runs the compiled inner loop of
+``npg.engine.ppo_loop`` (``applies`` says when), and acting runs here.
+
+Acting (``act_categorical``, ``value``, ``act_value_categorical``) runs once per environment
+step on a few observations, where the checked path's validation and generic dispatch cost ~10x
+the arithmetic. These helpers run the networks through one ``kernels`` call each
+(``mlp_small``; ``act_value_small`` does actor, critic and the draw in one call) and use the
+same Gumbel draws as ``npg.distributions.categorical.sample``; log pi(a) comes from the
+``categorical_act`` kernel. They equal the checked path to rounding (float64: ~1e-15; float32:
+~1e-6, the approximate tanh, which the float32 training forward uses too); actions are the
+same except where two perturbed logits tie to within that rounding. The only check left is
+that the observations are finite. The weight tuples the kernels take are built once per
+parameter dict and reused while the dict holds the same arrays (``_weights``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..backend import to_numpy
+from ..nn import _activate_inplace
+from . import kernels as K
+
+__all__ = ["applies", "mlp_infer", "check_obs_shape", "check_obs", "act_categorical", "value",
+           "act_value_categorical"]
+
+def applies(algo, theta) -> bool:
+    """True when ``ppo_loop.inner_loop`` can run this update (else the reference loop)."""
+    return (type(theta) is np.ndarray and algo.spec.discrete and not algo.config.shared
+            and algo.config.activation in K.ACT_CODES)
+
+
+# ------------------------------------------------------------------------------- acting
+
+_SMALL_BATCH = 64        # up to this many rows, ``kernels.mlp_small`` beats BLAS calls
+_CACHE: dict = {}        # id(params) -> (params, arrays, (Ws, bs)); see ``_weights``
+
+
+def _weights(params) -> tuple[tuple, tuple]:
+    """``((W_1, ..., W_L), (b_1, ..., b_L))`` of an MLP's params dict, C-contiguous, for the
+    kernels. Cached per dict while it holds the very same (contiguous) arrays, so in-place
+    changes are seen and a replaced array is noticed; a non-contiguous array is copied on
+    every call instead."""
+    hit = _CACHE.get(id(params))
+    if hit is not None and hit[0] is params and all(
+            params[k] is a for k, a in hit[1].items()) and len(hit[1]) == len(params):
+        return hit[2]
+    L = 1
+    while f"W{L + 1}" in params:
+        L += 1
+    Ws = tuple(np.ascontiguousarray(params[f"W{l}"]) for l in range(1, L + 1))
+    bs = tuple(np.ascontiguousarray(params[f"b{l}"]) for l in range(1, L + 1))
+    out = (Ws, bs)
+    if all(w is params[f"W{l + 1}"] and b is params[f"b{l + 1}"]
+           for l, (w, b) in enumerate(zip(Ws, bs))):
+        if len(_CACHE) >= 8:
+            _CACHE.clear()
+        _CACHE[id(params)] = (params, dict(params), out)
+    return out
+
+
+def mlp_infer(params, x, activation: str):
+    """mlp(x) [M, n_L] without checks or saved activations: h_l = f(h_{l-1} W_l + b_l),
+    identity output layer. Up to 64 rows through ``kernels.mlp_small`` (one call, float32
+    tanh by the kernels' rational approximation, as in training); more rows by the NumPy
+    operations of ``npg.nn.mlp_forward``. Both agree with ``mlp_forward`` to rounding (5e-7 in
+    float32: the approximate tanh)."""
+    if x.shape[0] <= _SMALL_BATCH:
+        Ws, bs = _weights(params)
+        return K.mlp_small(np.ascontiguousarray(x), Ws, bs, K.act_code(activation, x.dtype))
+    h, L = x, len(_weights(params)[0])
+    for l in range(1, L + 1):
+        a = h @ params[f"W{l}"]
+        a += params[f"b{l}"]
+        h = _activate_inplace(activation, a, np) if l < L else a
+    return h
+
+
+def check_obs_shape(obs, obs_dim: int, dtype):
+    """obs as a NumPy array [M, obs_dim] of ``dtype`` (typed errors otherwise)."""
+    if not hasattr(obs, "shape"):
+        raise TypeError(f"obs must be an array [M, {obs_dim}]; got {type(obs).__name__}")
+    obs = np.asarray(to_numpy(obs), dtype=dtype)
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise ValueError(f"obs must have shape [M, {obs_dim}]; got {obs.shape}")
+    return obs
+
+
+def check_obs(obs, obs_dim: int, dtype):
+    """obs as a NumPy array [M, obs_dim] of ``dtype``, finite (typed errors otherwise)."""
+    obs = check_obs_shape(obs, obs_dim, dtype)
+    if not np.isfinite(obs).all():
+        raise ValueError("obs must be finite (no NaN or inf)")
+    return obs
+
+
+def act_categorical(params, obs, rng, deterministic: bool, activation: str):
+    """(action [M] int64, log pi(action) [M]) for logits z = mlp(obs): the Gumbel-max draw
+    a = argmax(z + g) of ``categorical.sample`` (same draws from ``rng``) or the mode, and
+    log pi(a) = z_a - max z - log sum_j exp(z_j - max z) (``kernels.categorical_act``)."""
+    z = mlp_infer(params, obs, activation)
+    g = (np.zeros_like(z) if deterministic
+         else np.asarray(rng.gumbel(size=z.shape), dtype=z.dtype))
+    a, logp = np.empty(z.shape[0], np.int64), np.empty(z.shape[0], z.dtype)
+    K.categorical_act(z, g, a, logp)
+    return a, logp
+
+
+def value(params, obs, activation: str):
+    """V(obs) = mlp(obs)[:, 0] [M] (the critic's forward without checks)."""
+    return mlp_infer(params, obs, activation)[:, 0]
+
+
+def act_value_categorical(actor, critic, obs, rng, activation: str):
+    """``act_categorical`` (sampled) and ``value`` in one kernel call (``act_value_small``):
+    (action [M] int64, log pi(action) [M], V(obs) [M]); obs must be finite (ValueError)."""
+    Wa, ba = _weights(actor)
+    Wc, bc = _weights(critic)
+    M, A = obs.shape[0], Wa[-1].shape[1]
+    g = np.asarray(rng.gumbel(size=(M, A)), dtype=obs.dtype)
+    a, logp, v = np.empty(M, np.int64), np.empty(M, obs.dtype), np.empty(M, obs.dtype)
+    if not K.act_value_small(np.ascontiguousarray(obs), Wa, ba, Wc, bc,
+                             K.act_code(activation, obs.dtype), g, a, logp, v):
+        raise ValueError("obs must be finite (no NaN or inf)")
+    return a, logp, v
