@@ -35,7 +35,7 @@ reference path.
 gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
 ``npg.policies.sde.MLPSDEPolicy``, a | s ~ N(mu(s), diag(phi(s)^2 @ exp(2 L) + eps)) with
 phi the mean network's last hidden layer (held constant in the variance) and L = log_std
-[H, K]; the loss is the same with this density (``policy_terms``). Acting takes the noise
+[H, K]; the loss is the same with this density (``policy.terms``, here ``npg.distributions.sde.terms``). Acting takes the noise
 matrices E [N, H, K] from the caller (``act(..., noise=E)``: a = mu + phi E), which owns
 them (``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
 """
@@ -49,7 +49,7 @@ import numpy as np
 from ..checks import check_finite
 from ..backend import get_xp, to_numpy
 from ..distributions import categorical, gaussian, sde
-from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
+from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
 from ..nn import mlp_forward
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
@@ -57,7 +57,6 @@ from ..schedules import constant
 from ..values import MLPValue
 from ..engine import acting, ppo_loop
 from ..engine.flat import FlatLayout
-from ._common import policy_terms
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
 from .ppo_config import PPOConfig
@@ -277,12 +276,13 @@ class PPO(Algorithm):
             dist, pi_vjp = (self._actor(params["policy"], obs, mb["phi_sg"]) if "phi_sg" in mb
                             else self._actor(params["policy"], obs))
             v, v_vjp = self._critic(params["critic"], obs)
-        logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot, mb.get("mask"))
+        logp, ent, d_dist = self.policy.terms(dist, act, mask=mb.get("mask"), onehot=onehot)
         # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
-        loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
-        loss_h, d_ent = _entropy_loss(ent)
+        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range, check=False)
+        loss_h, d_ent = entropy_loss(ent, check=False)
         vf_clip = c.clip_range_vf
-        loss_v, d_v = _value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
+        loss_v, d_v = value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip,
+                                check=False)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
         d_z = d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)
         if c.shared:
