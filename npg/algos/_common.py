@@ -19,6 +19,7 @@ import numpy as np
 
 from ..backend import get_xp
 from ..distributions import categorical, gaussian, sde
+from ..distributions.product import ProductLogits
 from ..losses import entropy_loss, policy_gradient_loss, value_loss
 from ..optim import SGD, Adam, RMSprop, clip_by_global_norm
 from ..schedules import constant
@@ -98,9 +99,18 @@ def check_coef(name: str, x) -> float:
 # ------------------------------------------------------------------------------ networks
 
 def make_policy(config: PGConfig, spec):
-    """The policy object for ``spec`` (hyperparameters only)."""
+    """The policy object for ``spec`` (hyperparameters only). MultiDiscrete / MultiBinary
+    actions (``spec.nvec``): ``MLPProductPolicy`` (``policy="mlp"`` only)."""
     from .. import policies
     from ..features import Polynomial
+    if getattr(spec, "nvec", None) is not None:
+        if config.policy != "mlp":
+            raise ValueError(f"policy={config.policy!r} supports Discrete and Box actions; "
+                             f"MultiDiscrete / MultiBinary actions need policy='mlp'")
+        from ..policies.product import MLPProductPolicy
+        kind = "multi_binary" if spec.binary else "multi_discrete"
+        return MLPProductPolicy(spec.obs_dim, spec.nvec, kind, config.hidden, config.activation,
+                                config.orthogonal)
     if config.policy == "linear":
         phi = Polynomial(spec.obs_dim, 1)
         if spec.discrete:
@@ -175,6 +185,9 @@ def policy_terms(discrete: bool, dist, act, onehot=None, mask=None):
         d / d log_std = 2 exp(2 log_std) * (phi^2)^T d_v,
         d / d phi = 2 phi * (d_v exp(2 log_std)^T)  (returned; PPO's actor drops it).
     ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
+    Product (MultiDiscrete / MultiBinary), ``ProductLogits`` z [B, W]: the categorical (or
+        Bernoulli) formulas block by block (``npg.distributions.product.md_terms`` /
+        ``bern_terms``); ``discrete`` is False and ``mask`` must be None.
     ``onehot`` [B, A] may be passed precomputed (PPO reuses it across epochs). The inputs are
     trusted: callers validate the batch once.
     Action mask ``mask`` [B, A] bool (categorical only): the logits become
@@ -182,6 +195,8 @@ def policy_terms(discrete: bool, dist, act, onehot=None, mask=None):
     exactly on masked actions, and d z'/d z = mask: the gradient is the unmasked formulas at
     z' times the mask, exactly 0 on every masked logit.
     """
+    if isinstance(dist, ProductLogits):                  # MultiDiscrete / MultiBinary
+        return dist.terms(act)
     if discrete:
         xp = get_xp(dist)
         if mask is not None:
@@ -304,13 +319,15 @@ def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | 
 def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
     """Move the NumPy batch ``flat`` onto the module/dtype of the parameter array ``like``.
 
-    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions. A
+    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions (and
+    for MultiDiscrete / MultiBinary ones, which are integer arrays [B, K]). A
     float array that is finite in ``flat`` but overflows ``like``'s dtype in the cast (float64
     returns beyond float32's 3.4e38) raises a ValueError naming it (one isfinite pass each)."""
     xp, dt = get_xp(like), like.dtype
     out = {}
     for name, k in keys.items():
-        if (name == "act" and discrete) or name == "mask":
+        if (name == "act" and (discrete or np.asarray(flat[k]).dtype.kind in "iu")) \
+                or name == "mask":
             out[name] = xp.asarray(flat[k])
             continue
         out[name] = xp.asarray(flat[k], dtype=dt)
