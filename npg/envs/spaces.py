@@ -119,10 +119,7 @@ def _check_act_space(space) -> None:
             raise TypeError(f"action space {space!r} is an integer Box; npg supports Discrete, "
                             f"floating-point Box, MultiDiscrete or MultiBinary action spaces")
         return
-    if isinstance(space, spaces.MultiBinary):
-        if int(np.prod(space.shape, dtype=np.int64)) == 0:
-            raise ValueError(f"action space {space!r} has no bits; a MultiBinary action needs at "
-                             f"least one")
+    if isinstance(space, spaces.MultiBinary):      # gymnasium refuses MultiBinary(0) itself
         return
     if isinstance(space, spaces.MultiDiscrete):
         nvec = np.asarray(space.nvec).reshape(-1)
