@@ -196,6 +196,9 @@ def policy_terms(discrete: bool, dist, act, onehot=None, mask=None):
     z' times the mask, exactly 0 on every masked logit.
     """
     if isinstance(dist, ProductLogits):                  # MultiDiscrete / MultiBinary
+        if mask is not None:
+            raise TypeError("an action mask needs a Discrete action space; these actions are "
+                            "MultiDiscrete / MultiBinary")
         return dist.terms(act)
     if discrete:
         xp = get_xp(dist)

@@ -129,5 +129,10 @@ def test_configurations_that_cannot_take_product_actions_say_so():
     with pytest.raises(ValueError, match="policy='mlp'"):
         Reinforce(dict(SMALL, policy="linear"), spec)
     algo = A2C(SMALL, spec)
+    state = algo.init(0)
     with pytest.raises(TypeError, match="action mask needs a Discrete"):
-        algo.act(algo.init(0), np.zeros((2, D)), 0, mask=np.ones((2, 6), bool))
+        algo.act(state, np.zeros((2, D)), 0, mask=np.ones((2, 6), bool))
+    batch = {"obs": np.zeros((2, D)), "act": np.zeros((2, 3), np.int64), "adv": np.ones(2),
+             "ret": np.ones(2), "mask": np.ones((2, 6), bool)}
+    with pytest.raises(TypeError, match="action mask needs a Discrete"):
+        algo.loss_and_grad({"policy": state["policy"], "critic": state["critic"]}, batch)
