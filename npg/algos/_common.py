@@ -108,9 +108,8 @@ def make_policy(config: PGConfig, spec):
             raise ValueError(f"policy={config.policy!r} supports Discrete and Box actions; "
                              f"MultiDiscrete / MultiBinary actions need policy='mlp'")
         from ..policies.product import MLPProductPolicy
-        kind = "multi_binary" if spec.binary else "multi_discrete"
-        return MLPProductPolicy(spec.obs_dim, spec.nvec, kind, config.hidden, config.activation,
-                                config.orthogonal)
+        return MLPProductPolicy.for_spec(spec, config.hidden, config.activation,
+                                         config.orthogonal)
     if config.policy == "linear":
         phi = Polynomial(spec.obs_dim, 1)
         if spec.discrete:

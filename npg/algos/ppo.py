@@ -71,17 +71,6 @@ _VALUE_GAIN = 1.0
 _ADV_EPS = 1e-8
 
 
-def _product_policy(c, s):
-    """MultiDiscrete / MultiBinary actions (``s.nvec``): ``MLPProductPolicy``, the reference
-    inner loop (the compiled one is categorical only); no gSDE."""
-    from ..policies.product import MLPProductPolicy
-    if c.use_sde:
-        raise ValueError("use_sde=True needs a Box action space (gSDE perturbs continuous "
-                         "actions); this environment's is MultiDiscrete or MultiBinary")
-    return MLPProductPolicy(s.obs_dim, s.nvec, "multi_binary" if s.binary else "multi_discrete",
-                            c.hidden, c.activation, orthogonal=c.orthogonal)
-
-
 class PPO(Algorithm):
     """PPO with separate MLP actor (categorical or diagonal Gaussian) and MLP critic.
 
@@ -110,8 +99,12 @@ class PPO(Algorithm):
             self.policy = SharedActorCritic(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                             orthogonal=c.orthogonal)
             return
-        if s.nvec is not None:                  # product actions (MultiDiscrete/MultiBinary)
-            self.policy = _product_policy(c, s)
+        if s.nvec is not None:                      # MultiDiscrete / MultiBinary actions
+            if c.use_sde:
+                raise ValueError("use_sde=True needs a Box action space (gSDE perturbs "
+                                 "continuous actions); these are MultiDiscrete / MultiBinary")
+            from ..policies.product import MLPProductPolicy
+            self.policy = MLPProductPolicy.for_spec(s, c.hidden, c.activation, c.orthogonal)
         elif s.discrete:
             self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                                orthogonal=c.orthogonal)

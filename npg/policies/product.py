@@ -54,6 +54,16 @@ class MLPProductPolicy(Policy):
         self.orthogonal = _check_bool("orthogonal", orthogonal)
         self.width = sum(self.nvec) if kind == "multi_discrete" else len(self.nvec)
 
+    @classmethod
+    def for_spec(cls, spec, hidden=(64, 64), activation="tanh", orthogonal=False):
+        """The policy for an ``npg.envs.SpaceInfo`` with product actions (``spec.nvec``;
+        ``spec.binary`` selects Bernoulli bits)."""
+        if getattr(spec, "nvec", None) is None:
+            raise ValueError("spec must describe MultiDiscrete or MultiBinary actions (spec.nvec "
+                             "set); got a spec without nvec")
+        return cls(spec.obs_dim, spec.nvec, "multi_binary" if spec.binary else "multi_discrete",
+                   hidden, activation, orthogonal)
+
     def __repr__(self):
         return (f"MLPProductPolicy(obs_dim={self.obs_dim}, nvec={self.nvec}, kind={self.kind!r}, "
                 f"hidden={self.hidden}, activation={self.activation!r})")

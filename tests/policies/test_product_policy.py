@@ -124,3 +124,14 @@ def test_zero_weights_dtype_and_repeatability(kind):
     a, b = pol.score_sum(params, obs, act, np.ones(4)), pol.score_sum(params, obs, act, np.ones(4))
     assert all(np.array_equal(a[k], b[k]) for k in a)
     assert np.array_equal(pol.sample(params, obs, 3), pol.sample(params, obs, 3))
+
+
+def test_for_spec_reads_the_space_info():
+    from npg.envs import SpaceInfo
+    md = SpaceInfo(3, "box", None, False, None, 2, None, None, (3, 4))
+    mb = SpaceInfo(3, "box", None, False, None, 2, None, None, (2, 2), True)
+    assert MLPProductPolicy.for_spec(md).kind == "multi_discrete"
+    assert MLPProductPolicy.for_spec(md).width == 7
+    assert MLPProductPolicy.for_spec(mb, hidden=(4,)).kind == "multi_binary"
+    with pytest.raises(ValueError, match="spec must describe"):
+        MLPProductPolicy.for_spec(SpaceInfo(3, "box", None, True, 2, None, None, None))
