@@ -57,6 +57,7 @@ from ..schedules import constant
 from ..values import MLPValue
 from ..engine import acting, ppo_loop
 from ..engine.flat import FlatLayout
+from ..distributions.product import ProductLogits
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
 from .ppo_config import PPOConfig
@@ -97,7 +98,13 @@ class PPO(Algorithm):
             self.policy = SharedActorCritic(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                             orthogonal=c.orthogonal)
             return
-        if s.discrete:
+        if s.nvec is not None:                      # MultiDiscrete / MultiBinary actions
+            if c.use_sde:
+                raise ValueError("use_sde=True needs a Box action space (gSDE perturbs "
+                                 "continuous actions); these are MultiDiscrete / MultiBinary")
+            from ..policies.product import MLPProductPolicy
+            self.policy = MLPProductPolicy.for_spec(s, c.hidden, c.activation, c.orthogonal)
+        elif s.discrete:
             self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                                orthogonal=c.orthogonal)
         else:
@@ -143,6 +150,10 @@ class PPO(Algorithm):
         if self.spec.discrete:
             z, net_vjp = mlp_forward(params, obs, act)
             return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
+        if self.spec.nvec is not None:                # product actions: logits [B, W]
+            z, net_vjp = mlp_forward(params, obs, act)
+            return (ProductLogits(z, self.spec.nvec, self.spec.binary),
+                    lambda d_z: net_vjp(d_z, input_grad=False)[0])
         mean, net_vjp = mlp_forward(params, obs, act)
         xp, log_std = get_xp(mean), params["log_std"]
         inside = xp.astype((log_std >= gaussian.LOG_STD_MIN) & (log_std <= gaussian.LOG_STD_MAX),
@@ -317,6 +328,8 @@ class PPO(Algorithm):
             batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
             if "mask" in flat:                      # legal actions [B, A] (masked rollouts)
                 batch["mask"] = xp.asarray(flat["mask"])
+        elif self.spec.nvec is not None:            # product actions: ints [B, K]
+            batch["act"] = xp.asarray(flat["act"])
         else:
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch

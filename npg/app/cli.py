@@ -4,7 +4,7 @@
     npg train ENV_ID --algo ppo --steps N --seed S --set key=value ... --out DIR [--force]
     npg resume DIR [--steps N]                  # continue a run exactly where it stopped
     npg eval DIR --episodes K [--stochastic] [--seed S]
-    npg plot DIR [--out PNG]
+    npg plot DIR [DIR ...] [--out PNG] [--title T]
     npg sweep DIR --grid lr=1e-3,3e-4 --seeds 10    # many runs (npg.app.sweep; docs/sweeps.md)
     npg compare DIR                             # IQM, bootstrap intervals, profiles
     npg config ALGO | npg info DIR | npg check-env ID
@@ -125,10 +125,13 @@ def _run_parsers(sub, common) -> None:
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     e.add_argument("--allow-import", action="store_true",
                    help="trust a saved 'module:Env' id (imports the module)")
-    pl = sub.add_parser("plot", parents=[common], help="plot a run's learning curve to PNG")
-    pl.add_argument("dir")
-    pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png)")
+    pl = sub.add_parser("plot", parents=[common],
+                        help="plot the learning curves of 1 to 10 runs to one PNG")
+    pl.add_argument("dir", nargs="+", help="run directories (1 to 10)")
+    pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png for "
+                    "one run, learning_curves.png here for several)")
     pl.add_argument("--window", type=int, default=20)
+    pl.add_argument("--title", default=None, help="figure title (default: env / algo)")
     c = sub.add_parser("config", parents=[common], help="list an algorithm's config fields")
     c.add_argument("algo", help="ppo, reinforce, a2c, ac, qac, ac_lambda, ac_avg, vtrace")
     i = sub.add_parser("info", parents=[common], help="summarise a run directory")
@@ -270,9 +273,13 @@ def _eval(a, out) -> int:
 
 
 def _plot(a, out) -> int:
-    from .plotting import plot_learning_curve
+    from .plotting import plot_learning_curve, plot_learning_curves
     try:
-        path = plot_learning_curve(a.dir, a.out, window=a.window)
+        if len(a.dir) == 1:
+            path = plot_learning_curve(a.dir[0], a.out, window=a.window, title=a.title)
+        else:
+            path = plot_learning_curves(a.dir, a.out or "learning_curves.png", a.window,
+                                        a.title)
     except ImportError as err:
         print(f"npg plot: {err}", file=sys.stderr)
         return 1

@@ -230,8 +230,9 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             "action_mask" entry), act_fn(obs, mask [N, A] bool),
             which must take legal actions only: ``env_action`` goes to the
             environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
-            bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
-            unclipped sample) and ``logp`` are stored. It may also return V(obs) [N] as a
+            bounds, e.g. with ``npg.envs.clip_action``; MultiDiscrete / MultiBinary: ints
+            [N, K] with a_k in [0, n_k)), ``action`` ([N] or [N, K], the unclipped sample)
+            and ``logp`` are stored. It may also return V(obs) [N] as a
             fourth item (``PPO.act_value``: one pass for both); with a value_fn, that value
             is stored and value_fn is called only for the last and the final observations.
         value_fn(obs [M, D]) -> [M], or None (then ``value``/``next_value`` are None).
@@ -252,7 +253,8 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
         next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
         act_shape = (N,) if spec.discrete else (N, spec.act_dim)
         obs = np.empty((T + 1, N, D), dt)
-        act = np.empty((T,) + act_shape, np.int64 if spec.discrete else dt)
+        integer = spec.discrete or spec.nvec is not None       # Discrete / MultiDiscrete / bits
+        act = np.empty((T,) + act_shape, np.int64 if integer else dt)
         logp, raw_rew = np.empty((T, N), dt), np.empty((T, N), np.float64)
         term, trunc = np.empty((T, N), bool), np.empty((T, N), bool)
         value = np.empty((T + 1, N), dt) if value_fn is not None else None
@@ -363,6 +365,10 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
         if self.space_info.discrete and (act.min() < 0 or act.max() >= self.space_info.n_actions):
             raise ValueError(f"act_fn's action must lie in [0, {self.space_info.n_actions}); got "
                              f"values from {act.min()} to {act.max()}")
+        nvec = self.space_info.nvec
+        if nvec is not None and (act.min() < 0 or np.any(act >= np.asarray(nvec))):
+            raise ValueError(f"act_fn's action [N, K] must lie in [0, n_k) per dimension, n = "
+                             f"{list(nvec)}; got values from {act.min()} to {act.max()}")
         if mask is not None:
             took = np.take_along_axis(mask[:-1], act[..., None], axis=2)[..., 0]
             if not took.all():
