@@ -60,7 +60,7 @@ def parse_set(items) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..version import VERSION as __version__
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     common.add_argument("--import", dest="imports", action="append", default=[],
