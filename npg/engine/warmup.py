@@ -109,9 +109,12 @@ def start(algo, cache_dir: str | None = None) -> "_Job":
     key = _key(algo)
     if key in _JOBS:
         return _JOBS[key]
-    marker = marker_path(algo, cache_dir)
+    try:
+        marker = marker_path(algo, cache_dir)
+    except AttributeError:              # NUMBA_DISABLE_JIT: no compiled code, no cache
+        marker = None
     job = _JOBS[key] = _Job(marker)
-    if not os.path.exists(marker):
+    if marker is not None and not os.path.exists(marker):
         job.launch(algo)
     return job
 
@@ -204,9 +207,9 @@ def _child_env() -> dict:
 class _Job:
     """One child compiling one configuration; ``done`` holds the kinds it reported."""
 
-    def __init__(self, marker: str):
+    def __init__(self, marker: str | None):
         self.marker, self.proc, self.dir = marker, None, None
-        self.done = set(KINDS) if os.path.exists(marker) else set()
+        self.done = set(KINDS) if marker is None or os.path.exists(marker) else set()
         self.failed: str | None = None
         self.t_start = self.t_poll = 0.0
 
