@@ -216,7 +216,7 @@ def _train(a, out) -> int:
         raise
     print(f"training {a.algo} on {a.env} for {steps:,} steps (seed {a.seed}) -> {run_dir}",
           file=out)
-    warmup.enable()       # a cold kernel cache compiles in the background (npg.engine.warmup)
+    was = warmup.enable()   # a cold kernel cache compiles in the background (npg.engine.warmup)
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=run_dir,
@@ -225,6 +225,7 @@ def _train(a, out) -> int:
         agent.save(run_dir)
         _finish(agent, run_dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 
@@ -241,7 +242,7 @@ def _resume(a, out) -> int:
                              f"pass --steps N to train N more")
     print(f"resuming {agent.algo_name} on {agent.env_id} at {agent.env_steps:,} env steps for "
           f"{steps:,} more -> {a.dir}", file=out)
-    warmup.enable()
+    was = warmup.enable()
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=a.dir,
@@ -250,6 +251,7 @@ def _resume(a, out) -> int:
         agent.save(a.dir)
         _finish(agent, a.dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 

@@ -29,7 +29,7 @@ mechanism off (the engine compiles in-process on first use, as before; every see
 reproduces bit for bit); ``=1`` turns it on for any caller. Without ``enable()`` and without
 the variable it is off: the Python API and the test suite keep in-process compilation.
 
-    warmup.enable()                       # once per process (the CLI does it)
+    was = warmup.enable()                 # the CLI does this around a training run
     if warmup.ready(algo, "update"):      # in the updater's dispatch: engine or reference
         ...
 
@@ -66,9 +66,11 @@ _JOBS: dict[str, "_Job"] = {}
 _KEYS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()   # algo -> _key(algo)
 
 
-def enable(on: bool = True) -> None:
-    """Turn background compilation on (or off) for this process (``ENV_VAR`` overrides)."""
-    _MODE["enabled"] = bool(on)
+def enable(on: bool = True) -> bool:
+    """Turn background compilation on (or off) for this process (``ENV_VAR`` overrides);
+    returns the previous setting (``was = enable(); ...; enable(was)`` scopes it)."""
+    was, _MODE["enabled"] = _MODE["enabled"], bool(on)
+    return was
 
 
 def enabled() -> bool:

@@ -192,3 +192,26 @@ def test_ppo_child_fills_the_cache_so_the_parent_compiles_nothing(monkeypatch, t
     finally:
         event.unregister("numba:compile", listener)
     assert compiled == []
+
+
+def test_enable_returns_the_previous_setting():
+    assert warmup.enable() is False
+    assert warmup.enable(False) is True
+
+
+def test_cli_train_scopes_background_compilation(monkeypatch, tmp_path):
+    """``npg train`` turns it on for its run only (later code in the process is unaffected);
+    NPG_BACKGROUND_COMPILE=0 keeps this test from starting a compiler process."""
+    import io
+    from npg.app import cli
+    monkeypatch.setenv(warmup.ENV_VAR, "0")
+    seen = []
+    real_enable = warmup.enable
+    monkeypatch.setattr(warmup, "enable", lambda on=True: seen.append(on) or real_enable(on))
+    rc = cli.main(["train", "CartPole-v1", "--steps", "64", "--set", "n_envs=2", "--set",
+                   "n_steps=32", "--set", "batch_size=64", "--set", "n_epochs=1",
+                   "--eval-episodes", "0", "--quiet", "--out", str(tmp_path / "run")],
+                  out=io.StringIO())
+    assert rc == 0 and seen == [True, False]
+    monkeypatch.delenv(warmup.ENV_VAR)
+    assert not warmup.enabled()
