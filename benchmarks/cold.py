@@ -6,7 +6,8 @@ fresh temporary directory (cold), waits for the background compiler process that
 have left behind (``npg.engine.warmup``) to finish, then runs the same command again on that
 now-warm cache (warm). Wall seconds from the subprocess's start to its exit; medians over the
 rounds (>= 2). The cold run's compiler child profiles its compilation
-(``NPG_WARMUP_PROFILE``): CPU seconds per compiled function, callees excluded.
+(``NPG_WARMUP_PROFILE``): CPU seconds per compiled function, callees excluded (without a
+child, the same exercise is profiled in a subprocess on another fresh cache).
 
     python benchmarks/cold.py [--rounds 2] [--steps N] [--inprocess]
 
@@ -70,6 +71,28 @@ def wait_marker(cache: str, t0: float, timeout: float) -> dict | None:
         time.sleep(0.2)
 
 
+_PROFILE_SNIPPET = """
+import sys
+from npg.algos.ppo import PPO
+from npg.app.presets import preset
+from npg.envs.spaces import SpaceInfo
+from npg.engine import warmup_child
+profile = warmup_child._CompileProfile()
+spec = SpaceInfo(4, "box", None, True, 2, None, None, None)   # CartPole-v1's spaces
+warmup_child.exercise_ppo(PPO(preset("CartPole-v1", "ppo")["config"], spec), lambda k: None)
+profile.write(sys.argv[1])
+"""
+
+
+def profile_here(cache: str, path: str) -> None:
+    """The compile profile without a background child (it compiled in-process): the child's
+    exercise, run in a subprocess on a fresh cache under the same compile-event listener."""
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT)] + ([env["PYTHONPATH"]]
+                                                       if env.get("PYTHONPATH") else []))
+    subprocess.run([sys.executable, "-c", _PROFILE_SNIPPET, path], env=env, check=True)
+
+
 def print_profile(path: str) -> None:
     rows = json.load(open(path))
     per = collections.defaultdict(lambda: [0.0, set()])
@@ -77,7 +100,7 @@ def print_profile(path: str) -> None:
         per[name][0] += sec
         per[name][1].add(sig)
     total = sum(v[0] for v in per.values())
-    print(f"compile profile (background child, CPU s, callees excluded): total {total:.1f} s, "
+    print(f"compile profile (CPU s, callees excluded): total {total:.1f} s, "
           f"{len(rows)} compilations")
     internals = sum(v[0] for k, v in per.items() if not k.startswith("npg."))
     for name, (sec, sigs) in sorted(per.items(), key=lambda kv: -kv[1][0]):
@@ -118,7 +141,9 @@ def main(argv=None) -> int:
                   flush=True)
             cold.append(c["wall"])
             warm.append(w["wall"])
-            if r == 0 and os.path.exists(prof):
+            if r == 0:
+                if not os.path.exists(prof):
+                    profile_here(os.path.join(tmp, "cache2"), prof)
                 print_profile(prof)
         if a.inprocess:
             with tempfile.TemporaryDirectory(prefix="npg-cold-") as tmp:
