@@ -19,6 +19,9 @@ fields; values are read as Python literals where they parse (``lr=3e-4``, ``hidd
 
 Ctrl-C finishes the current update, saves a checkpoint and exits (code 130) with a line saying
 how to resume. Every error is one line on stderr (exit code 2); ``--debug`` shows the traceback.
+``train`` and ``resume`` on a cold Numba cache start on the reference path while the engine's
+kernels compile in a background process (``npg.engine.warmup``; ``NPG_BACKGROUND_COMPILE=0``
+compiles in-process instead, so that a seeded first run is bitwise a warm-cache run).
 Run as ``npg ...`` once installed, or ``python -m npg.app.cli ...``.
 """
 
@@ -30,6 +33,8 @@ import difflib
 import os
 import sys
 import time
+
+from ..engine import warmup
 
 __all__ = ["main", "parse_set", "COMMANDS"]
 
@@ -224,6 +229,7 @@ def _train(a, out) -> int:
         raise
     print(f"training {a.algo} on {a.env} for {steps:,} steps (seed {a.seed}) -> {run_dir}",
           file=out)
+    was = warmup.enable()   # a cold kernel cache compiles in the background (npg.engine.warmup)
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=run_dir,
@@ -232,6 +238,7 @@ def _train(a, out) -> int:
         agent.save(run_dir)
         _finish(agent, run_dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 
@@ -248,6 +255,7 @@ def _resume(a, out) -> int:
                              f"pass --steps N to train N more")
     print(f"resuming {agent.algo_name} on {agent.env_id} at {agent.env_steps:,} env steps for "
           f"{steps:,} more -> {a.dir}", file=out)
+    was = warmup.enable()
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=a.dir,
@@ -256,6 +264,7 @@ def _resume(a, out) -> int:
         agent.save(a.dir)
         _finish(agent, a.dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 
