@@ -1,0 +1,289 @@
+"""The online actor-critics on the engine: one environment, one compiled update per step.
+
+``npg.algos.ActorCritic`` and ``npg.algos.QActorCritic`` with ``n_envs = n_steps = 1`` update
+after every environment step (Sutton & Barto 2018, sec. 13.5). Through the generic loop (the
+collector, a rollout of one step, the checked networks and optimizers) a step costs ~4 ms, of
+which the arithmetic is a few microseconds. ``OnlineLearner`` is that loop's compiled twin: per
+step, one stepper call on the single environment (``online_env``), one encoding of the
+observation, and one kernel call (``online_kernels``) that does the critic's TD update, the
+actor's update and the optimizer step; one more kernel call draws the next action. The draws
+are the reference's: the Gumbel noise of ``categorical.sample`` from the same Generator, drawn
+in blocks and rewound to the exact count used when the learner closes.
+
+Semantics are the collector's (``npg.envs.rollout``) and the updaters': the step after an
+episode's end is a phantom (its action drawn and ignored, no update); a terminated step never
+bootstraps; a truncated one bootstraps from V(real final observation); episode returns and
+lengths as ``episode_stats`` sums them. ``applies(algo, collector)`` says why a configuration
+is not covered (the reference path then runs).
+
+    learner = OnlineLearner(algo, state, collector, act_rng)
+    stats, episode = learner.step(progress)    # one env step and its update (stats None on
+                                               # a phantom step); episode: (return, length)
+    state = learner.sync()                     # train state, collector carry, env, rng synced
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from ..algos import ActorCritic, QActorCritic
+from ..envs.spaces import has_mask_key, policy_obs_space, single_spaces
+from ..features import Polynomial
+from ..policies import LinearSoftmaxPolicy, MLPCategoricalPolicy
+from ..values import LinearQ, LinearValue, MLPQ, MLPValue
+from .flat import FlatLayout
+from . import online_env
+from . import online_kernels as K
+
+__all__ = ["applies", "OnlineLearner", "Hyper"]
+
+Hyper = namedtuple("Hyper", "code opt gamma vf_coef ent_coef max_grad_norm b1 one_minus_b1 b2 "
+                            "one_minus_b2 eps alpha one_minus_alpha rms_eps baseline")
+Hyper.__doc__ = """The hyperparameters a step kernel reads (activation and optimizer codes of
+``online_kernels``; Adam's b1, b2, eps; RMSprop's alpha 0.99 and eps 1e-5 as
+``npg.algos._common.make_optimizer`` builds it; max_grad_norm 0 for none)."""
+
+_BLOCK = 1024                     # Gumbel rows drawn per Generator call
+
+
+def _net_reason(net, kind: str) -> str | None:
+    if isinstance(net, (MLPCategoricalPolicy, MLPValue, MLPQ)):
+        return None if net.activation in K.ACT_CODES else f"activation {net.activation!r}"
+    if isinstance(net, (LinearSoftmaxPolicy, LinearValue, LinearQ)):
+        phi = net.features
+        if isinstance(phi, Polynomial) and phi.degree == 1:
+            return None
+        return f"{kind} features {phi!r} (only Polynomial(obs_dim, 1))"
+    return f"{kind} {type(net).__name__}"
+
+
+def applies(algo, collector) -> str | None:
+    """None when ``OnlineLearner`` runs this algorithm exactly as its reference loop would,
+    else the reason it does not (then the reference path runs)."""
+    c = algo.config
+    if type(algo) not in (ActorCritic, QActorCritic) and not (
+            isinstance(algo, ActorCritic) and type(algo).update is ActorCritic.update):
+        return f"no online engine for {type(algo).__name__}"
+    if c.n_envs != 1 or c.n_steps != 1:
+        return "the online engine needs n_envs = n_steps = 1 (one update per env step)"
+    if not algo.spec.discrete:
+        return "the online engine covers Discrete actions only"
+    if c.dtype != "float64":
+        return "the online engine computes in float64 only"
+    if getattr(c, "shared", False) or getattr(c, "n_step", None) is not None:
+        return "shared-trunk and n-step actor-critics run on the reference path"
+    if collector.obs_normalizer is not None or collector.reward_scaler is not None:
+        return "observation / reward normalisers run on the reference path"
+    if collector.autoreset_mode.name != "NEXT_STEP":
+        return "the online engine follows NEXT_STEP autoreset only"
+    carry = collector.carry_state()
+    obs_space = single_spaces(collector.envs)[0]
+    if has_mask_key(obs_space) or (carry is not None and "mask" in carry):
+        return "action masks run on the reference path"
+    for net, kind in ((algo.policy, "policy"), (algo.critic, "critic")):
+        why = _net_reason(net, kind)
+        if why is not None:
+            return f"the online engine does not cover the {why}"
+    return None
+
+
+def _entries(layout, group: str, net) -> list:
+    """(w_off, b_off, n_in, n_out) per layer of ``net``'s slice of the flat layout."""
+    ent = {k: (shape, start) for g, k, shape, start, _ in layout.entries if g == group}
+    if isinstance(net, (LinearSoftmaxPolicy, LinearValue, LinearQ)):
+        (shape, start), = ent.values()                 # theta [D + 1, A] or w [D + 1]
+        n_out = shape[1] if len(shape) == 2 else 1
+        return [(start + n_out, start, shape[0] - 1, n_out)]
+    out, l = [], 1
+    while f"W{l}" in ent:
+        (n_in, n_out), w0 = ent[f"W{l}"]
+        out.append((w0, ent[f"b{l}"][1], n_in, n_out))
+        l += 1
+    return out
+
+
+def _hyper(algo, code: int) -> Hyper:
+    c = algo.config
+    return Hyper(code, K.OPT_CODES[c.optimizer], float(c.gamma),
+                 float(getattr(c, "vf_coef", 1.0)), float(getattr(c, "ent_coef", 0.0)),
+                 float(c.max_grad_norm or 0.0), 0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-8,
+                 0.99, 1.0 - 0.99, 1e-5, bool(getattr(c, "baseline", False)))
+
+
+class OnlineLearner:
+    """The compiled twin of the one-env, one-step learning loop (module docstring)."""
+
+    def __init__(self, algo, state: dict, collector, act_rng, block: int = _BLOCK):
+        self.algo, self.collector, self.rng, self.block = algo, collector, act_rng, int(block)
+        self.kind = "qac" if isinstance(algo, QActorCritic) else "ac"
+        self._kernel = K.qac_step if self.kind == "qac" else K.ac_step
+        c = algo.config
+        self.layout = lay = FlatLayout.of({"policy": state["policy"],
+                                           "critic": state["critic"]})
+        self.bufs_names = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}[c.optimizer]
+        self.load_state(state)
+        self.grad = np.zeros_like(self.theta)
+        self.split = sum(e[4] - e[3] for e in lay.entries if e[0] == "policy")
+        code = K.ACT_CODES[algo.policy.activation if hasattr(algo.policy, "activation")
+                           else "tanh"]
+        self.h = _hyper(algo, code)
+        self.net_pi, n_pi = K.layer_table(_entries(lay, "policy", algo.policy))
+        self.net_c, n_c = K.layer_table(_entries(lay, "critic", algo.critic))
+        widest = int(max(self.net_pi[:, 2].max(), self.net_c[:, 2].max(),
+                         self.net_pi[:, 3].max(), self.net_c[:, 3].max()))
+        self.A = int(algo.spec.n_actions)
+        self.bufs = (np.zeros(n_pi), np.zeros(n_c), np.zeros(widest), np.zeros(widest),
+                     np.zeros(self.A), np.zeros(int(self.net_c[-1, 3])))
+        self.stats = np.zeros(7)
+        self.lrs = (float(c.lr), float(c.critic_lr))
+        self._setup_env()
+        self._gumbel_start()
+
+    def load_state(self, state: dict) -> None:
+        """Take the networks' parameters, the optimizers' state and the step count from the
+        train state ``state`` (copies)."""
+        params = {"policy": state["policy"], "critic": state["critic"]}
+        lay, opt = self.layout, state["opt"]
+        self.theta = np.array(lay.pack(params), np.float64)
+        self.m, self.v = np.zeros_like(self.theta), np.zeros_like(self.theta)
+        for b in self.bufs_names:
+            tree = {net: {k: opt[net][f"{b}.{k}"] for k in params[net]} for net in params}
+            getattr(self, b)[:] = lay.pack(tree)
+        self.t = {net: int(opt[net]["step"]) for net in params}
+        self.step_count = int(state["step"])
+
+    # ---------------------------------------------------------------- environment side
+    def _setup_env(self) -> None:
+        col = self.collector
+        if col.carry_state() is None:
+            col.reset(col.seed)
+        carry = col.carry_state()
+        self.s, self.s_next = carry["obs"][0].copy(), np.empty_like(carry["obs"][0])
+        self.phantom = bool(carry["phantom"][0])
+        self.ep_ret, self.ep_len = float(carry["ep_return"][0]), int(carry["ep_length"][0])
+        self.stepper = online_env.one_env_stepper(col.envs)
+        space = policy_obs_space(single_spaces(col.envs)[0])
+        from gymnasium import spaces
+        if isinstance(space, spaces.Discrete):
+            n, start = int(space.n), int(space.start)
+
+            def encode(obs, out):
+                i = int(obs) - start
+                if not 0 <= i < n:
+                    raise ValueError(f"observation must lie in [{start}, {start + n}); got "
+                                     f"{int(obs)}")
+                out[:] = 0.0
+                out[i] = 1.0
+        elif isinstance(space, spaces.Box):
+            def encode(obs, out):
+                out[:] = np.asarray(obs).reshape(-1)
+        else:
+            from ..envs.spaces import obs_encoder
+            batch = obs_encoder(space)
+
+            def encode(obs, out):
+                batch(np.asarray(obs)[None], out[None])
+        self.encode = encode
+
+    def _gumbel_start(self) -> None:
+        self._rng_state = self.rng.bit_generator.state if self.block > 1 else None
+        self._G = self.rng.gumbel(size=(self.block, self.A))
+        self._used = 0
+
+    def _gumbel_row(self) -> np.ndarray:
+        if self._used == self.block:
+            self._gumbel_start()
+        row = self._G[self._used]
+        self._used += 1
+        return row
+
+    # ---------------------------------------------------------------- one step
+    def act(self) -> int:
+        """The action for the current observation (sampled: a Gumbel row of the act stream)."""
+        a, logp = K.act_greedy_gumbel(self.theta, self.net_pi, self.s, self.bufs[0],
+                                      self.h.code, self._gumbel_row())
+        if not np.isfinite(logp):
+            raise ValueError("act_fn returned a NaN or inf log-probability (the policy's "
+                             "logits are not finite: the parameters have diverged)")
+        return a
+
+    def step(self, progress: float):
+        """Act, step the environment, update. Returns ``(stats or None, episode or None)``."""
+        a = self.act()
+        obs, r, te, tr = self.stepper.step(a)
+        self.encode(obs, self.s_next)
+        self.collector.total_env_steps += 1
+        stats = None
+        if not self.phantom:
+            stats = self._update(a, r, te, progress)
+        episode = None
+        if not self.phantom:
+            self.ep_ret, self.ep_len = self.ep_ret + r, self.ep_len + 1
+            if te or tr:
+                episode = (self.ep_ret, self.ep_len)
+                self.ep_ret, self.ep_len = 0.0, 0
+        self.phantom = te or tr
+        self.s, self.s_next = self.s_next, self.s
+        return stats, episode
+
+    def _update(self, a: int, r: float, te: bool, progress: float) -> dict:
+        c = self.algo.config
+        scale = 1.0 - progress if c.anneal_lr else 1.0
+        tp, tc = self.t["policy"], self.t["critic"]
+        cs = (1.0 - 0.9 ** (tp + 1), 1.0 - 0.999 ** (tp + 1),
+              1.0 - 0.9 ** (tc + 1), 1.0 - 0.999 ** (tc + 1))
+        ok = self._kernel(self.theta, self.grad, self.m, self.v, self.split, self.net_pi,
+                          self.net_c, self.bufs, self.s, a, r, te, self.s_next, self.h,
+                          self.lrs[0] * scale, self.lrs[1] * scale, cs, self.stats)
+        if not ok:
+            raise ValueError(f"{self.algo.name} update: the gradient is not finite (NaN or "
+                             f"inf); lower the learning rate or scale the rewards")
+        self.t["policy"], self.t["critic"] = tp + 1, tc + 1
+        self.step_count += 1
+        s = self.stats
+        out = {"policy_loss": float(s[0]), "entropy": float(s[1])}
+        if self.kind == "ac":
+            vf = self.h.vf_coef
+            out["value_loss"] = float(s[2]) / vf if vf else 0.0
+        else:
+            out["value_loss"] = float(s[2])
+        out.update(loss=float(s[3]), grad_norm=float(s[4]), n_samples=1)
+        if self.kind == "ac":
+            out.update(mean_advantage=float(s[5]), explained_variance=0.0)
+        else:
+            out["mean_q"] = float(s[5])
+        return out
+
+    # ---------------------------------------------------------------- hand-back
+    def train_state(self) -> dict:
+        """The train state (fresh arrays) in the reference's layout."""
+        lay = self.layout
+        tree = lay.unpack(self.theta)
+        new = {net: {k: a.copy() for k, a in arrays.items()} for net, arrays in tree.items()}
+        bufs = {b: lay.unpack(getattr(self, b)) for b in self.bufs_names}
+        opt = {}
+        for net, arrays in new.items():            # the optimizers' key order: m.k, v.k, ...
+            opt[net] = {"step": self.t[net]}
+            for k in arrays:
+                for b in self.bufs_names:
+                    opt[net][f"{b}.{k}"] = bufs[b][net][k].copy()
+        return {"policy": new["policy"], "critic": new["critic"], "step": self.step_count,
+                "opt": opt}
+
+    def sync(self) -> dict:
+        """Write the collector's carry, the environment's state and the act stream's position
+        (rewound to the draws used) back; returns the train state."""
+        if self._used < self.block:
+            self.rng.bit_generator.state = self._rng_state
+            if self._used:
+                self.rng.gumbel(size=(self._used, self.A))
+            self._used = self.block                   # the next act draws a fresh block
+        col = self.collector
+        carry = col.carry_state()
+        carry.update(obs=self.s[None].copy(), phantom=np.array([self.phantom]),
+                     ep_return=np.array([self.ep_ret]), ep_length=np.array([self.ep_len]))
+        col.set_carry_state(carry)
+        self.stepper.sync()
+        return self.train_state()
