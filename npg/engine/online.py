@@ -24,8 +24,6 @@ is not covered (the reference path then runs).
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from ..algos import ActorCritic, QActorCritic
@@ -37,13 +35,7 @@ from .flat import FlatLayout
 from . import online_env
 from . import online_kernels as K
 
-__all__ = ["applies", "OnlineLearner", "Hyper"]
-
-Hyper = namedtuple("Hyper", "code opt gamma vf_coef ent_coef max_grad_norm b1 one_minus_b1 b2 "
-                            "one_minus_b2 eps alpha one_minus_alpha rms_eps baseline")
-Hyper.__doc__ = """The hyperparameters a step kernel reads (activation and optimizer codes of
-``online_kernels``; Adam's b1, b2, eps; RMSprop's alpha 0.99 and eps 1e-5 as
-``npg.algos._common.make_optimizer`` builds it; max_grad_norm 0 for none)."""
+__all__ = ["applies", "OnlineLearner"]
 
 _BLOCK = 1024                     # Gumbel rows drawn per Generator call
 
@@ -104,55 +96,66 @@ def _entries(layout, group: str, net) -> list:
     return out
 
 
-def _hyper(algo, code: int) -> Hyper:
-    c = algo.config
-    return Hyper(code, K.OPT_CODES[c.optimizer], float(c.gamma),
-                 float(getattr(c, "vf_coef", 1.0)), float(getattr(c, "ent_coef", 0.0)),
-                 float(c.max_grad_norm or 0.0), 0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-8,
-                 0.99, 1.0 - 0.99, 1e-5, bool(getattr(c, "baseline", False)))
+def _hyper(config) -> list:
+    """The floats ``online_kernels.HYPER`` (Adam's b1, b2, eps and RMSprop's alpha 0.99, eps
+    1e-5 as ``npg.algos._common.make_optimizer`` builds them; max_grad_norm 0 for none)."""
+    return [float(config.gamma), float(getattr(config, "vf_coef", 1.0)),
+            float(getattr(config, "ent_coef", 0.0)), float(config.max_grad_norm or 0.0),
+            0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-8, 0.99, 1.0 - 0.99, 1e-5]
 
 
 class OnlineLearner:
-    """The compiled twin of the one-env, one-step learning loop (module docstring)."""
+    """The compiled twin of the one-env, one-step learning loop (module docstring).
+
+    Everything the kernels touch lives in one float workspace ``ws`` (hyperparameters, flat
+    theta, gradient, optimizer moments, activations, the two observation rows, statistics,
+    a block of Gumbel draws) and one integer record ``ix`` (sizes, codes, layer tables), so a
+    step is one compiled call with two arrays and a few scalars."""
 
     def __init__(self, algo, state: dict, collector, act_rng, block: int = _BLOCK):
         self.algo, self.collector, self.rng, self.block = algo, collector, act_rng, int(block)
         self.kind = "qac" if isinstance(algo, QActorCritic) else "ac"
-        self._kernel = K.qac_step if self.kind == "qac" else K.ac_step
         c = algo.config
         self.layout = lay = FlatLayout.of({"policy": state["policy"],
                                            "critic": state["critic"]})
         self.bufs_names = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}[c.optimizer]
-        self.load_state(state)
-        self.grad = np.zeros_like(self.theta)
-        self.split = sum(e[4] - e[3] for e in lay.entries if e[0] == "policy")
-        code = K.ACT_CODES[algo.policy.activation if hasattr(algo.policy, "activation")
-                           else "tanh"]
-        self.h = _hyper(algo, code)
-        self.net_pi, n_pi = K.layer_table(_entries(lay, "policy", algo.policy))
-        self.net_c, n_c = K.layer_table(_entries(lay, "critic", algo.critic))
-        widest = int(max(self.net_pi[:, 2].max(), self.net_c[:, 2].max(),
-                         self.net_pi[:, 3].max(), self.net_c[:, 3].max()))
         self.A = int(algo.spec.n_actions)
-        self.bufs = (np.zeros(n_pi), np.zeros(n_c), np.zeros(widest), np.zeros(widest),
-                     np.zeros(self.A), np.zeros(int(self.net_c[-1, 3])))
-        self.stats = np.zeros(7)
+        self.ix = self._record(algo, lay)
+        self.ws = np.zeros(K.workspace_size(self.ix))
+        self.w = K.views(self.ws, self.ix)
+        self.w.hp[:] = _hyper(c)
         self.lrs = (float(c.lr), float(c.critic_lr))
+        self.load_state(state)
         self._setup_env()
         self._gumbel_start()
 
+    def _record(self, algo, lay) -> np.ndarray:
+        c = algo.config
+        net_pi, n_pi = K.layer_table(_entries(lay, "policy", algo.policy))
+        net_c, n_c = K.layer_table(_entries(lay, "critic", algo.critic))
+        wide = int(max(net_pi[:, 2:4].max(), net_c[:, 2:4].max()))
+        split = sum(e[4] - e[3] for e in lay.entries if e[0] == "policy")
+        code = K.ACT_CODES[getattr(algo.policy, "activation", "tanh")]
+        head = dict(P=lay.size, SPLIT=split, D=int(algo.spec.obs_dim), A=self.A,
+                    BLOCK=self.block, L_PI=len(net_pi), L_C=len(net_c), N_PI=n_pi, N_C=n_c,
+                    WIDE=wide, N_OUT_C=int(net_c[-1, 3]), KIND=int(self.kind == "qac"),
+                    CODE=code, OPT=K.OPT_CODES[c.optimizer],
+                    BASELINE=int(bool(getattr(c, "baseline", False))))
+        return np.concatenate([np.array([head[f] for f in K.IX_FIELDS], np.int64),
+                               net_pi.reshape(-1), net_c.reshape(-1)])
+
     def load_state(self, state: dict) -> None:
         """Take the networks' parameters, the optimizers' state and the step count from the
-        train state ``state`` (copies)."""
+        train state ``state`` (copies); the next action is recomputed."""
         params = {"policy": state["policy"], "critic": state["critic"]}
-        lay, opt = self.layout, state["opt"]
-        self.theta = np.array(lay.pack(params), np.float64)
-        self.m, self.v = np.zeros_like(self.theta), np.zeros_like(self.theta)
+        lay, opt, w = self.layout, state["opt"], self.w
+        w.theta[:] = lay.pack(params)
         for b in self.bufs_names:
             tree = {net: {k: opt[net][f"{b}.{k}"] for k in params[net]} for net in params}
-            getattr(self, b)[:] = lay.pack(tree)
+            getattr(w, b)[:] = lay.pack(tree)
         self.t = {net: int(opt[net]["step"]) for net in params}
         self.step_count = int(state["step"])
+        self._pending = None
 
     # ---------------------------------------------------------------- environment side
     def _setup_env(self) -> None:
@@ -160,109 +163,103 @@ class OnlineLearner:
         if col.carry_state() is None:
             col.reset(col.seed)
         carry = col.carry_state()
-        self.s, self.s_next = carry["obs"][0].copy(), np.empty_like(carry["obs"][0])
+        self.par = 0
+        self.w.s[0] = carry["obs"][0]
         self.phantom = bool(carry["phantom"][0])
         self.ep_ret, self.ep_len = float(carry["ep_return"][0]), int(carry["ep_length"][0])
         self.stepper = online_env.one_env_stepper(col.envs)
         space = policy_obs_space(single_spaces(col.envs)[0])
         from gymnasium import spaces
+        rows = self.w.s
         if isinstance(space, spaces.Discrete):
             n, start = int(space.n), int(space.start)
 
-            def encode(obs, out):
+            def encode(obs, row):
                 i = int(obs) - start
                 if not 0 <= i < n:
                     raise ValueError(f"observation must lie in [{start}, {start + n}); got "
                                      f"{int(obs)}")
-                out[:] = 0.0
-                out[i] = 1.0
+                return i
         elif isinstance(space, spaces.Box):
-            def encode(obs, out):
-                out[:] = np.asarray(obs).reshape(-1)
+            def encode(obs, row):
+                rows[row] = np.asarray(obs).reshape(-1)
+                return -1
         else:
             from ..envs.spaces import obs_encoder
             batch = obs_encoder(space)
 
-            def encode(obs, out):
-                batch(np.asarray(obs)[None], out[None])
+            def encode(obs, row):
+                batch(np.asarray(obs)[None], rows[row:row + 1])
+                return -1
         self.encode = encode
 
     def _gumbel_start(self) -> None:
-        self._rng_state = self.rng.bit_generator.state if self.block > 1 else None
-        self._G = self.rng.gumbel(size=(self.block, self.A))
+        self._rng_state = self.rng.bit_generator.state
+        self.w.gumbel[:] = self.rng.gumbel(size=(self.block, self.A))
         self._used = 0
 
-    def _gumbel_row(self) -> np.ndarray:
-        if self._used == self.block:
-            self._gumbel_start()
-        row = self._G[self._used]
-        self._used += 1
-        return row
-
     # ---------------------------------------------------------------- one step
-    def act(self) -> int:
-        """The action for the current observation (sampled: a Gumbel row of the act stream)."""
-        a, logp = K.act_greedy_gumbel(self.theta, self.net_pi, self.s, self.bufs[0],
-                                      self.h.code, self._gumbel_row())
-        if not np.isfinite(logp):
-            raise ValueError("act_fn returned a NaN or inf log-probability (the policy's "
-                             "logits are not finite: the parameters have diverged)")
-        return a
-
     def step(self, progress: float):
         """Act, step the environment, update. Returns ``(stats or None, episode or None)``."""
-        a = self.act()
+        if self._pending is None:
+            if self._used == self.block:
+                self._gumbel_start()
+            self._pending = K.act(self.ws, self.ix, self.par, self._used)
+        a, logp = self._pending
+        if not logp == logp or abs(logp) == np.inf:
+            raise ValueError("act_fn returned a NaN or inf log-probability (the policy's "
+                             "logits are not finite: the parameters have diverged)")
+        self._used += 1
         obs, r, te, tr = self.stepper.step(a)
-        self.encode(obs, self.s_next)
+        idx = self.encode(obs, 1 - self.par)
         self.collector.total_env_steps += 1
-        stats = None
-        if not self.phantom:
-            stats = self._update(a, r, te, progress)
-        episode = None
-        if not self.phantom:
+        if self._used == self.block:
+            self._gumbel_start()
+        update = not self.phantom
+        lr_pi, lr_c = self.lrs
+        if update and self.algo.config.anneal_lr:
+            lr_pi, lr_c = lr_pi * (1.0 - progress), lr_c * (1.0 - progress)
+        tp, tc = self.t["policy"] + 1, self.t["critic"] + 1
+        a2, logp2, norm = K.online_step(
+            self.ws, self.ix, self.par, update, a, r, te, idx, lr_pi, lr_c, 1.0 - 0.9 ** tp,
+            1.0 - 0.999 ** tp, 1.0 - 0.9 ** tc, 1.0 - 0.999 ** tc, self._used)
+        self._pending = (a2, logp2)
+        self.par = 1 - self.par
+        stats = episode = None
+        if update:
+            if not abs(norm) < np.inf:
+                raise ValueError(f"{self.algo.name} update: the gradient is not finite (NaN "
+                                 f"or inf); lower the learning rate or scale the rewards")
+            self.t["policy"], self.t["critic"] = tp, tc
+            self.step_count += 1
+            stats = self._stats()
             self.ep_ret, self.ep_len = self.ep_ret + r, self.ep_len + 1
             if te or tr:
                 episode = (self.ep_ret, self.ep_len)
                 self.ep_ret, self.ep_len = 0.0, 0
         self.phantom = te or tr
-        self.s, self.s_next = self.s_next, self.s
         return stats, episode
 
-    def _update(self, a: int, r: float, te: bool, progress: float) -> dict:
-        c = self.algo.config
-        scale = 1.0 - progress if c.anneal_lr else 1.0
-        tp, tc = self.t["policy"], self.t["critic"]
-        cs = (1.0 - 0.9 ** (tp + 1), 1.0 - 0.999 ** (tp + 1),
-              1.0 - 0.9 ** (tc + 1), 1.0 - 0.999 ** (tc + 1))
-        ok = self._kernel(self.theta, self.grad, self.m, self.v, self.split, self.net_pi,
-                          self.net_c, self.bufs, self.s, a, r, te, self.s_next, self.h,
-                          self.lrs[0] * scale, self.lrs[1] * scale, cs, self.stats)
-        if not ok:
-            raise ValueError(f"{self.algo.name} update: the gradient is not finite (NaN or "
-                             f"inf); lower the learning rate or scale the rewards")
-        self.t["policy"], self.t["critic"] = tp + 1, tc + 1
-        self.step_count += 1
-        s = self.stats
-        out = {"policy_loss": float(s[0]), "entropy": float(s[1])}
+    def _stats(self) -> dict:
+        """The update's statistics, with the reference's keys in its order."""
+        s = self.w.stats.tolist()
+        out = {"policy_loss": s[0], "entropy": s[1]}
         if self.kind == "ac":
-            vf = self.h.vf_coef
-            out["value_loss"] = float(s[2]) / vf if vf else 0.0
+            vf = self.w.hp[K.H_VF_COEF]
+            out["value_loss"] = s[2] / float(vf) if vf else 0.0
+            out.update(loss=s[3], grad_norm=s[4], n_samples=1, mean_advantage=s[5],
+                       explained_variance=0.0)
         else:
-            out["value_loss"] = float(s[2])
-        out.update(loss=float(s[3]), grad_norm=float(s[4]), n_samples=1)
-        if self.kind == "ac":
-            out.update(mean_advantage=float(s[5]), explained_variance=0.0)
-        else:
-            out["mean_q"] = float(s[5])
+            out.update(value_loss=s[2], loss=s[3], grad_norm=s[4], n_samples=1, mean_q=s[5])
         return out
 
     # ---------------------------------------------------------------- hand-back
     def train_state(self) -> dict:
-        """The train state (fresh arrays) in the reference's layout."""
-        lay = self.layout
-        tree = lay.unpack(self.theta)
+        """The train state (fresh arrays) in the reference's layout and key order."""
+        lay, w = self.layout, self.w
+        tree = lay.unpack(w.theta)
         new = {net: {k: a.copy() for k, a in arrays.items()} for net, arrays in tree.items()}
-        bufs = {b: lay.unpack(getattr(self, b)) for b in self.bufs_names}
+        bufs = {b: lay.unpack(getattr(w, b)) for b in self.bufs_names}
         opt = {}
         for net, arrays in new.items():            # the optimizers' key order: m.k, v.k, ...
             opt[net] = {"step": self.t[net]}
@@ -280,9 +277,10 @@ class OnlineLearner:
             if self._used:
                 self.rng.gumbel(size=(self._used, self.A))
             self._used = self.block                   # the next act draws a fresh block
+            self._pending = None
         col = self.collector
         carry = col.carry_state()
-        carry.update(obs=self.s[None].copy(), phantom=np.array([self.phantom]),
+        carry.update(obs=self.w.s[self.par][None].copy(), phantom=np.array([self.phantom]),
                      ep_return=np.array([self.ep_ret]), ep_length=np.array([self.ep_len]))
         col.set_carry_state(carry)
         self.stepper.sync()

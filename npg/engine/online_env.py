@@ -12,6 +12,11 @@ be interleaved and a snapshot (``npg.envs.snapshot``) sees the same state:
 
 * ``SyncOne`` (``SyncVectorEnv`` with one copy): the step after an episode's end resets the
   copy (reward 0, not terminated or truncated); otherwise the copy's own ``step``.
+* ``FrozenLakeOne`` (``SyncVectorEnv`` over ``gym.make("FrozenLake-v1")``'s usual chain
+  TimeLimit > OrderEnforcing > PassiveEnvChecker > FrozenLakeEnv, not rendering): the
+  wrappers' and the environment's step inlined once the checker has done its two checks
+  (``categorical_sample``: the first k with cumsum(p)_k > u, u one ``random()`` of the env's
+  Generator, else 0); tested bitwise against the vector env.
 * ``CartPoleOne`` (gymnasium's ``CartPoleVectorEnv`` with one copy, Euler integrator, the
   default reward): its arithmetic in the same order on float64 scalars (cos and sin by the
   same NumPy loops, the reset draw by the same Generator call); tested bitwise against it.
@@ -24,13 +29,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import concatenate
 
-__all__ = ["one_env_stepper", "SyncOne", "CartPoleOne", "VectorOne"]
+__all__ = ["one_env_stepper", "SyncOne", "FrozenLakeOne", "CartPoleOne", "VectorOne"]
 
 
 def one_env_stepper(envs):
     """The fastest exact stepper of ``envs`` (one copy, NEXT_STEP autoreset)."""
     if isinstance(envs, SyncVectorEnv) and envs.autoreset_mode == AutoresetMode.NEXT_STEP:
-        return SyncOne(envs)
+        return FrozenLakeOne(envs) if FrozenLakeOne.supports(envs) else SyncOne(envs)
     if CartPoleOne.supports(envs):
         return CartPoleOne(envs)
     return VectorOne(envs)
@@ -80,6 +85,58 @@ class SyncOne:
             vec._env_obs[0] = self._obs
             vec._observations = concatenate(vec.single_observation_space, vec._env_obs,
                                             vec._observations)
+
+
+class FrozenLakeOne(SyncOne):
+    """``SyncOne`` with FrozenLake's step inlined (module docstring)."""
+
+    @staticmethod
+    def _chain(env):
+        from gymnasium.envs.toy_text.frozen_lake import FrozenLakeEnv
+        from gymnasium.wrappers.common import OrderEnforcing, PassiveEnvChecker, TimeLimit
+        kinds = (TimeLimit, OrderEnforcing, PassiveEnvChecker, FrozenLakeEnv)
+        chain = [env]
+        while hasattr(chain[-1], "env") and len(chain) < 5:
+            chain.append(chain[-1].env)
+        if len(chain) != 4 or any(type(o) is not k for o, k in zip(chain, kinds)):
+            return None
+        return chain
+
+    @classmethod
+    def supports(cls, envs) -> bool:
+        if envs.num_envs != 1:
+            return False
+        chain = cls._chain(envs.envs[0])
+        return chain is not None and chain[3].render_mode is None
+
+    def __init__(self, envs):
+        super().__init__(envs)
+        self.limit, self.order, self.checker, self.base = self._chain(self.env)
+        self.table = [[(np.cumsum(np.asarray([t[0] for t in tr])).tolist(),
+                        [(int(t[1]), t[2], t[3]) for t in tr]) for a, tr in sorted(acts.items())]
+                      for _, acts in sorted(self.base.P.items())]
+
+    def step(self, action: int):
+        vec, c = self.envs, self.checker
+        if vec._autoreset_envs[0] or not (self.order._has_reset and c.checked_step
+                                          and c.checked_data_reuse):
+            return super().step(action)
+        base, limit = self.base, self.limit
+        cs, outcomes = self.table[base.s][action]
+        u = base.np_random.random()
+        i = 0
+        for k in range(len(cs)):
+            if cs[k] > u:
+                i = k
+                break
+        s, r, te = outcomes[i]
+        base.s, base.lastaction = s, np.int64(action)
+        limit._elapsed_steps += 1
+        tr = limit._elapsed_steps >= limit._max_episode_steps
+        vec._rewards[0], vec._terminations[0], vec._truncations[0] = r, te, tr
+        vec._autoreset_envs[0] = te or tr
+        self._obs = s
+        return s, float(vec._rewards[0]), bool(te), bool(tr)
 
 
 class CartPoleOne:

@@ -30,14 +30,16 @@ parameters after thousands of steps. ``cache=True``, no fastmath, no random numb
 from __future__ import annotations
 
 import math
+from collections import namedtuple
 
 import numpy as np
 from numba import njit
 
 from .tanh import tanh64
 
-__all__ = ["ACT_CODES", "OPT_CODES", "layer_table", "forward", "backward", "act_greedy_gumbel",
-           "ac_step", "qac_step", "q_expected"]
+__all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
+           "backward", "act_greedy_gumbel", "q_expected", "workspace_size", "views", "act",
+           "online_step"]
 
 ACT_CODES = {"tanh": 0, "relu": 1}
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
@@ -70,14 +72,25 @@ def forward(theta, net, x, H, code):
     for l in range(L):
         w0, b0, n_in, n_out, h0 = net[l, 0], net[l, 1], net[l, 2], net[l, 3], net[l, 4]
         out = H[h0:h0 + n_out]
+        W = theta[w0:w0 + n_in * n_out]
+        bias = theta[b0:b0 + n_out]
         out[:] = 0.0
-        for i in range(n_in):
-            xi, row = h[i], w0 + i * n_out
+        n4 = n_in - n_in % 4
+        for i in range(0, n4, 4):          # four rows of W per pass over out
+            x0, x1, x2, x3 = h[i], h[i + 1], h[i + 2], h[i + 3]
+            W0, W1 = W[i * n_out:(i + 1) * n_out], W[(i + 1) * n_out:(i + 2) * n_out]
+            W2, W3 = W[(i + 2) * n_out:(i + 3) * n_out], W[(i + 3) * n_out:(i + 4) * n_out]
             for j in range(n_out):
-                out[j] += xi * theta[row + j]
+                out[j] += (x0 * W0[j] + x1 * W1[j]) + (x2 * W2[j] + x3 * W3[j])
+        for i in range(n4, n_in):
+            xi = h[i]
+            Wi = W[i * n_out:(i + 1) * n_out]
+            for j in range(n_out):
+                out[j] += xi * Wi[j]
         for j in range(n_out):
-            out[j] = out[j] + theta[b0 + j]
-            if l < L - 1:
+            out[j] = out[j] + bias[j]
+        if l < L - 1:
+            for j in range(n_out):
                 out[j] = _act(out[j], code)
         h = out
     return h
@@ -92,18 +105,30 @@ def backward(theta, grad, net, x, H, d_out, D1, D2, code):
     for l in range(L - 1, -1, -1):
         w0, b0, n_in, n_out = net[l, 0], net[l, 1], net[l, 2], net[l, 3]
         h_prev = x if l == 0 else H[net[l - 1, 4]:net[l - 1, 4] + n_in]
+        W = theta[w0:w0 + n_in * n_out]
+        gW = grad[w0:w0 + n_in * n_out]
+        gb = grad[b0:b0 + n_out]
         for j in range(n_out):
-            grad[b0 + j] = g[j]
+            gb[j] = g[j]
         for i in range(n_in):
-            hi, row = h_prev[i], w0 + i * n_out
+            hi = h_prev[i]
+            gWi = gW[i * n_out:(i + 1) * n_out]
             for j in range(n_out):
-                grad[row + j] = hi * g[j]
+                gWi[j] = hi * g[j]
         if l > 0:
             d = D1[:n_in] if (L - 1 - l) % 2 == 0 else D2[:n_in]
+            n4 = n_out - n_out % 4
             for i in range(n_in):
-                s, row = 0.0, w0 + i * n_out
-                for j in range(n_out):
-                    s += g[j] * theta[row + j]
+                Wi = W[i * n_out:(i + 1) * n_out]
+                s0 = s1 = s2 = s3 = 0.0             # four partial sums of the dot product
+                for j in range(0, n4, 4):
+                    s0 += g[j] * Wi[j]
+                    s1 += g[j + 1] * Wi[j + 1]
+                    s2 += g[j + 2] * Wi[j + 2]
+                    s3 += g[j + 3] * Wi[j + 3]
+                for j in range(n4, n_out):
+                    s0 += g[j] * Wi[j]
+                s = (s0 + s1) + (s2 + s3)
                 y = h_prev[i]
                 d[i] = s - (y * y) * s if code == 0 else s * (1.0 if y > 0.0 else 0.0)
             g = d
@@ -179,23 +204,33 @@ def q_expected(theta, net_pi, net_q, x, H_pi, H_q, code):
 # ------------------------------------------------------------------------------- optimizer
 
 @njit(cache=True, error_model="numpy")
+def _sum_squares(g):
+    """sum_i g_i^2 in 4 interleaved partial sums (lane k takes i = k mod 4), added pairwise at
+    the end: a fixed order that keeps four additions in flight."""
+    a0 = a1 = a2 = a3 = 0.0
+    n4 = g.shape[0] - g.shape[0] % 4
+    for i in range(0, n4, 4):
+        a0 += g[i] * g[i]
+        a1 += g[i + 1] * g[i + 1]
+        a2 += g[i + 2] * g[i + 2]
+        a3 += g[i + 3] * g[i + 3]
+    for i in range(n4, g.shape[0]):
+        a0 += g[i] * g[i]
+    return (a0 + a1) + (a2 + a3)
+
+
+@njit(cache=True, error_model="numpy")
 def _norm_and_clip(grad, max_norm):
     """||g|| (the reported norm) and, with max_norm > 0, g <- g max_norm / max(||g||, max_norm)
-    with ||g|| = s ||g / s||, s = max |g| (``clip_by_global_norm``)."""
+    with ||g|| = s ||g / s||, s = max |g| (``clip_by_global_norm``; sums in another order)."""
     if max_norm <= 0.0:
-        acc = 0.0
-        for i in range(grad.shape[0]):
-            acc += grad[i] * grad[i]
-        return math.sqrt(acc)
+        return math.sqrt(_sum_squares(grad))
     s = 0.0
     for i in range(grad.shape[0]):
         s = max(s, abs(grad[i]))
     safe = s if s > 0.0 else 1.0
-    acc = 0.0
-    for i in range(grad.shape[0]):
-        q = grad[i] / safe
-        acc += q * q
-    norm = safe * math.sqrt(acc)
+    q = grad / safe
+    norm = safe * math.sqrt(_sum_squares(q))
     scale = max_norm / max(norm, max_norm)
     for i in range(grad.shape[0]):
         grad[i] = grad[i] * scale
@@ -203,85 +238,189 @@ def _norm_and_clip(grad, max_norm):
 
 
 @njit(cache=True, error_model="numpy")
-def _opt_step(theta, grad, m, v, lo, hi, opt, lr, h, c1, c2):
-    """One optimizer step on theta[lo:hi] (``npg.optim``): opt 0 Adam (h.b1, h.b2, h.eps,
-    bias corrections c1, c2), 1 RMSprop (h.alpha, h.rms_eps), 2 SGD."""
+def _adam(theta, g, m, v, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
+    if c1 == 1.0:                  # 1 - b1^t rounds to 1 from t ~ 350 on: m / 1 = m exactly
+        for i in range(theta.shape[0]):
+            gi = g[i]
+            mi = b1 * m[i] + one_minus_b1 * gi
+            vi = b2 * v[i] + one_minus_b2 * (gi * gi)
+            m[i], v[i] = mi, vi
+            theta[i] = theta[i] - lr * mi / (np.sqrt(vi / c2) + eps)
+        return
+    for i in range(theta.shape[0]):
+        gi = g[i]
+        mi = b1 * m[i] + one_minus_b1 * gi
+        vi = b2 * v[i] + one_minus_b2 * (gi * gi)
+        m[i], v[i] = mi, vi
+        theta[i] = theta[i] - lr * (mi / c1) / (np.sqrt(vi / c2) + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _rmsprop(theta, g, v, alpha, one_minus_alpha, lr, eps):
+    for i in range(theta.shape[0]):
+        gi = g[i]
+        vi = alpha * v[i] + one_minus_alpha * (gi * gi)
+        v[i] = vi
+        theta[i] = theta[i] - lr * gi / (np.sqrt(vi) + eps)
+
+
+@njit(cache=True, error_model="numpy")
+def _opt_step(theta, grad, m, v, hp, opt, lr, c1, c2):
+    """One optimizer step on the slice theta (``npg.optim``): opt 0 Adam (bias corrections
+    c1, c2), 1 RMSprop, 2 SGD; their constants in hp (``HYPER``)."""
     if opt == 0:
-        for i in range(lo, hi):
-            gi = grad[i]
-            m[i] = h.b1 * m[i] + h.one_minus_b1 * gi
-            v[i] = h.b2 * v[i] + h.one_minus_b2 * (gi * gi)
-            theta[i] = theta[i] - lr * (m[i] / c1) / (np.sqrt(v[i] / c2) + h.eps)
+        _adam(theta, grad, m, v, hp[H_B1], hp[H_1MB1], hp[H_B2], hp[H_1MB2], lr, c1, c2,
+              hp[H_EPS])
     elif opt == 1:
-        for i in range(lo, hi):
-            gi = grad[i]
-            v[i] = h.alpha * v[i] + h.one_minus_alpha * (gi * gi)
-            theta[i] = theta[i] - lr * gi / (np.sqrt(v[i]) + h.rms_eps)
+        _rmsprop(theta, grad, v, hp[H_ALPHA], hp[H_1MALPHA], lr, hp[H_RMS_EPS])
     else:
-        for i in range(lo, hi):
+        for i in range(theta.shape[0]):
             theta[i] = theta[i] - lr * grad[i]
 
 
 @njit(cache=True, error_model="numpy")
-def _apply(theta, grad, m, v, split, h, lr_pi, lr_c, cs):
+def _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     """Clip, then step the policy's slice [0, split) and the critic's [split, P)."""
-    norm = _norm_and_clip(grad, h.max_grad_norm)
+    theta, grad, m, v = w.theta, w.grad, w.m, w.v
+    norm = _norm_and_clip(grad, w.hp[H_MAX_NORM])
     if not math.isfinite(norm):
         return norm
-    _opt_step(theta, grad, m, v, 0, split, h.opt, lr_pi, h, cs[0], cs[1])
-    _opt_step(theta, grad, m, v, split, theta.shape[0], h.opt, lr_c, h, cs[2], cs[3])
+    k, opt = ix[I_SPLIT], ix[I_OPT]
+    _opt_step(theta[:k], grad[:k], m[:k], v[:k], w.hp, opt, lr_pi, c1p, c2p)
+    _opt_step(theta[k:], grad[k:], m[k:], v[k:], w.hp, opt, lr_c, c1c, c2c)
     return norm
 
 
 # ------------------------------------------------------------------------------- one step
 
 @njit(cache=True, error_model="numpy")
-def ac_step(theta, grad, m, v, split, net_pi, net_v, bufs, s, a, r, term, s_next, h, lr_pi,
-            lr_c, cs, stats):
+def _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     """One update of ``ActorCritic`` on (s, a, r, term, s'): A = (r - V(s)) + gamma V(s')
     (no bootstrap when term), y = A + V(s); the actor and critic losses above; one step.
-    bufs: (H_pi, H_v, D1, D2, d_z, d_v). stats [7] <- (policy_loss, entropy, value-loss term
-    c_V L, loss, grad_norm, A, V(s)). Returns False when the gradient is not finite."""
-    H_pi, H_v, D1, D2, d_z, d_v = bufs
-    nv = 0.0 if term else forward(theta, net_v, s_next, H_v, h.code)[0]
-    vs = forward(theta, net_v, s, H_v, h.code)[0]
-    adv = (r - vs) + (0.0 if term else h.gamma * nv)
+    stats <- (policy_loss, entropy, value-loss term c_V L, loss, grad_norm, A, V(s)).
+    Returns the gradient norm (not finite: nothing was stepped)."""
+    theta, hp, code = w.theta, w.hp, ix[I_CODE]
+    nv = 0.0 if term else forward(theta, w.net_c, s_next, w.H_c, code)[0]
+    vs = forward(theta, w.net_c, s, w.H_c, code)[0]
+    adv = (r - vs) + (0.0 if term else hp[H_GAMMA] * nv)
     y = adv + vs
     err = vs - y
-    loss_v = h.vf_coef * ((err * err) / 2.0)
-    d_v[0] = h.vf_coef * err
-    z = forward(theta, net_pi, s, H_pi, h.code)
-    logp, ent, loss_pi = _actor_grad(z, a, adv, h.ent_coef, d_z)
-    backward(theta, grad, net_pi, s, H_pi, d_z, D1, D2, h.code)
-    backward(theta, grad, net_v, s, H_v, d_v, D1, D2, h.code)
-    norm = _apply(theta, grad, m, v, split, h, lr_pi, lr_c, cs)
-    stats[0], stats[1], stats[2] = -(adv * logp), ent, loss_v
-    stats[3], stats[4], stats[5], stats[6] = loss_pi + loss_v, norm, adv, vs
-    return math.isfinite(norm)
+    loss_v = hp[H_VF_COEF] * ((err * err) / 2.0)
+    w.d_c[0] = hp[H_VF_COEF] * err
+    z = forward(theta, w.net_pi, s, w.H_pi, code)
+    logp, ent, loss_pi = _actor_grad(z, a, adv, hp[H_ENT_COEF], w.d_z)
+    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
+    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
+    norm = _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    st = w.stats
+    st[0], st[1], st[2], st[3] = -(adv * logp), ent, loss_v, loss_pi + loss_v
+    st[4], st[5], st[6] = norm, adv, vs
+    return norm
 
 
 @njit(cache=True, error_model="numpy")
-def qac_step(theta, grad, m, v, split, net_pi, net_q, bufs, s, a, r, term, s_next, h, lr_pi,
-             lr_c, cs, stats):
+def _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     """One update of ``QActorCritic`` at T = 1 on (s, a, r, term, s'): y = r + gamma
-    sum_a' pi(a'|s') Q(s', a') (r when term), actor weight Q(s, a) (minus V(s) with
-    h.baseline); the losses above; one step. bufs as ``ac_step``; stats [7] <- (policy_loss,
-    entropy, L_Q, loss, grad_norm, actor weight, V(s)). False when the gradient is not finite."""
-    H_pi, H_q, D1, D2, d_z, d_q = bufs
-    nv = 0.0 if term else q_expected(theta, net_pi, net_q, s_next, H_pi, H_q, h.code)
-    vs = q_expected(theta, net_pi, net_q, s, H_pi, H_q, h.code) if h.baseline else 0.0
-    y = r + h.gamma * nv
-    q = forward(theta, net_q, s, H_q, h.code)
+    sum_a' pi(a'|s') Q(s', a') (r when term), actor weight Q(s, a) (minus V(s) with the
+    baseline); the losses above; one step. stats <- (policy_loss, entropy, L_Q, loss,
+    grad_norm, actor weight, V(s)). Returns the gradient norm."""
+    theta, hp, code = w.theta, w.hp, ix[I_CODE]
+    baseline = ix[I_BASELINE] != 0
+    nv = 0.0 if term else q_expected(theta, w.net_pi, w.net_c, s_next, w.H_pi, w.H_c, code)
+    vs = q_expected(theta, w.net_pi, w.net_c, s, w.H_pi, w.H_c, code) if baseline else 0.0
+    y = r + hp[H_GAMMA] * nv
+    q = forward(theta, w.net_c, s, w.H_c, code)
     err = q[a] - y
     loss_q = (err * err) / 2.0
-    d_q[:] = 0.0
-    d_q[a] = err
-    weight = q[a] - vs if h.baseline else q[a]
-    z = forward(theta, net_pi, s, H_pi, h.code)
-    logp, ent, loss_pi = _actor_grad(z, a, weight, 0.0, d_z)
-    backward(theta, grad, net_pi, s, H_pi, d_z, D1, D2, h.code)
-    backward(theta, grad, net_q, s, H_q, d_q, D1, D2, h.code)
-    norm = _apply(theta, grad, m, v, split, h, lr_pi, lr_c, cs)
-    stats[0], stats[1], stats[2] = -(weight * logp), ent, loss_q
-    stats[3], stats[4], stats[5], stats[6] = loss_pi + loss_q, norm, weight, vs
-    return math.isfinite(norm)
+    w.d_c[:] = 0.0
+    w.d_c[a] = err
+    weight = q[a] - vs if baseline else q[a]
+    z = forward(theta, w.net_pi, s, w.H_pi, code)
+    logp, ent, loss_pi = _actor_grad(z, a, weight, 0.0, w.d_z)
+    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
+    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
+    norm = _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    st = w.stats
+    st[0], st[1], st[2], st[3] = -(weight * logp), ent, loss_q, loss_pi + loss_q
+    st[4], st[5], st[6] = norm, weight, vs
+    return norm
+
+
+# ------------------------------------------------------------------------------- workspace
+
+# The integer record ix [I_NETS + 5 (L_pi + L_c)]: sizes, offsets into the float workspace,
+# codes, then the two layer tables (``layer_table`` rows). Names, in order:
+IX_FIELDS = ("P", "SPLIT", "D", "A", "BLOCK", "L_PI", "L_C", "N_PI", "N_C", "WIDE", "N_OUT_C",
+             "KIND", "CODE", "OPT", "BASELINE")
+(I_P, I_SPLIT, I_D, I_A, I_BLOCK, I_L_PI, I_L_C, I_N_PI, I_N_C, I_WIDE, I_N_OUT_C, I_KIND,
+ I_CODE, I_OPT, I_BASELINE) = range(len(IX_FIELDS))
+I_NETS = len(IX_FIELDS)
+# The hyperparameters, the first floats of the workspace:
+HYPER = ("GAMMA", "VF_COEF", "ENT_COEF", "MAX_NORM", "B1", "1MB1", "B2", "1MB2", "EPS",
+         "ALPHA", "1MALPHA", "RMS_EPS")
+(H_GAMMA, H_VF_COEF, H_ENT_COEF, H_MAX_NORM, H_B1, H_1MB1, H_B2, H_1MB2, H_EPS, H_ALPHA,
+ H_1MALPHA, H_RMS_EPS) = range(len(HYPER))
+N_STATS = 8
+
+
+def workspace_size(ix: np.ndarray) -> int:
+    """Length of the float workspace that ``views`` cuts for the record ``ix``."""
+    P, D, A, B = int(ix[I_P]), int(ix[I_D]), int(ix[I_A]), int(ix[I_BLOCK])
+    return (len(HYPER) + 4 * P + int(ix[I_N_PI]) + int(ix[I_N_C]) + 2 * int(ix[I_WIDE]) + A
+            + int(ix[I_N_OUT_C]) + 2 * D + N_STATS + B * A)
+
+
+Work = namedtuple("Work", "hp theta grad m v H_pi H_c D1 D2 d_z d_c s stats gumbel net_pi "
+                          "net_c")
+
+
+@njit(cache=True, error_model="numpy")
+def views(ws, ix):
+    """The named slices of the float workspace ws (and the layer tables of ix), in order:
+    hp, theta, grad, m, v [P], H_pi, H_c, D1, D2, d_z [A], d_c, s [2, D] (the two observation
+    rows), stats, gumbel [BLOCK, A]."""
+    P, D, A = ix[I_P], ix[I_D], ix[I_A]
+    sizes = (len(HYPER), P, P, P, P, ix[I_N_PI], ix[I_N_C], ix[I_WIDE], ix[I_WIDE], A,
+             ix[I_N_OUT_C], 2 * D, N_STATS, ix[I_BLOCK] * A)
+    offs = np.zeros(len(sizes) + 1, np.int64)
+    for i in range(len(sizes)):
+        offs[i + 1] = offs[i] + sizes[i]
+    L1, L2 = ix[I_L_PI], ix[I_L_C]
+    net_pi = ix[I_NETS:I_NETS + 5 * L1].reshape((L1, 5))
+    net_c = ix[I_NETS + 5 * L1:I_NETS + 5 * (L1 + L2)].reshape((L2, 5))
+    return Work(ws[offs[0]:offs[1]], ws[offs[1]:offs[2]], ws[offs[2]:offs[3]],
+                ws[offs[3]:offs[4]], ws[offs[4]:offs[5]], ws[offs[5]:offs[6]],
+                ws[offs[6]:offs[7]], ws[offs[7]:offs[8]], ws[offs[8]:offs[9]],
+                ws[offs[9]:offs[10]], ws[offs[10]:offs[11]],
+                ws[offs[11]:offs[12]].reshape((2, D)), ws[offs[12]:offs[13]],
+                ws[offs[13]:offs[14]].reshape((ix[I_BLOCK], A)), net_pi, net_c)
+
+
+
+@njit(cache=True, error_model="numpy")
+def act(ws, ix, par, row):
+    """(a, log pi(a|s)) at the observation row ``par`` with Gumbel row ``row``."""
+    w = views(ws, ix)
+    return act_greedy_gumbel(w.theta, w.net_pi, w.s[par], w.H_pi, ix[I_CODE], w.gumbel[row])
+
+
+@njit(cache=True, error_model="numpy")
+def online_step(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p, c2p, c1c, c2c,
+                row):
+    """One step of the loop after the environment's: the observation s' (row 1 - par of s;
+    one-hot ``obs_index`` written here when >= 0), the update on (s = row par, a, r, term,
+    s') when ``update`` (not a phantom step), then the next action at s' with Gumbel row
+    ``row``. Returns (a', log pi(a'|s'), gradient norm; NaN when not updated)."""
+    w = views(ws, ix)
+    s, s_next = w.s[par], w.s[1 - par]
+    if obs_index >= 0:
+        s_next[:] = 0.0
+        s_next[obs_index] = 1.0
+    norm = np.nan
+    if update:
+        if ix[I_KIND] == 0:
+            norm = _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+        else:
+            norm = _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
+    return a2, logp, norm
