@@ -317,13 +317,11 @@ class Agent:
     def _save(self, path, keep: int = 2) -> str:
         return agent_run.save(self, path, keep)
 
-    online_engine = True
-    """Run ``ac`` / ``qac`` with one env and one update per step on the compiled online loop
-    (``npg.app.agent_online``) where ``npg.engine.online.applies`` says it can; False on an
-    instance runs the reference loop below (the two agree to rounding)."""
+    online_engine = True     # ac / qac, 1 env, 1 update per step: the compiled twin of _loop
 
     def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
-        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``."""
+        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``
+        (``npg.app.agent_online`` where ``npg.engine.online.applies``; same results)."""
         if self.online_engine and online_applies(self.algo, self.collector) is None:
             return agent_online.online_loop(self, target, bar, log_dir, checkpoint_every,
                                             callback, stop)
