@@ -115,6 +115,7 @@ class OnlineLearner:
     def __init__(self, algo, state: dict, collector, act_rng, block: int = _BLOCK):
         self.algo, self.collector, self.rng, self.block = algo, collector, act_rng, int(block)
         self.kind = "qac" if isinstance(algo, QActorCritic) else "ac"
+        self._kernel = K.online_step_qac if self.kind == "qac" else K.online_step_ac
         c = algo.config
         self.layout = lay = FlatLayout.of({"policy": state["policy"],
                                            "critic": state["critic"]})
@@ -220,7 +221,7 @@ class OnlineLearner:
         if update and self.algo.config.anneal_lr:
             lr_pi, lr_c = lr_pi * (1.0 - progress), lr_c * (1.0 - progress)
         tp, tc = self.t["policy"] + 1, self.t["critic"] + 1
-        a2, logp2, norm = K.online_step(
+        a2, logp2, norm = self._kernel(
             self.ws, self.ix, self.par, update, a, r, te, idx, lr_pi, lr_c, 1.0 - 0.9 ** tp,
             1.0 - 0.999 ** tp, 1.0 - 0.9 ** tc, 1.0 - 0.999 ** tc, self._used)
         self._pending = (a2, logp2)

@@ -35,7 +35,7 @@ from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
            "backward", "act_greedy_gumbel", "q_expected", "workspace_size", "views", "act",
-           "online_step"]
+           "online_step_ac", "online_step_qac"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
 
@@ -310,23 +310,41 @@ def act(ws, ix, par, row):
     return act_greedy_gumbel(w.theta, w.net_pi, w.s[par], w.H_pi, ix[I_CODE], w.gumbel[row])
 
 
-@njit(cache=True, error_model="numpy")
-def online_step(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p, c2p, c1c, c2c,
-                row):
-    """One step of the loop after the environment's: the observation s' (row 1 - par of s;
-    one-hot ``obs_index`` written here when >= 0), the update on (s = row par, a, r, term,
-    s') when ``update`` (not a phantom step), then the next action at s' with Gumbel row
-    ``row``. Returns (a', log pi(a'|s'), gradient norm; NaN when not updated)."""
-    w = views(ws, ix)
+@njit(cache=True, inline="always", error_model="numpy")
+def _observe(w, par, obs_index):
+    """(s, s'): the observation rows par and 1 - par; s' one-hot ``obs_index`` when >= 0."""
     s, s_next = w.s[par], w.s[1 - par]
     if obs_index >= 0:
         s_next[:] = 0.0
         s_next[obs_index] = 1.0
+    return s, s_next
+
+
+@njit(cache=True, error_model="numpy")
+def online_step_ac(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p, c2p, c1c,
+                   c2c, row):
+    """One step of the loop after the environment's, for ``ActorCritic``: the observation s'
+    (row 1 - par of s; one-hot ``obs_index`` written here when >= 0), the update on
+    (s = row par, a, r, term, s') when ``update`` (not a phantom step), then the next action
+    at s' with Gumbel row ``row``. Returns (a', log pi(a'|s'), gradient norm; NaN when not
+    updated). Two kernels (this and ``online_step_qac``) so that a run compiles only its own."""
+    w = views(ws, ix)
+    s, s_next = _observe(w, par, obs_index)
     norm = np.nan
     if update:
-        if ix[I_KIND] == 0:
-            norm = _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
-        else:
-            norm = _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+        norm = _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
+    return a2, logp, norm
+
+
+@njit(cache=True, error_model="numpy")
+def online_step_qac(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p, c2p, c1c,
+                    c2c, row):
+    """``online_step_ac`` for ``QActorCritic``."""
+    w = views(ws, ix)
+    s, s_next = _observe(w, par, obs_index)
+    norm = np.nan
+    if update:
+        norm = _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
     a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
     return a2, logp, norm
