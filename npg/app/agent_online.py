@@ -32,10 +32,11 @@ def online_loop(agent, target, bar, log_dir, checkpoint_every, callback, stop) -
                             block=1 if callback is not None else 1024)
     recent = deque(agent.episode_returns[-20:], maxlen=20)
     logger, tb, start, warned = agent._logger, agent._tb, agent.env_steps, False
+    want_stats = logger is not None or tb is not None or callback is not None
     try:
         while agent.env_steps < target and not stop.requested:
             p = min(1.0, agent.env_steps / agent.schedule_steps)
-            stats, episode = learner.step(p)
+            stats, episode = learner.step(p, want_stats)
             agent.env_steps += 1
             agent.n_updates += 1
             rets, lens = _NO_RETURNS, _NO_LENGTHS
@@ -44,7 +45,7 @@ def online_loop(agent, target, bar, log_dir, checkpoint_every, callback, stop) -
                 agent.episode_lengths.append(episode[1])
                 recent.append(episode[0])
                 rets, lens = np.array([episode[0]]), np.array([episode[1]], np.int64)
-            if stats is None:
+            if stats is None and want_stats:
                 stats = {"n_samples": 0}
             if not warned and not agent.episode_returns:
                 warned = agent_run.warn_no_episodes(agent)

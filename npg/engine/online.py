@@ -24,6 +24,8 @@ is not covered (the reference path then runs).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..algos import ActorCritic, QActorCritic
@@ -125,7 +127,8 @@ class OnlineLearner:
         self.ws = np.zeros(K.workspace_size(self.ix))
         self.w = K.views(self.ws, self.ix)
         self.w.hp[:] = _hyper(c)
-        self.lrs = (float(c.lr), float(c.critic_lr))
+        self.lrs, self.anneal = (float(c.lr), float(c.critic_lr)), bool(c.anneal_lr)
+        self._env_steps = 0                 # steps not yet added to the collector's count
         self.load_state(state)
         self._setup_env()
         self._gumbel_start()
@@ -200,40 +203,47 @@ class OnlineLearner:
         self._used = 0
 
     # ---------------------------------------------------------------- one step
-    def step(self, progress: float):
-        """Act, step the environment, update. Returns ``(stats or None, episode or None)``."""
-        if self._pending is None:
-            if self._used == self.block:
-                self._gumbel_start()
-            self._pending = K.act(self.ws, self.ix, self.par, self._used)
-        a, logp = self._pending
-        if not logp == logp or abs(logp) == np.inf:
+    def _act_now(self) -> tuple:
+        """The action at the current observation with the current parameters."""
+        if self._used == self.block:
+            self._gumbel_start()
+        return K.act(self.ws, self.ix, self.par, self._used)
+
+    def step(self, progress: float, want_stats: bool = True):
+        """Act, step the environment, update. Returns ``(stats or None, episode or None)``:
+        stats None on a phantom step (or when not ``want_stats``), episode ``(return,
+        length)`` when one ends."""
+        a, logp = self._act_now() if self._pending is None else self._pending
+        if not math.isfinite(logp):
             raise ValueError("act_fn returned a NaN or inf log-probability (the policy's "
                              "logits are not finite: the parameters have diverged)")
         self._used += 1
         obs, r, te, tr = self.stepper.step(a)
-        idx = self.encode(obs, 1 - self.par)
-        self.collector.total_env_steps += 1
+        par = self.par
+        idx = self.encode(obs, 1 - par)
+        self._env_steps += 1
         if self._used == self.block:
             self._gumbel_start()
         update = not self.phantom
         lr_pi, lr_c = self.lrs
-        if update and self.algo.config.anneal_lr:
+        if update and self.anneal:
             lr_pi, lr_c = lr_pi * (1.0 - progress), lr_c * (1.0 - progress)
-        tp, tc = self.t["policy"] + 1, self.t["critic"] + 1
+        t = self.t
+        tp, tc = t["policy"] + 1, t["critic"] + 1
         a2, logp2, norm = self._kernel(
-            self.ws, self.ix, self.par, update, a, r, te, idx, lr_pi, lr_c, 1.0 - 0.9 ** tp,
+            self.ws, self.ix, par, update, a, r, te, idx, lr_pi, lr_c, 1.0 - 0.9 ** tp,
             1.0 - 0.999 ** tp, 1.0 - 0.9 ** tc, 1.0 - 0.999 ** tc, self._used)
         self._pending = (a2, logp2)
-        self.par = 1 - self.par
+        self.par = 1 - par
         stats = episode = None
         if update:
-            if not abs(norm) < np.inf:
+            if not math.isfinite(norm):
                 raise ValueError(f"{self.algo.name} update: the gradient is not finite (NaN "
                                  f"or inf); lower the learning rate or scale the rewards")
-            self.t["policy"], self.t["critic"] = tp, tc
+            t["policy"], t["critic"] = tp, tc
             self.step_count += 1
-            stats = self._stats()
+            if want_stats:
+                stats = self._stats()
             self.ep_ret, self.ep_len = self.ep_ret + r, self.ep_len + 1
             if te or tr:
                 episode = (self.ep_ret, self.ep_len)
@@ -280,6 +290,8 @@ class OnlineLearner:
             self._used = self.block                   # the next act draws a fresh block
             self._pending = None
         col = self.collector
+        col.total_env_steps += self._env_steps
+        self._env_steps = 0
         carry = col.carry_state()
         carry.update(obs=self.w.s[self.par][None].copy(), phantom=np.array([self.phantom]),
                      ep_return=np.array([self.ep_ret]), ep_length=np.array([self.ep_len]))

@@ -203,6 +203,8 @@ def _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c):
 def _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     """One update of ``ActorCritic`` on (s, a, r, term, s'): A = (r - V(s)) + gamma V(s')
     (no bootstrap when term), y = A + V(s); the actor and critic losses above; one step.
+    The policy's activations at s are those of the act that chose a (same parameters since:
+    ``OnlineLearner`` recomputes that act whenever the parameters are replaced).
     stats <- (policy_loss, entropy, value-loss term c_V L, loss, grad_norm, A, V(s)).
     Returns the gradient norm (not finite: nothing was stepped)."""
     theta, hp, code = w.theta, w.hp, ix[I_CODE]
@@ -213,7 +215,8 @@ def _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     err = vs - y
     loss_v = hp[H_VF_COEF] * ((err * err) / 2.0)
     w.d_c[0] = hp[H_VF_COEF] * err
-    z = forward(theta, w.net_pi, s, w.H_pi, code)
+    top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s): H_pi holds the policy's
+    z = w.H_pi[top[4]:top[4] + top[3]]            # forward at s from the act that chose a
     logp, ent, loss_pi = _actor_grad(z, a, adv, hp[H_ENT_COEF], w.d_z)
     backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
     backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
