@@ -34,7 +34,7 @@ from numba import njit
 from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
-           "backward", "act_greedy_gumbel", "q_expected", "workspace_size", "views", "act",
+           "backward", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
            "online_step_ac", "online_step_qac"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
@@ -90,10 +90,8 @@ def act_greedy_gumbel(theta, net, x, H, code, g):
 
 
 @njit(cache=True, error_model="numpy")
-def q_expected(theta, net_pi, net_q, x, H_pi, H_q, code):
-    """V(x) = sum_a pi(a|x) Q(x, a) (``QActorCritic.value``)."""
-    z = forward(theta, net_pi, x, H_pi, code)
-    q = forward(theta, net_q, x, H_q, code)
+def expected_q(z, q):
+    """sum_a pi(a) q_a with pi = softmax(z) = exp((z - max z) - log sum exp(z - max z))."""
     m = z[0]
     for j in range(1, z.shape[0]):
         m = max(m, z[j])
@@ -105,6 +103,14 @@ def q_expected(theta, net_pi, net_q, x, H_pi, H_q, code):
     for j in range(z.shape[0]):
         v += math.exp((z[j] - m) - lse) * q[j]
     return v
+
+
+@njit(cache=True, error_model="numpy")
+def q_expected(theta, net_pi, net_q, x, H_pi, H_q, code):
+    """V(x) = sum_a pi(a|x) Q(x, a) (``QActorCritic.value``)."""
+    z = forward(theta, net_pi, x, H_pi, code)
+    q = forward(theta, net_q, x, H_q, code)
+    return expected_q(z, q)
 
 
 # ------------------------------------------------------------------------------- optimizer
@@ -126,11 +132,12 @@ def _sum_squares(g):
 
 
 @njit(cache=True, error_model="numpy")
-def _norm_and_clip(grad, max_norm):
+def _norm_and_clip(grad, max_norm, sq):
     """||g|| (the reported norm) and, with max_norm > 0, g <- g max_norm / max(||g||, max_norm)
-    with ||g|| = s ||g / s||, s = max |g| (``clip_by_global_norm``; sums in another order)."""
+    with ||g|| = s ||g / s||, s = max |g| (``clip_by_global_norm``; sums in another order).
+    Without clipping the norm is only reported: sqrt(sq), the backward passes' squared norm."""
     if max_norm <= 0.0:
-        return math.sqrt(_sum_squares(grad))
+        return math.sqrt(sq)
     s = 0.0
     for i in range(grad.shape[0]):
         s = max(s, abs(grad[i]))
@@ -185,10 +192,11 @@ def _opt_step(theta, grad, m, v, hp, opt, lr, c1, c2):
 
 
 @njit(cache=True, error_model="numpy")
-def _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c):
-    """Clip, then step the policy's slice [0, split) and the critic's [split, P)."""
+def _apply(w, ix, sq, lr_pi, lr_c, c1p, c2p, c1c, c2c):
+    """Clip, then step the policy's slice [0, split) and the critic's [split, P); sq: the
+    gradient's squared norm from the backward passes."""
     theta, grad, m, v = w.theta, w.grad, w.m, w.v
-    norm = _norm_and_clip(grad, w.hp[H_MAX_NORM])
+    norm = _norm_and_clip(grad, w.hp[H_MAX_NORM], sq)
     if not math.isfinite(norm):
         return norm
     k, opt = ix[I_SPLIT], ix[I_OPT]
@@ -218,9 +226,9 @@ def _ac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s): H_pi holds the policy's
     z = w.H_pi[top[4]:top[4] + top[3]]            # forward at s from the act that chose a
     logp, ent, loss_pi = _actor_grad(z, a, adv, hp[H_ENT_COEF], w.d_z)
-    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
-    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
-    norm = _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    sq = backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
+    sq += backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
+    norm = _apply(w, ix, sq, lr_pi, lr_c, c1p, c2p, c1c, c2c)
     st = w.stats
     st[0], st[1], st[2], st[3] = -(adv * logp), ent, loss_v, loss_pi + loss_v
     st[4], st[5], st[6] = norm, adv, vs
@@ -234,21 +242,21 @@ def _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     baseline); the losses above; one step. stats <- (policy_loss, entropy, L_Q, loss,
     grad_norm, actor weight, V(s)). Returns the gradient norm."""
     theta, hp, code = w.theta, w.hp, ix[I_CODE]
-    baseline = ix[I_BASELINE] != 0
-    nv = 0.0 if term else q_expected(theta, w.net_pi, w.net_c, s_next, w.H_pi, w.H_c, code)
-    vs = q_expected(theta, w.net_pi, w.net_c, s, w.H_pi, w.H_c, code) if baseline else 0.0
-    y = r + hp[H_GAMMA] * nv
+    top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s) from the act that chose a
+    z = w.H_pi[top[4]:top[4] + top[3]]
     q = forward(theta, w.net_c, s, w.H_c, code)
+    vs = expected_q(z, q) if ix[I_BASELINE] != 0 else 0.0
+    weight = q[a] - vs if ix[I_BASELINE] != 0 else q[a]
+    logp, ent, loss_pi = _actor_grad(z, a, weight, 0.0, w.d_z)
+    sq = backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
+    nv = 0.0 if term else q_expected(theta, w.net_pi, w.net_c, s_next, w.H_pi, w.H_c2, code)
+    y = r + hp[H_GAMMA] * nv
     err = q[a] - y
     loss_q = (err * err) / 2.0
     w.d_c[:] = 0.0
     w.d_c[a] = err
-    weight = q[a] - vs if baseline else q[a]
-    z = forward(theta, w.net_pi, s, w.H_pi, code)
-    logp, ent, loss_pi = _actor_grad(z, a, weight, 0.0, w.d_z)
-    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
-    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
-    norm = _apply(w, ix, lr_pi, lr_c, c1p, c2p, c1c, c2c)
+    sq += backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
+    norm = _apply(w, ix, sq, lr_pi, lr_c, c1p, c2p, c1c, c2c)
     st = w.stats
     st[0], st[1], st[2], st[3] = -(weight * logp), ent, loss_q, loss_pi + loss_q
     st[4], st[5], st[6] = norm, weight, vs
@@ -275,35 +283,32 @@ N_STATS = 8
 def workspace_size(ix: np.ndarray) -> int:
     """Length of the float workspace that ``views`` cuts for the record ``ix``."""
     P, D, A, B = int(ix[I_P]), int(ix[I_D]), int(ix[I_A]), int(ix[I_BLOCK])
-    return (len(HYPER) + 4 * P + int(ix[I_N_PI]) + int(ix[I_N_C]) + 2 * int(ix[I_WIDE]) + A
+    return (len(HYPER) + 4 * P + int(ix[I_N_PI]) + 2 * int(ix[I_N_C]) + 2 * int(ix[I_WIDE]) + A
             + int(ix[I_N_OUT_C]) + 2 * D + N_STATS + B * A)
 
 
-Work = namedtuple("Work", "hp theta grad m v H_pi H_c D1 D2 d_z d_c s stats gumbel net_pi "
-                          "net_c")
+Work = namedtuple("Work", "hp theta grad m v H_pi H_c H_c2 D1 D2 d_z d_c s stats gumbel "
+                          "net_pi net_c")
 
 
 @njit(cache=True, error_model="numpy")
 def views(ws, ix):
     """The named slices of the float workspace ws (and the layer tables of ix), in order:
-    hp, theta, grad, m, v [P], H_pi, H_c, D1, D2, d_z [A], d_c, s [2, D] (the two observation
-    rows), stats, gumbel [BLOCK, A]."""
+    hp, theta, grad, m, v [P], H_pi, H_c, H_c2 (the Q critic's forward at s'), D1, D2,
+    d_z [A], d_c, s [2, D] (the two observation rows), stats, gumbel [BLOCK, A]."""
     P, D, A = ix[I_P], ix[I_D], ix[I_A]
-    sizes = (len(HYPER), P, P, P, P, ix[I_N_PI], ix[I_N_C], ix[I_WIDE], ix[I_WIDE], A,
-             ix[I_N_OUT_C], 2 * D, N_STATS, ix[I_BLOCK] * A)
+    sizes = (len(HYPER), P, P, P, P, ix[I_N_PI], ix[I_N_C], ix[I_N_C], ix[I_WIDE], ix[I_WIDE],
+             A, ix[I_N_OUT_C], 2 * D, N_STATS, ix[I_BLOCK] * A)
     offs = np.zeros(len(sizes) + 1, np.int64)
     for i in range(len(sizes)):
         offs[i + 1] = offs[i] + sizes[i]
     L1, L2 = ix[I_L_PI], ix[I_L_C]
     net_pi = ix[I_NETS:I_NETS + 5 * L1].reshape((L1, 5))
     net_c = ix[I_NETS + 5 * L1:I_NETS + 5 * (L1 + L2)].reshape((L2, 5))
-    return Work(ws[offs[0]:offs[1]], ws[offs[1]:offs[2]], ws[offs[2]:offs[3]],
-                ws[offs[3]:offs[4]], ws[offs[4]:offs[5]], ws[offs[5]:offs[6]],
-                ws[offs[6]:offs[7]], ws[offs[7]:offs[8]], ws[offs[8]:offs[9]],
-                ws[offs[9]:offs[10]], ws[offs[10]:offs[11]],
-                ws[offs[11]:offs[12]].reshape((2, D)), ws[offs[12]:offs[13]],
-                ws[offs[13]:offs[14]].reshape((ix[I_BLOCK], A)), net_pi, net_c)
-
+    cut = [ws[offs[i]:offs[i + 1]] for i in range(len(sizes))]
+    return Work(cut[0], cut[1], cut[2], cut[3], cut[4], cut[5], cut[6], cut[7], cut[8], cut[9],
+                cut[10], cut[11], cut[12].reshape((2, D)), cut[13],
+                cut[14].reshape((ix[I_BLOCK], A)), net_pi, net_c)
 
 
 @njit(cache=True, error_model="numpy")

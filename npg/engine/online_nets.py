@@ -80,17 +80,25 @@ def forward(theta, net, x, H, code):
 @njit(cache=True, error_model="numpy")
 def backward(theta, grad, net, x, H, d_out, D1, D2, code):
     """Writes dL/dW_l, dL/db_l into grad's slices for dL/d out = d_out [n_L] (formulas in the
-    module docstring); D1, D2 are scratch rows at least as wide as the widest hidden layer."""
+    module docstring); D1, D2 are scratch rows at least as wide as the widest hidden layer.
+    Returns the squared norm of what it wrote, sum_l (|h_{l-1}|^2 + 1) |g_l|^2 (the outer
+    product's |h (x) g|^2 = |h|^2 |g|^2: O(n_in + n_out) per layer)."""
     L = net.shape[0]
     g = d_out
+    sq = 0.0
     for l in range(L - 1, -1, -1):
         w0, b0, n_in, n_out = net[l, 0], net[l, 1], net[l, 2], net[l, 3]
         h_prev = x if l == 0 else H[net[l - 1, 4]:net[l - 1, 4] + n_in]
         W = theta[w0:w0 + n_in * n_out]
         gW = grad[w0:w0 + n_in * n_out]
         gb = grad[b0:b0 + n_out]
+        g2 = h2 = 0.0
         for j in range(n_out):
             gb[j] = g[j]
+            g2 += g[j] * g[j]
+        for i in range(n_in):
+            h2 += h_prev[i] * h_prev[i]
+        sq += (h2 + 1.0) * g2
         for i in range(n_in):
             hi = h_prev[i]
             gWi = gW[i * n_out:(i + 1) * n_out]
@@ -113,3 +121,4 @@ def backward(theta, grad, net, x, H, d_out, D1, D2, code):
                 y = h_prev[i]
                 d[i] = s - (y * y) * s if code == 0 else s * (1.0 if y > 0.0 else 0.0)
             g = d
+    return sq

@@ -72,11 +72,12 @@ def test_forward_backward_equal_mlp_forward(hidden, activation):
     d_out = rng.standard_normal(3)
     H, grad, D1, D2 = np.zeros(n_h), np.zeros_like(theta), np.zeros(8), np.zeros(8)
     y = K.forward(theta, net, x, H, K.ACT_CODES[activation]).copy()
-    K.backward(theta, grad, net, x, H, d_out, D1, D2, K.ACT_CODES[activation])
+    sq = K.backward(theta, grad, net, x, H, d_out, D1, D2, K.ACT_CODES[activation])
     y_ref, vjp = mlp_forward(params, x[None], activation)
     np.testing.assert_allclose(y, y_ref[0], rtol=1e-13, atol=1e-15)
     g_ref = lay.pack({"net": vjp(d_out[None])[0]})
     np.testing.assert_allclose(grad, g_ref, rtol=1e-12, atol=1e-15)
+    assert sq == pytest.approx(float(np.sum(grad * grad)), rel=1e-13)   # |h (x) g|^2 = |h|^2|g|^2
 
 
 # ------------------------------------------------------------------------------- updates
