@@ -21,7 +21,7 @@ import time
 import npg
 
 TASKS = {"frozenlake_ac": ("FrozenLake-v1", "ac"), "cartpole_ac": ("CartPole-v1", "ac"),
-         "frozenlake_qac": ("FrozenLake-v1", "qac")}
+         "frozenlake_qac": ("FrozenLake-v1", "qac"), "cartpole_ac_lambda": ("CartPole-v1", "ac_lambda")}
 
 
 def rate(env: str, algo: str, steps: int, engine: bool) -> float:

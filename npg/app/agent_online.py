@@ -1,5 +1,5 @@
 """``Agent.learn``'s loop on the online engine (``npg.engine.online``): one env, one update per
-step, for ``ac`` / ``qac`` where ``online.applies`` says so.
+step, for ``ac``, ``qac`` and ``ac_lambda`` where ``online.applies`` says so.
 
 It does what ``Agent._loop`` does at ``n_envs = n_steps = 1``, step by step: the same
 ``env_steps``, ``n_updates``, episode lists, log rows (``updates.csv`` gets the same stats,
@@ -45,8 +45,6 @@ def online_loop(agent, target, bar, log_dir, checkpoint_every, callback, stop) -
                 agent.episode_lengths.append(episode[1])
                 recent.append(episode[0])
                 rets, lens = np.array([episode[0]]), np.array([episode[1]], np.int64)
-            if stats is None and want_stats:
-                stats = {"n_samples": 0}
             if not warned and not agent.episode_returns:
                 warned = agent_run.warn_no_episodes(agent)
             if logger is not None:

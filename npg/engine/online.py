@@ -29,6 +29,7 @@ import math
 import numpy as np
 
 from ..algos import ActorCritic, QActorCritic
+from ..algos.traces import ActorCriticLambda
 from ..envs.spaces import has_mask_key, policy_obs_space, single_spaces
 from ..features import Polynomial
 from ..policies import LinearSoftmaxPolicy, MLPCategoricalPolicy
@@ -57,7 +58,7 @@ def applies(algo, collector) -> str | None:
     """None when ``OnlineLearner`` runs this algorithm exactly as its reference loop would,
     else the reason it does not (then the reference path runs)."""
     c = algo.config
-    if type(algo) not in (ActorCritic, QActorCritic) and not (
+    if type(algo) not in (ActorCritic, QActorCritic, ActorCriticLambda) and not (
             isinstance(algo, ActorCritic) and type(algo).update is ActorCritic.update):
         return f"no online engine for {type(algo).__name__}"
     if c.n_envs != 1 or c.n_steps != 1:
@@ -100,10 +101,13 @@ def _entries(layout, group: str, net) -> list:
 
 def _hyper(config) -> list:
     """The floats ``online_kernels.HYPER`` (Adam's b1, b2, eps and RMSprop's alpha 0.99, eps
-    1e-5 as ``npg.algos._common.make_optimizer`` builds them; max_grad_norm 0 for none)."""
-    return [float(config.gamma), float(getattr(config, "vf_coef", 1.0)),
-            float(getattr(config, "ent_coef", 0.0)), float(config.max_grad_norm or 0.0),
-            0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-8, 0.99, 1.0 - 0.99, 1e-5]
+    1e-5 as ``npg.algos._common.make_optimizer`` builds them; max_grad_norm 0 for none; the
+    trace decays gamma lambda of actor-critic(lambda))."""
+    g = float(config.gamma)
+    return [g, float(getattr(config, "vf_coef", 1.0)), float(getattr(config, "ent_coef", 0.0)),
+            float(config.max_grad_norm or 0.0), 0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-8, 0.99,
+            1.0 - 0.99, 1e-5, g * float(getattr(config, "lam", 0.0)),
+            g * float(getattr(config, "critic_lam", 0.0))]
 
 
 class OnlineLearner:
@@ -116,12 +120,16 @@ class OnlineLearner:
 
     def __init__(self, algo, state: dict, collector, act_rng, block: int = _BLOCK):
         self.algo, self.collector, self.rng, self.block = algo, collector, act_rng, int(block)
-        self.kind = "qac" if isinstance(algo, QActorCritic) else "ac"
-        self._kernel = K.online_step_qac if self.kind == "qac" else K.online_step_ac
+        self.kind = ("qac" if isinstance(algo, QActorCritic) else
+                     "ac_lambda" if isinstance(algo, ActorCriticLambda) else "ac")
+        self._kernel = {"ac": K.online_step_ac, "qac": K.online_step_qac,
+                        "ac_lambda": K.online_step_lambda}[self.kind]
         c = algo.config
         self.layout = lay = FlatLayout.of({"policy": state["policy"],
                                            "critic": state["critic"]})
         self.bufs_names = {"adam": ("m", "v"), "rmsprop": ("v",), "sgd": ()}[c.optimizer]
+        if self.kind == "ac_lambda":              # plain SGD ascent along the traces (in m)
+            self.bufs_names = ()
         self.A = int(algo.spec.n_actions)
         self.ix = self._record(algo, lay)
         self.ws = np.zeros(K.workspace_size(self.ix))
@@ -144,7 +152,8 @@ class OnlineLearner:
                     BLOCK=self.block, L_PI=len(net_pi), L_C=len(net_c), N_PI=n_pi, N_C=n_c,
                     WIDE=wide, N_OUT_C=int(net_c[-1, 3]), KIND=int(self.kind == "qac"),
                     CODE=code, OPT=K.OPT_CODES[c.optimizer],
-                    BASELINE=int(bool(getattr(c, "baseline", False))))
+                    BASELINE=int(bool(getattr(c, "baseline", False))),
+                    REPLACING=int(getattr(c, "trace", "") == "replacing"))
         return np.concatenate([np.array([head[f] for f in K.IX_FIELDS], np.int64),
                                net_pi.reshape(-1), net_c.reshape(-1)])
 
@@ -152,14 +161,21 @@ class OnlineLearner:
         """Take the networks' parameters, the optimizers' state and the step count from the
         train state ``state`` (copies); the next action is recomputed."""
         params = {"policy": state["policy"], "critic": state["critic"]}
-        lay, opt, w = self.layout, state["opt"], self.w
+        lay, w = self.layout, self.w
         w.theta[:] = lay.pack(params)
+        self.step_count = int(state["step"])
+        self._pending = None
+        if self.kind == "ac_lambda":
+            w.m[:] = lay.pack({net: {k: z[0] for k, z in tr.items()}
+                               for net, tr in state["traces"].items()})
+            self.I = float(np.asarray(state["I"], np.float64)[0])
+            self.t = {"policy": 0, "critic": 0}
+            return
+        opt = state["opt"]
         for b in self.bufs_names:
             tree = {net: {k: opt[net][f"{b}.{k}"] for k in params[net]} for net in params}
             getattr(w, b)[:] = lay.pack(tree)
         self.t = {net: int(opt[net]["step"]) for net in params}
-        self.step_count = int(state["step"])
-        self._pending = None
 
     # ---------------------------------------------------------------- environment side
     def _setup_env(self) -> None:
@@ -228,6 +244,8 @@ class OnlineLearner:
         lr_pi, lr_c = self.lrs
         if update and self.anneal:
             lr_pi, lr_c = lr_pi * (1.0 - progress), lr_c * (1.0 - progress)
+        if self.kind == "ac_lambda":
+            return self._lambda_step(a, r, te, tr, idx, update, lr_pi, lr_c, want_stats)
         t = self.t
         tp, tc = t["policy"] + 1, t["critic"] + 1
         a2, logp2, norm = self._kernel(
@@ -235,7 +253,8 @@ class OnlineLearner:
             1.0 - 0.999 ** tp, 1.0 - 0.9 ** tc, 1.0 - 0.999 ** tc, self._used)
         self._pending = (a2, logp2)
         self.par = 1 - par
-        stats = episode = None
+        stats = {"n_samples": 0} if want_stats else None
+        episode = None
         if update:
             if not math.isfinite(norm):
                 raise ValueError(f"{self.algo.name} update: the gradient is not finite (NaN "
@@ -250,6 +269,31 @@ class OnlineLearner:
                 self.ep_ret, self.ep_len = 0.0, 0
         self.phantom = te or tr
         return stats, episode
+
+    def _lambda_step(self, a, r, te, tr, idx, update, lr_pi, lr_c, want_stats):
+        """The rest of ``step`` for actor-critic(lambda): one trace update (valid steps),
+        the running discount I, and the step count (every update call, as the reference)."""
+        ended = te or tr
+        i_t = self.I if self.algo.config.discount_actor else 1.0
+        a2, logp2, delta = self._kernel(self.ws, self.ix, self.par, update, a, r, te, ended,
+                                        idx, lr_pi, lr_c, i_t, self._used)
+        self._pending = (a2, logp2)
+        self.par = 1 - self.par
+        self.step_count += 1
+        episode = None
+        stats = {"n_samples": 0, "mean_td_error": 0.0, "mean_abs_td_error": 0.0}
+        if update:
+            if not math.isfinite(delta):
+                raise ValueError("ac_lambda update: the TD error is not finite (NaN or inf); "
+                                 "lower the learning rates or scale the rewards")
+            self.I = 1.0 if ended else self.I * self.algo.config.gamma
+            stats = {"n_samples": 1, "mean_td_error": delta, "mean_abs_td_error": abs(delta)}
+            self.ep_ret, self.ep_len = self.ep_ret + r, self.ep_len + 1
+            if ended:
+                episode = (self.ep_ret, self.ep_len)
+                self.ep_ret, self.ep_len = 0.0, 0
+        self.phantom = ended
+        return (stats if want_stats else None), episode
 
     def _stats(self) -> dict:
         """The update's statistics, with the reference's keys in its order."""
@@ -270,6 +314,11 @@ class OnlineLearner:
         lay, w = self.layout, self.w
         tree = lay.unpack(w.theta)
         new = {net: {k: a.copy() for k, a in arrays.items()} for net, arrays in tree.items()}
+        if self.kind == "ac_lambda":
+            traces = {net: {k: z[None].copy() for k, z in arrays.items()}
+                      for net, arrays in lay.unpack(w.m).items()}
+            return {"policy": new["policy"], "critic": new["critic"], "traces": traces,
+                    "I": np.array([self.I]), "step": self.step_count}
         bufs = {b: lay.unpack(getattr(w, b)) for b in self.bufs_names}
         opt = {}
         for net, arrays in new.items():            # the optimizers' key order: m.k, v.k, ...

@@ -35,7 +35,7 @@ from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
            "backward", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
-           "online_step_ac", "online_step_qac"]
+           "online_step_ac", "online_step_qac", "online_step_lambda"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
 
@@ -263,20 +263,65 @@ def _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     return norm
 
 
+@njit(cache=True, error_model="numpy")
+def _trace_step(theta, z, g, decay, scale, step, replacing):
+    """z <- decay z + scale g (accumulating) or, where g != 0, scale g (replacing), then
+    theta <- theta + step z (``npg.algos.traces.trace_update``, ``add_scaled``)."""
+    for i in range(theta.shape[0]):
+        if replacing:
+            zi = scale * g[i] if g[i] != 0 else decay * z[i]
+        else:
+            zi = decay * z[i] + scale * g[i]
+        z[i] = zi
+        theta[i] = theta[i] + step * zi
+
+
+@njit(cache=True, error_model="numpy")
+def _lambda_update(w, ix, s, a, r, term, ended, s_next, lr_pi, lr_c, i_t):
+    """One step of actor-critic(lambda) (``npg.algos.traces.ac_lambda_step``) on (s, a, r,
+    term, s'), traces z = (z^theta, z^w) in w.m: delta = (r + gamma v(s')) - v(s) (r when
+    term), z^w <- decay_c z^w + grad v(s), z^theta <- decay_pi z^theta + I grad log pi(a|s),
+    w += lr_c delta z^w, theta += lr_pi delta z^theta; traces reset after an episode's end.
+    Returns delta."""
+    theta, hp, code, k = w.theta, w.hp, ix[I_CODE], ix[I_SPLIT]
+    nv = 0.0 if term else forward(theta, w.net_c, s_next, w.H_c2, code)[0]
+    vs = forward(theta, w.net_c, s, w.H_c, code)[0]
+    delta = (r + (0.0 if term else hp[H_GAMMA] * nv)) - vs
+    w.d_c[0] = 1.0
+    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
+    top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s) from the act that chose a
+    zl = w.H_pi[top[4]:top[4] + top[3]]
+    m = zl[0]
+    for j in range(1, zl.shape[0]):
+        m = max(m, zl[j])
+    tot = 0.0
+    for j in range(zl.shape[0]):
+        tot += math.exp(zl[j] - m)
+    for j in range(zl.shape[0]):
+        w.d_z[j] = 1.0 * ((1.0 if j == a else 0.0) - math.exp(zl[j] - m) / tot)
+    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
+    rep = ix[I_REPLACING] != 0
+    _trace_step(theta[k:], w.m[k:], w.grad[k:], hp[H_DECAY_C], 1.0, lr_c * delta, rep)
+    _trace_step(theta[:k], w.m[:k], w.grad[:k], hp[H_DECAY_PI], i_t, lr_pi * delta, rep)
+    if ended:
+        w.m[:] = 0.0
+    return delta
+
+
 # ------------------------------------------------------------------------------- workspace
 
 # The integer record ix [I_NETS + 5 (L_pi + L_c)]: sizes, offsets into the float workspace,
 # codes, then the two layer tables (``layer_table`` rows). Names, in order:
 IX_FIELDS = ("P", "SPLIT", "D", "A", "BLOCK", "L_PI", "L_C", "N_PI", "N_C", "WIDE", "N_OUT_C",
-             "KIND", "CODE", "OPT", "BASELINE")
+             "KIND", "CODE", "OPT", "BASELINE", "REPLACING")
 (I_P, I_SPLIT, I_D, I_A, I_BLOCK, I_L_PI, I_L_C, I_N_PI, I_N_C, I_WIDE, I_N_OUT_C, I_KIND,
- I_CODE, I_OPT, I_BASELINE) = range(len(IX_FIELDS))
+ I_CODE, I_OPT, I_BASELINE, I_REPLACING) = range(len(IX_FIELDS))
 I_NETS = len(IX_FIELDS)
 # The hyperparameters, the first floats of the workspace:
 HYPER = ("GAMMA", "VF_COEF", "ENT_COEF", "MAX_NORM", "B1", "1MB1", "B2", "1MB2", "EPS",
-         "ALPHA", "1MALPHA", "RMS_EPS")
+         "ALPHA", "1MALPHA", "RMS_EPS", "DECAY_PI", "DECAY_C")
 (H_GAMMA, H_VF_COEF, H_ENT_COEF, H_MAX_NORM, H_B1, H_1MB1, H_B2, H_1MB2, H_EPS, H_ALPHA,
- H_1MALPHA, H_RMS_EPS) = range(len(HYPER))
+ H_1MALPHA, H_RMS_EPS, H_DECAY_PI, H_DECAY_C) = range(len(HYPER))
 N_STATS = 8
 
 
@@ -356,3 +401,17 @@ def online_step_qac(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p
         norm = _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c)
     a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
     return a2, logp, norm
+
+
+@njit(cache=True, error_model="numpy")
+def online_step_lambda(ws, ix, par, update, a, r, term, ended, obs_index, lr_pi, lr_c, i_t,
+                       row):
+    """``online_step_ac`` for ``ActorCriticLambda`` (``_lambda_update``; i_t the actor's
+    discount I). Returns (a', log pi(a'|s'), delta; NaN when not updated)."""
+    w = views(ws, ix)
+    s, s_next = _observe(w, par, obs_index)
+    delta = np.nan
+    if update:
+        delta = _lambda_update(w, ix, s, a, r, term, ended, s_next, lr_pi, lr_c, i_t)
+    a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
+    return a2, logp, delta

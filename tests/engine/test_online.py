@@ -90,6 +90,9 @@ CASES = [
     ("FrozenLake-v1", "qac", None),
     ("FrozenLake-v1", "qac", {"policy": "linear", "baseline": True, "hidden": (8,)}),
     ("CartPole-v1", "a2c", {"n_envs": 1, "n_steps": 1, "hidden": (16, 16)}),
+    ("CartPole-v1", "ac_lambda", None),
+    ("FrozenLake-v1", "ac_lambda", {"trace": "replacing", "discount_actor": False,
+                                    "anneal_lr": True, "policy": "linear", "lr": 0.1}),
 ]
 
 
@@ -153,7 +156,7 @@ def test_callback_stop_and_state_edits_follow_reference():
     ("CartPole-v1", "ac", {"dtype": "float32"}, {}, "float64"),
     ("Pendulum-v1", "ac", None, {}, "Discrete"),
     ("CartPole-v1", "ac", {"shared": True}, {}, "shared"),
-    ("CartPole-v1", "ac_lambda", None, {}, "no online engine"),
+    ("CartPole-v1", "ac_lambda", {"n_envs": 2}, {}, "n_envs = n_steps = 1"),
     ("CartPole-v1", "reinforce", {"n_envs": 1}, {}, "no online engine"),
 ])
 def test_applies_names_the_reason(env, algo, config, kw, why):
