@@ -37,6 +37,7 @@ from ..values import LinearQ, LinearValue, MLPQ, MLPValue
 from .flat import FlatLayout
 from . import online_env
 from . import online_kernels as K
+from .online_traces import online_step_lambda
 
 __all__ = ["applies", "OnlineLearner"]
 
@@ -123,7 +124,7 @@ class OnlineLearner:
         self.kind = ("qac" if isinstance(algo, QActorCritic) else
                      "ac_lambda" if isinstance(algo, ActorCriticLambda) else "ac")
         self._kernel = {"ac": K.online_step_ac, "qac": K.online_step_qac,
-                        "ac_lambda": K.online_step_lambda}[self.kind]
+                        "ac_lambda": online_step_lambda}[self.kind]
         c = algo.config
         self.layout = lay = FlatLayout.of({"policy": state["policy"],
                                            "critic": state["critic"]})

@@ -35,7 +35,7 @@ from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
            "backward", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
-           "online_step_ac", "online_step_qac", "online_step_lambda"]
+           "online_step_ac", "online_step_qac"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
 
@@ -263,51 +263,6 @@ def _qac_update(w, ix, s, a, r, term, s_next, lr_pi, lr_c, c1p, c2p, c1c, c2c):
     return norm
 
 
-@njit(cache=True, error_model="numpy")
-def _trace_step(theta, z, g, decay, scale, step, replacing):
-    """z <- decay z + scale g (accumulating) or, where g != 0, scale g (replacing), then
-    theta <- theta + step z (``npg.algos.traces.trace_update``, ``add_scaled``)."""
-    for i in range(theta.shape[0]):
-        if replacing:
-            zi = scale * g[i] if g[i] != 0 else decay * z[i]
-        else:
-            zi = decay * z[i] + scale * g[i]
-        z[i] = zi
-        theta[i] = theta[i] + step * zi
-
-
-@njit(cache=True, error_model="numpy")
-def _lambda_update(w, ix, s, a, r, term, ended, s_next, lr_pi, lr_c, i_t):
-    """One step of actor-critic(lambda) (``npg.algos.traces.ac_lambda_step``) on (s, a, r,
-    term, s'), traces z = (z^theta, z^w) in w.m: delta = (r + gamma v(s')) - v(s) (r when
-    term), z^w <- decay_c z^w + grad v(s), z^theta <- decay_pi z^theta + I grad log pi(a|s),
-    w += lr_c delta z^w, theta += lr_pi delta z^theta; traces reset after an episode's end.
-    Returns delta."""
-    theta, hp, code, k = w.theta, w.hp, ix[I_CODE], ix[I_SPLIT]
-    nv = 0.0 if term else forward(theta, w.net_c, s_next, w.H_c2, code)[0]
-    vs = forward(theta, w.net_c, s, w.H_c, code)[0]
-    delta = (r + (0.0 if term else hp[H_GAMMA] * nv)) - vs
-    w.d_c[0] = 1.0
-    backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
-    top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s) from the act that chose a
-    zl = w.H_pi[top[4]:top[4] + top[3]]
-    m = zl[0]
-    for j in range(1, zl.shape[0]):
-        m = max(m, zl[j])
-    tot = 0.0
-    for j in range(zl.shape[0]):
-        tot += math.exp(zl[j] - m)
-    for j in range(zl.shape[0]):
-        w.d_z[j] = 1.0 * ((1.0 if j == a else 0.0) - math.exp(zl[j] - m) / tot)
-    backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
-    rep = ix[I_REPLACING] != 0
-    _trace_step(theta[k:], w.m[k:], w.grad[k:], hp[H_DECAY_C], 1.0, lr_c * delta, rep)
-    _trace_step(theta[:k], w.m[:k], w.grad[:k], hp[H_DECAY_PI], i_t, lr_pi * delta, rep)
-    if ended:
-        w.m[:] = 0.0
-    return delta
-
-
 # ------------------------------------------------------------------------------- workspace
 
 # The integer record ix [I_NETS + 5 (L_pi + L_c)]: sizes, offsets into the float workspace,
@@ -402,16 +357,3 @@ def online_step_qac(ws, ix, par, update, a, r, term, obs_index, lr_pi, lr_c, c1p
     a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
     return a2, logp, norm
 
-
-@njit(cache=True, error_model="numpy")
-def online_step_lambda(ws, ix, par, update, a, r, term, ended, obs_index, lr_pi, lr_c, i_t,
-                       row):
-    """``online_step_ac`` for ``ActorCriticLambda`` (``_lambda_update``; i_t the actor's
-    discount I). Returns (a', log pi(a'|s'), delta; NaN when not updated)."""
-    w = views(ws, ix)
-    s, s_next = _observe(w, par, obs_index)
-    delta = np.nan
-    if update:
-        delta = _lambda_update(w, ix, s, a, r, term, ended, s_next, lr_pi, lr_c, i_t)
-    a2, logp = act_greedy_gumbel(w.theta, w.net_pi, s_next, w.H_pi, ix[I_CODE], w.gumbel[row])
-    return a2, logp, delta
