@@ -35,7 +35,7 @@ from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
            "backward", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
-           "online_step_ac", "online_step_qac"]
+           "online_step_ac", "online_step_qac", "adam_step", "rmsprop_step"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
 
@@ -151,8 +151,20 @@ def _norm_and_clip(grad, max_norm, sq):
 
 
 @njit(cache=True, error_model="numpy")
-def _adam(theta, g, m, v, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
-    if c1 == 1.0:                  # 1 - b1^t rounds to 1 from t ~ 350 on: m / 1 = m exactly
+def adam_step(theta, g, m, v, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
+    """One Adam step in place (``npg.optim.Adam``): m <- b1 m + (1 - b1) g, v <- b2 v +
+    (1 - b2) g^2, theta <- theta - lr (m / c1) / (sqrt(v / c2) + eps), the reference's
+    operations in its order, so bit for bit the same. Division by a bias correction that has
+    rounded to exactly 1 (c1 from t = 356, c2 from t = 37,412) is skipped: it is exact."""
+    if c1 == 1.0 and c2 == 1.0:
+        for i in range(theta.shape[0]):
+            gi = g[i]
+            mi = b1 * m[i] + one_minus_b1 * gi
+            vi = b2 * v[i] + one_minus_b2 * (gi * gi)
+            m[i], v[i] = mi, vi
+            theta[i] = theta[i] - lr * mi / (np.sqrt(vi) + eps)
+        return
+    if c1 == 1.0:
         for i in range(theta.shape[0]):
             gi = g[i]
             mi = b1 * m[i] + one_minus_b1 * gi
@@ -169,7 +181,9 @@ def _adam(theta, g, m, v, b1, one_minus_b1, b2, one_minus_b2, lr, c1, c2, eps):
 
 
 @njit(cache=True, error_model="numpy")
-def _rmsprop(theta, g, v, alpha, one_minus_alpha, lr, eps):
+def rmsprop_step(theta, g, v, alpha, one_minus_alpha, lr, eps):
+    """One RMSprop step in place (``npg.optim.RMSprop``): v <- alpha v + (1 - alpha) g^2,
+    theta <- theta - lr g / (sqrt(v) + eps), in the reference's order (bit for bit)."""
     for i in range(theta.shape[0]):
         gi = g[i]
         vi = alpha * v[i] + one_minus_alpha * (gi * gi)
@@ -182,10 +196,10 @@ def _opt_step(theta, grad, m, v, hp, opt, lr, c1, c2):
     """One optimizer step on the slice theta (``npg.optim``): opt 0 Adam (bias corrections
     c1, c2), 1 RMSprop, 2 SGD; their constants in hp (``HYPER``)."""
     if opt == 0:
-        _adam(theta, grad, m, v, hp[H_B1], hp[H_1MB1], hp[H_B2], hp[H_1MB2], lr, c1, c2,
+        adam_step(theta, grad, m, v, hp[H_B1], hp[H_1MB1], hp[H_B2], hp[H_1MB2], lr, c1, c2,
               hp[H_EPS])
     elif opt == 1:
-        _rmsprop(theta, grad, v, hp[H_ALPHA], hp[H_1MALPHA], lr, hp[H_RMS_EPS])
+        rmsprop_step(theta, grad, v, hp[H_ALPHA], hp[H_1MALPHA], lr, hp[H_RMS_EPS])
     else:
         for i in range(theta.shape[0]):
             theta[i] = theta[i] - lr * grad[i]

@@ -229,3 +229,26 @@ def test_checkpoint_resume_on_the_engine_is_bitwise(tmp_path, env, algo):
     assert _rel_diff(resumed.state, full.state) == 0.0
     (s1, a1), (s2, a2) = snapshot(resumed.envs), snapshot(full.envs)
     assert s1 == s2 and all(np.array_equal(a1[n], a2[n]) for n in a1)
+
+
+# ------------------------------------------------------------------------------- optimizers
+
+@pytest.mark.parametrize("t", [0, 1, 400, 40_000])
+def test_adam_and_rmsprop_steps_equal_npg_optim_bitwise(t):
+    """Elementwise, same operations in the same order: bit for bit, at every bias correction
+    (including the ones that have rounded to exactly 1)."""
+    from npg.optim import Adam, RMSprop
+    rng = np.random.default_rng(t)
+    p, g = rng.standard_normal(50), rng.standard_normal(50) * 1e-3
+    m, v = rng.standard_normal(50) * 1e-3, rng.random(50) * 1e-6
+    new, st = Adam(lr=1e-2).step({"w": p}, {"w": g}, {"step": t, "m.w": m, "v.w": v})
+    th, m2, v2 = p.copy(), m.copy(), v.copy()
+    K.adam_step(th, g, m2, v2, 0.9, 1.0 - 0.9, 0.999, 1.0 - 0.999, 1e-2,
+                1.0 - 0.9 ** (t + 1), 1.0 - 0.999 ** (t + 1), 1e-8)
+    assert np.array_equal(th, new["w"]) and np.array_equal(m2, st["m.w"])
+    assert np.array_equal(v2, st["v.w"])
+    new, st = RMSprop(lr=1e-2, alpha=0.99, eps=1e-5).step({"w": p}, {"w": g},
+                                                          {"step": t, "v.w": v})
+    th, v2 = p.copy(), v.copy()
+    K.rmsprop_step(th, g, v2, 0.99, 1.0 - 0.99, 1e-2, 1e-5)
+    assert np.array_equal(th, new["w"]) and np.array_equal(v2, st["v.w"])
