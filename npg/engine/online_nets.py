@@ -70,7 +70,10 @@ def forward(theta, net, x, H, code):
                 out[j] += xi * Wi[j]
         for j in range(n_out):
             out[j] = out[j] + bias[j]
-        if l < L - 1:
+        if l < L - 1 and code == 0:
+            for j in range(n_out):
+                out[j] = tanh64(out[j])
+        elif l < L - 1:
             for j in range(n_out):
                 out[j] = _act(out[j], code)
         h = out
