@@ -41,7 +41,8 @@ from ..envs.rollout import Collector
 from .run_dir import RunLock
 from .sde_noise import SDENoise
 from ..engine import blas as _blas
-from . import agent_checkpoint, agent_run, evaluation
+from ..engine.online import applies as online_applies
+from . import agent_checkpoint, agent_online, agent_run, evaluation
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -321,8 +322,14 @@ class Agent:
     def _save(self, path, keep: int = 2) -> str:
         return agent_run.save(self, path, keep)
 
+    online_engine = True     # ac / qac, 1 env, 1 update per step: the compiled twin of _loop
+
     def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
-        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``."""
+        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``
+        (``npg.app.agent_online`` where ``npg.engine.online.applies``; same results)."""
+        if self.online_engine and online_applies(self.algo, self.collector) is None:
+            return agent_online.online_loop(self, target, bar, log_dir, checkpoint_every,
+                                            callback, stop)
         value_fn, recent = self._value_fn(), deque(self.episode_returns[-20:], maxlen=20)
         logger, start, warned = self._logger, self.env_steps, False
         while self.env_steps < target and not stop.requested:
