@@ -247,7 +247,8 @@ class ImportanceSampled:
         xp = namespace_of(pi)
         beta = _table("behaviour", self.behaviour, tuple(pi.shape), pi)
         rho = xp.where(traj.valid, _pairs(pi, traj) / _pairs(beta, traj), 1.0)
-        c = (np.cumprod if xp is np else xp.cumulative_prod)(rho, axis=0)
+        c = (np.cumprod if xp is np else getattr(xp, "cumulative_prod", None) or xp.cumprod)(
+            rho, axis=0)
         if self.per_decision:
             return _discounts(traj, gamma) * _mc_returns(traj, gamma, c * traj.rew)
         g = _discounts(traj, gamma) * _mc_returns(traj, gamma)

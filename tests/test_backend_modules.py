@@ -50,3 +50,12 @@ def test_load_backend():
     assert load_backend(strict) is strict
     with pytest.raises(ValueError, match="backend must be"):
         load_backend("torch")
+
+
+def test_moving_an_mdp_to_cupy_without_cupy_is_a_clear_error():
+    import importlib.util
+    if importlib.util.find_spec("cupy") is not None:
+        pytest.skip("CuPy is installed here: the error path cannot be reached")
+    import npg.mdp as M
+    with pytest.raises(ImportError, match="backend 'cupy' needs CuPy"):
+        M.random_mdp(3, 2, 0).to("cupy")

@@ -130,7 +130,7 @@ def _solve(mdp: FiniteMDP, P_pi, rhs, transpose: bool):
                 f"(infinite-horizon undiscounted values are undefined); use gamma < 1 or a "
                 f"terminating policy")
     try:
-        x = xp.linalg.solve(M.mT if transpose else M, rhs if idx is None else xp.take(rhs, idx))
+        x = xp.linalg.solve(M.T if transpose else M, rhs if idx is None else xp.take(rhs, idx))
     except np.linalg.LinAlgError:
         raise ValueError("I - gamma P_pi is singular: the policy's values are undefined") \
             from None
@@ -201,9 +201,10 @@ def stationary_distribution(mdp: FiniteMDP, pi, reset: bool = True):
     if reset:
         P_pi = xp.where(mdp.terminal[:, None], mdp.mu0[None, :], P_pi)
     S, dev = mdp.n_states, mdp.device
-    M = xp.concat([create(xp, "eye", S, dtype=xp.float64, device=dev) - P_pi.mT,
+    concat = getattr(xp, "concat", None) or xp.concatenate               # older CuPy
+    M = concat([create(xp, "eye", S, dtype=xp.float64, device=dev) - P_pi.T,
                    create(xp, "ones", (1, S), dtype=xp.float64, device=dev)], axis=0)
-    b = xp.concat([create(xp, "zeros", S, dtype=xp.float64, device=dev),
+    b = concat([create(xp, "zeros", S, dtype=xp.float64, device=dev),
                    create(xp, "ones", 1, dtype=xp.float64, device=dev)])
     rho, rank = lstsq(xp, M, b, rcond=None)
     if rank < S or not bool(xp.all(xp.abs(M @ rho - b) <= 1e-9 + 1e-5 * xp.abs(b))):

@@ -204,7 +204,7 @@ def fisher(mdp: FiniteMDP, policy, params, obs=None, normalized: bool = False):
     d = visitation(mdp, pi, normalized=normalized)
     G = _scores64(mdp, policy, params, obs)                                 # [S*A, P]
     w = mdp.xp.reshape(d[:, None] * pi, (-1,))                              # [S*A]
-    return G.mT @ (w[:, None] * G)
+    return G.T @ (w[:, None] * G)
 
 
 def natural_gradient(mdp: FiniteMDP, policy, params, obs=None, normalized: bool = False,

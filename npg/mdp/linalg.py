@@ -30,4 +30,4 @@ def lstsq(xp, A, b, rcond=None):
     U, s, Vh = xp.linalg.svd(A, full_matrices=False)
     keep = s > rcond * s[0] if s.shape[0] else s > 0
     inv = xp.where(keep, 1.0 / xp.where(keep, s, 1.0), 0.0)
-    return Vh.mT @ (inv * (U.mT @ b)), int(xp.sum(xp.astype(keep, xp.int64)))
+    return Vh.T @ (inv * (U.T @ b)), int(xp.sum(xp.astype(keep, xp.int64)))

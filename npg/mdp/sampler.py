@@ -105,7 +105,8 @@ class _RowSampler:
         self.offsets = create(xp, "arange", rows.shape[0], dtype=xp.float64,
                               device=device_of(p))
         # c[r, k] + r: increasing over the flattened table (see the module docstring).
-        self.table = xp.reshape(xp.cumulative_sum(rows, axis=1) + self.offsets[:, None], (-1,))
+        cumsum = getattr(xp, "cumulative_sum", None) or xp.cumsum      # cumsum: older CuPy
+        self.table = xp.reshape(cumsum(rows, axis=1) + self.offsets[:, None], (-1,))
 
     def draw(self, row, u):
         xp = self.xp

@@ -81,7 +81,7 @@ def resolvent(mdp: FiniteMDP, pi) -> np.ndarray:
     # entry is one product by 1 plus exact zeros, so the embedding adds no rounding
     E = xp.astype(xp.take(create(xp, "eye", mdp.n_states, dtype=xp.bool, device=mdp.device),
                           idx, axis=0), xp.float64)
-    return E.mT @ inv @ E
+    return E.T @ inv @ E
 
 
 def _to_mdp(mdp: FiniteMDP, x):
@@ -110,14 +110,14 @@ def tabular_softmax_hessian(mdp: FiniteMDP, pi):
     Kt = pi[:, :, None] * (K3 - xp.sum(pi[:, :, None] * K3, axis=1)[:, None, :])
     W = xp.reshape(d[:, None, None] * Kt, (S * A, S))                      # d(x) Kt[(x,e), s]
     pa = xp.reshape(pi * Adv, (-1,))                                       # pi(c|s) A(s, c)
-    U = pa[:, None] * xp.repeat(W.mT, A, axis=0)                           # [S*A, S*A]
+    U = pa[:, None] * xp.repeat(W.T, A, axis=0)                           # [S*A, S*A]
     pA = pi * Adv
     eye_A = _to_mdp(mdp, np.eye(A))
     blocks = d[:, None, None] * (pA[:, :, None] * eye_A - pA[:, :, None] * pi[:, None, :]
                                  - pi[:, :, None] * pA[:, None, :])       # [S, A, A]
     same = create(xp, "eye", S, dtype=xp.bool, device=mdp.device)[:, None, :, None]
     diag = xp.reshape(xp.where(same, blocks[:, :, None, :], 0.0), (S * A, S * A))
-    return _check_finite_hessian(U + U.mT + diag)
+    return _check_finite_hessian(U + U.T + diag)
 
 
 def _softmax_curvature(pi, Jz, weight):
@@ -125,7 +125,7 @@ def _softmax_curvature(pi, Jz, weight):
     xp, (S, A) = namespace_of(pi), pi.shape
     Y = xp.reshape(Jz, (S, A, -1))
     SY = pi[:, :, None] * (Y - xp.sum(pi[:, :, None] * Y, axis=1)[:, None, :])
-    return xp.reshape(Y, (S * A, -1)).mT @ xp.reshape(weight[:, None, None] * SY, (S * A, -1))
+    return xp.reshape(Y, (S * A, -1)).T @ xp.reshape(weight[:, None, None] * SY, (S * A, -1))
 
 
 def _pgt_hessian(mdp, policy, params, obs, pi):
@@ -141,11 +141,11 @@ def _pgt_hessian(mdp, policy, params, obs, pi):
     DV = M @ xp.sum(xp.reshape(Dpi * Q_f[:, None], (S, A, -1)), axis=1)     # [S, P]
     live = xp.repeat(mdp.nonterminal, A)[:, None]
     DQ = xp.where(live, mdp.gamma * (Pf @ DV), 0.0)
-    Dd = mdp.gamma * (M.mT @ (Pf.mT @ (d_rep[:, None] * Dpi)))              # [S, P]
+    Dd = mdp.gamma * (M.T @ (Pf.T @ (d_rep[:, None] * Dpi)))              # [S, P]
     Dw = (xp.repeat(Dd, A, axis=0) * (pi_f * Q_f)[:, None] + d_rep[:, None] * Dpi * Q_f[:, None]
           + (d_rep * pi_f)[:, None] * DQ)
     Jz = _to_mdp(mdp, logit_jacobian(policy, params, obs))
-    H = psi.mT @ Dw - _softmax_curvature(pi, Jz, d * V)
+    H = psi.T @ Dw - _softmax_curvature(pi, Jz, d * V)
     c = to_numpy(d[:, None] * pi * Adv)
     return H + _to_mdp(mdp, weighted_logit_hessian(policy, params, obs, c))
 
@@ -156,7 +156,7 @@ def _logits_hessian(mdp, policy, params, obs, pi):
     Jz = _to_mdp(mdp, logit_jacobian(policy, params, obs))
     Hz = tabular_softmax_hessian(mdp, pi)
     c = to_numpy(d[:, None] * pi * Adv)
-    return Jz.mT @ Hz @ Jz + _to_mdp(mdp, weighted_logit_hessian(policy, params, obs, c))
+    return Jz.T @ Hz @ Jz + _to_mdp(mdp, weighted_logit_hessian(policy, params, obs, c))
 
 
 def hessian(mdp: FiniteMDP, policy, params, obs=None, method: str = "pgt"):
@@ -176,7 +176,7 @@ def hessian(mdp: FiniteMDP, policy, params, obs=None, method: str = "pgt"):
     pi = mdp_policy_matrix(mdp, policy, params, obs)
     H = (_pgt_hessian if method == "pgt" else _logits_hessian)(mdp, policy, params, obs, pi)
     H = _check_finite_hessian(H)
-    return 0.5 * (H + H.mT)
+    return 0.5 * (H + H.T)
 
 
 def hessian_eigenvalues(H) -> np.ndarray:
