@@ -102,7 +102,6 @@ def exact_rows(sizes, rounds, cp):
             rows.append(measure(
                 name, f"S={S}", lambda fn=fn: fn(mdp, pol, params, obs),
                 None if cp is None else (lambda fn=fn: fn(dev, pol, dparams, dobs)), rounds, cp))
-        del dev
     return rows
 
 

@@ -60,8 +60,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_positive, check_unit_interval
-from .backend import common_xp, create, device_of, get_xp, namespace_of, to_numpy
-from .mdp import default_obs, policy_gradient, state_action_pairs
+from .backend import create, device_of, namespace_of, to_numpy
+from .estimator_scores import (estimates_from_weights, expected_score_sum, mdp_score_table,
+                               score_table)
+from .mdp import default_obs, policy_gradient
 from .mdp.sampler import Trajectories, as_generator, sample_trajectories
 from .params import flatten
 from .returns import discounted_returns, gae, td_errors
@@ -258,82 +260,6 @@ class ImportanceSampled:
 # ----------------------------------------------------------------------------------------------
 # The harness
 
-def score_table(policy, params, obs):
-    """pi [S, A] and the score table grad log pi(a | s) [S A, P] (row s A + a), as NumPy.
-
-    ``obs`` [S, ...] is every state's observation; the scores come from ``policy.scores`` (in
-    ``flatten(params)`` order) on the S A pairs (obs(s), a).
-    """
-    xp = get_xp(*params.values())
-    obs = xp.asarray(to_numpy(obs))
-    obs_sa, act = state_action_pairs(obs, int(policy.n_actions))
-    pi = np.asarray(to_numpy(policy.probs(params, obs)), dtype=np.float64)
-    return pi, np.asarray(to_numpy(policy.scores(params, obs_sa, act)), dtype=np.float64)
-
-
-def _score_table(mdp, policy, params, obs):
-    """``score_table`` on the MDP's module: NumPy for a NumPy MDP (``score_table`` itself), else
-    pi [S, A] and the table [S A, P] as float64 arrays of that module (params and obs there too).
-    """
-    xp = getattr(mdp, "xp", np)
-    if xp is np:
-        return score_table(policy, params, obs)
-    common_xp(mdp.P, *params.values(), obs,
-              names=["the MDP's P"] + [f"params[{k!r}]" for k in params] + ["obs"])
-    obs_sa, act = state_action_pairs(obs, int(policy.n_actions))
-    return (xp.astype(policy.probs(params, obs), xp.float64),
-            xp.astype(policy.scores(params, obs_sa, act), xp.float64))
-
-
-def expected_score_sum(policy, params, obs, weight) -> np.ndarray:
-    """sum_{s, a} weight(s, a) grad log pi(a | s), flattened [P]; ``weight`` [S, A].
-
-    With weight = d(s) pi(a | s) Q(s, a) (discounted visitation d) this is grad J; with other
-    weights it is the exact expectation of an estimator whose E[w_t | s_t, a_t] is known.
-    NumPy float64 (``score_table``'s conversion).
-    """
-    _, table = score_table(policy, params, obs)
-    return np.asarray(to_numpy(weight), dtype=np.float64).reshape(-1) @ table
-
-
-def estimates_from_weights(traj: Trajectories, w, table, n_actions: int,
-                           chunk_entries: int = 4_000_000):
-    """g_m = sum_t w_t^m table[s_t^m A + a_t^m]:  w [T, M], table [S A, P] -> [M, P].
-
-    Per-pair weight sums W [M, S A] by ``bincount`` (in chunks of trajectories so that W holds at
-    most ``chunk_entries`` numbers), then ``W @ table``. On a module without ``bincount`` (the
-    array-API standard has none) the same sum is taken over t: g = sum_t w_t table[pair_t], one
-    gather [M, P] a step. All arrays on one module (TypeError naming both otherwise).
-    """
-    xp = common_xp(traj.states, w, table, names=("traj.states", "w", "table"))
-    if not hasattr(xp, "bincount"):
-        return _estimates_by_gather(xp, traj, w, table, n_actions)
-    w = xp.where(traj.valid, xp.asarray(w, dtype=xp.float64), 0.0)
-    n_sa, m = table.shape[0], traj.n_traj
-    pair = traj.states[:-1, :] * n_actions + traj.actions  # [T, M]
-    out = create(xp, "empty", (m, table.shape[1]), dtype=xp.float64, device=device_of(table))
-    step = max(1, chunk_entries // n_sa)
-    for lo in range(0, m, step):
-        hi = min(m, lo + step)
-        arange = create(xp, "arange", hi - lo, device=device_of(table))
-        idx = (arange * n_sa)[None, :] + pair[:, lo:hi]
-        counts = xp.bincount(xp.reshape(idx, (-1,)), weights=xp.reshape(w[:, lo:hi], (-1,)),
-                             minlength=(hi - lo) * n_sa)
-        out[lo:hi, :] = xp.reshape(counts, (hi - lo, n_sa)) @ table
-    return out
-
-
-def _estimates_by_gather(xp, traj: Trajectories, w, table, n_actions: int):
-    """g_m = sum_t w_t^m table[pair_t^m] with one ``take`` [M, P] per step t."""
-    w = xp.where(traj.valid, xp.astype(w, xp.float64), 0.0)
-    pair = traj.states[:-1, :] * n_actions + traj.actions  # [T, M]
-    out = create(xp, "zeros", (traj.n_traj, table.shape[1]), dtype=xp.float64,
-                 device=device_of(table))
-    for t in range(traj.horizon):
-        out = out + w[t, :][:, None] * xp.take(table, pair[t, :], axis=0)
-    return out
-
-
 def _obs(mdp, policy, params, obs):
     if obs is not None:
         return obs
@@ -358,7 +284,7 @@ def gradient_estimates(mdp, policy, params, estimator, n_traj: int, horizon: int
     Trajectories follow pi (or the estimator's ``behaviour`` matrix when it has one). The
     estimates live on the MDP's module (module docstring).
     """
-    pi, table = _score_table(mdp, policy, params, _obs(mdp, policy, params, obs))
+    pi, table = mdp_score_table(mdp, policy, params, _obs(mdp, policy, params, obs))
     traj = sample_trajectories(mdp, _behaviour(estimator, pi), n_traj, horizon, as_generator(rng))
     return estimates_from_weights(traj, estimator.weights(traj, float(mdp.gamma), pi), table,
                                   pi.shape[1])
@@ -440,7 +366,7 @@ def compare_estimators(mdp, policy, params, estimators, n_traj: int, horizon: in
     obs = _obs(mdp, policy, params, obs)
     if exact is None:
         exact = flatten(policy_gradient(mdp, policy, params, obs))
-    pi, table = _score_table(mdp, policy, params, obs)
+    pi, table = mdp_score_table(mdp, policy, params, obs)
     gamma, shared, out = float(mdp.gamma), None, {}
     for name, est in estimators.items():
         beta = _behaviour(est, pi)
