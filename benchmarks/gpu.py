@@ -88,6 +88,20 @@ def measure(name, size, numpy_fn, cupy_fn, rounds, cp):
     return row
 
 
+HEADER = (f"{'quantity':<18} {'size':<9} {'NumPy s':>9} {'NumPy cpu s':>12} {'CuPy s':>13} "
+          f"{'speed-up':>9} {'rel diff':>9}")
+
+
+def show(r):
+    """Print one row as soon as it is measured (a long run keeps what it measured)."""
+    gpu = "not measured" if r["cupy"] is None else f"{r['cupy']:.4f}"
+    up = "-" if r["cupy"] is None else f"{r['numpy'] / r['cupy']:.1f}x"
+    diff = "-" if r["diff"] is None else f"{r['diff']:.1e}"
+    print(f"{r['name']:<18} {r['size']:<9} {r['numpy']:>9.4f} {r['cpu']:>12.4f} {gpu:>13} "
+          f"{up:>9} {diff:>9}", flush=True)
+    return r
+
+
 def exact_rows(sizes, rounds, cp):
     rows = []
     pol = LinearSoftmaxPolicy(Polynomial(obs_dim=D, degree=1), A)
@@ -99,9 +113,9 @@ def exact_rows(sizes, rounds, cp):
         dparams = {k: cp.asarray(v) for k, v in params.items()} if cp is not None else None
         dobs = cp.asarray(obs) if cp is not None else None
         for name, fn in (("grad J", M.policy_gradient), ("natural gradient", M.natural_gradient)):
-            rows.append(measure(
+            rows.append(show(measure(
                 name, f"S={S}", lambda fn=fn: fn(mdp, pol, params, obs),
-                None if cp is None else (lambda fn=fn: fn(dev, pol, dparams, dobs)), rounds, cp))
+                None if cp is None else (lambda fn=fn: fn(dev, pol, dparams, dobs)), rounds, cp)))
     return rows
 
 
@@ -145,27 +159,22 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="S = 500, 2000, 5000; M = 1e6")
     ap.add_argument("--sizes", type=str, default=None, help="comma-separated S values")
-    ap.add_argument("--n-traj", type=int, default=None)
-    ap.add_argument("--batch", type=int, default=65_536)
+    ap.add_argument("--n-traj", type=int, default=None, help="sampler's M (0: skip the row)")
+    ap.add_argument("--batch", type=int, default=65_536, help="score_sum's B (0: skip the row)")
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
-    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
+    sizes = ([int(s) for s in args.sizes.split(",") if s] if args.sizes is not None
              else [500, 2000, 5000] if args.full else [200, 500])
     n_traj = args.n_traj or (1_000_000 if args.full else 100_000)
     cp = None
     if cupy_available():
         import cupy as cp  # noqa: PLC0415
+    print(HEADER, flush=True)
     rows = exact_rows(sizes, args.rounds, cp)
-    rows.append(sampler_row(n_traj, args.rounds, cp))
-    rows.append(score_sum_row(args.batch, args.rounds, cp))
-    print(f"{'quantity':<18} {'size':<9} {'NumPy s':>9} {'NumPy cpu s':>12} {'CuPy s':>13} "
-          f"{'speed-up':>9} {'rel diff':>9}")
-    for r in rows:
-        gpu = "not measured" if r["cupy"] is None else f"{r['cupy']:.4f}"
-        up = "-" if r["cupy"] is None else f"{r['numpy'] / r['cupy']:.1f}x"
-        diff = "-" if r["diff"] is None else f"{r['diff']:.1e}"
-        print(f"{r['name']:<18} {r['size']:<9} {r['numpy']:>9.4f} {r['cpu']:>12.4f} {gpu:>13} "
-              f"{up:>9} {diff:>9}")
+    if args.n_traj != 0:
+        rows.append(show(sampler_row(n_traj, args.rounds, cp)))
+    if args.batch:
+        rows.append(show(score_sum_row(args.batch, args.rounds, cp)))
     print(f"crossover (grad J): {crossover(rows)}")
     if cp is None:
         print("CuPy column: not measured (CuPy or a CUDA GPU is missing on this machine)")
