@@ -240,3 +240,22 @@ def test_two_modules_in_one_call_are_refused_by_name():
     # the NumPy MDP is the host reference: a policy on any module is converted once (legacy)
     g = M.policy_gradient(mdp, pol, on(strict, params))["theta"]
     assert namespace_of(g) is strict
+
+
+def test_a_second_device_is_kept_by_every_policy_free_computation():
+    # array_api_strict has several devices and refuses to combine arrays across them, so this
+    # catches any creation call that forgets device= (numpy has one device, cupy is not here).
+    import array_api_strict as strict
+    d1 = strict.Device("device1")
+    mdp = M.random_mdp(6, 3, 1, gamma=0.9, n_terminal=1, p_terminate=0.1).to(strict, device=d1)
+    assert mdp.device == d1
+    pi = strict.asarray(np.full((6, 3), 1 / 3), device=d1)
+    outs = [*M.evaluate(mdp, pi), M.visitation(mdp, pi), M.visitation(mdp, pi, True),
+            M.stationary_distribution(mdp, pi), M.transition_matrix(mdp, pi),
+            M.sample_trajectories(mdp, pi, 40, 8, 0).states, M.value_iteration(mdp).V,
+            M.policy_iteration(mdp).pi, M.soft_value_iteration(mdp, 0.5).pi,
+            M.backward_induction(mdp, 3)[1], M.tabular_softmax_hessian(mdp, pi),
+            M.tabular_softmax_fisher(mdp, pi), M.pmd_step(mdp, pi, 0.1),
+            M.tabular_npg_step(mdp, strict.zeros((6, 3), device=d1), 0.1),
+            M.finite_horizon_evaluate(mdp, pi, 4)[0], M.soft_evaluate(mdp, pi, 0.1)[0]]
+    assert all(x.device == d1 for x in outs)
