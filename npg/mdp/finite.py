@@ -86,6 +86,10 @@ class FiniteMDP:
         terminal: ``[S]`` bool mask of absorbing zero-reward states (default: none). Each must
             have ``P[s, a, s] = 1`` and ``R[s, a] = 0`` for every action, else ValueError.
 
+    The tables are stored on the array module of ``P`` (and its device): read-only NumPy for
+    NumPy input, else that module (all of P, R, mu0, terminal on one module: a TypeError naming
+    both otherwise). ``to`` moves them.
+
     Raises:
         TypeError / ValueError naming the argument: wrong shapes, NaN/inf, negative
         probabilities, rows not summing to 1 (tolerance ``PROB_ATOL``), gamma outside [0, 1],
