@@ -51,15 +51,14 @@ def check_policy_matrix(mdp: FiniteMDP, pi):
     if not isinstance(mdp, FiniteMDP):
         raise TypeError(f"mdp must be a FiniteMDP; got {type(mdp).__name__}")
     xp = mdp.xp
+    if xp is not np:
+        same_namespace(xp, pi, "pi")                     # TypeError naming both modules
     try:
         if xp is np:
             p = np.asarray(to_numpy(pi), dtype=np.float64)
         else:
-            p = xp.astype(create(xp, "asarray", same_namespace(xp, pi, "pi"),
-                                 device=mdp.device), xp.float64)
-    except (TypeError, ValueError) as exc:
-        if "lives on" in str(exc):
-            raise
+            p = xp.astype(create(xp, "asarray", pi, device=mdp.device), xp.float64)
+    except (TypeError, ValueError):
         raise TypeError(f"pi must be a real array [S, A]; got {type(pi).__name__}") from None
     if tuple(p.shape) != (mdp.n_states, mdp.n_actions):
         raise ValueError(f"pi must have shape [S, A] = [{mdp.n_states}, {mdp.n_actions}]; "
