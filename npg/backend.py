@@ -32,6 +32,12 @@ __all__ = [
     "is_numpy",
     "scatter_add_rows",
     "cupy_available",
+    "load_backend",
+    "namespace_of",
+    "common_xp",
+    "device_of",
+    "create",
+    "same_namespace",
 ]
 
 _DEFAULT: list[ModuleType] = [np]
@@ -135,3 +141,87 @@ def cupy_available() -> bool:
         return cp.cuda.runtime.getDeviceCount() > 0
     except Exception:  # ImportError, CUDARuntimeError, missing driver: all mean "no GPU here"
         return False
+
+
+def load_backend(name: str | ModuleType) -> ModuleType:
+    """The array module named by ``name`` ('numpy', 'cupy', 'array_api_strict') or the module
+    itself; ImportError for 'cupy' without CuPy, ValueError / TypeError for anything else."""
+    return _load(name)
+
+
+def _is_cupy(xp: ModuleType) -> bool:
+    return getattr(xp, "__name__", "").split(".")[0] == "cupy"
+
+
+def namespace_of(a) -> ModuleType | None:
+    """The array module of one array (``numpy`` for NumPy arrays, ``cupy`` for CuPy arrays, the
+    ``__array_namespace__`` of any other array); None for Python scalars, None and non-arrays."""
+    if a is None or isinstance(a, (bool, int, float, complex, np.generic)):
+        return None
+    if isinstance(a, np.ndarray):
+        return np
+    if type(a).__module__.split(".")[0] == "cupy":
+        return importlib.import_module("cupy")
+    ns = getattr(a, "__array_namespace__", None)
+    return ns() if ns is not None else None
+
+
+def common_xp(*arrays, names=None) -> ModuleType:
+    """The one array module that all ``arrays`` share (NumPy when there are none).
+
+    Unlike ``get_xp`` (which takes the first non-NumPy array's module and ignores NumPy arrays),
+    arrays from two different modules, NumPy included, are a TypeError naming both modules and,
+    when ``names`` (one label per array) is given, both arguments. Python scalars and ``None``
+    are ignored.
+    """
+    if names is not None and len(names) != len(arrays):
+        raise ValueError(f"names must hold one label per array; got {len(names)} for "
+                         f"{len(arrays)} arrays")
+    found, where = None, None
+    for i, a in enumerate(arrays):
+        ns = namespace_of(a)
+        if ns is None:
+            continue
+        label = names[i] if names is not None else f"argument {i}"
+        if found is None:
+            found, where = ns, label
+        elif ns is not found:
+            raise TypeError(
+                f"arrays from two array modules in one call: {where} lives on {found.__name__} "
+                f"but {label} lives on {ns.__name__}; move both to one module first "
+                f"(e.g. xp.asarray, npg.backend.to_numpy, FiniteMDP.to)")
+    return np if found is None else found
+
+
+def same_namespace(xp: ModuleType, a, name: str, owner: str = "the MDP"):
+    """``a`` unchanged if it lives on ``xp`` (or is a Python scalar); else a TypeError naming
+    ``name``, its module and ``xp`` (the module of ``owner``). Never converts."""
+    ns = namespace_of(a)
+    if ns is not None and ns is not xp:
+        raise TypeError(f"{name} lives on {ns.__name__} but {owner} lives on {xp.__name__}; "
+                        f"move it first (xp.asarray(...) or npg.backend.to_numpy)")
+    return a
+
+
+def device_of(x):
+    """The device an array lives on (``x.device``; "cpu" for NumPy), None for non-arrays."""
+    if isinstance(x, np.ndarray):
+        return "cpu"
+    return getattr(x, "device", None)
+
+
+def create(xp: ModuleType, name: str, *args, device=None, **kwargs):
+    """``xp.<name>(*args, **kwargs)`` allocated on ``device`` (e.g. ``device_of(other)``).
+
+    Creation functions of the array-API standard (zeros, full, eye, arange, asarray, ...) take
+    ``device=``; NumPy ignores the device (there is only the CPU) and CuPy allocates on the
+    current device, so for CuPy ``device`` (a ``cupy.cuda.Device``) is entered as a context.
+    ``device=None`` is the namespace's default device.
+    """
+    fn = getattr(xp, name)
+    if device is None or xp is np:
+        return fn(*args, **kwargs)
+    if _is_cupy(xp):
+        with device:
+            return fn(*args, **kwargs)
+    return fn(*args, device=device, **kwargs)

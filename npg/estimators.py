@@ -34,8 +34,17 @@ and GAE come from ``npg.returns`` with the sampler's terminated / truncated flag
 Fast path: on a finite MDP the score grad log pi(a | s) depends only on the pair (s, a), so the
 policy's own ``scores`` are computed once for all S A pairs (a table ``[S A, P]``); the weights of
 trajectory m are summed per pair (``bincount``) into ``W [M, S A]`` and the M estimates are the
-product ``W @ table`` ``[M, P]``. Weights are NumPy (the sampler's output); the policy and its
-parameters may live on any backend.
+product ``W @ table`` ``[M, P]``.
+
+Array modules: the MDP's decides (``FiniteMDP.xp``). On a NumPy MDP everything is NumPy, as
+always: the policy and its parameters may live on any module and its probabilities and score
+table are converted once to NumPy. On an MDP moved with ``mdp.to("cupy")`` (or to
+``array_api_strict``) the parameters and ``obs`` must live on that module (TypeError naming both
+otherwise), and trajectories, weights, the score table and the estimates [M, P] all stay there
+(``bincount`` where the module has it, NumPy and CuPy; a gather over the pairs, summed over t,
+elsewhere). An estimator's own tables (b, Q, A, V, beta) may be given on any module: each
+``weights`` call converts them once to the trajectories' module. ``summarize`` is the host
+boundary: it converts the estimates [M, P] once to NumPy (a report is host data).
 
 With a horizon cap T the sums stop at T: the Monte-Carlo estimators are then unbiased for the
 T-step objective, whose value and gradient differ from J's by terms carrying gamma^T (J itself
@@ -51,8 +60,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .checks import check_positive, check_unit_interval
-from .backend import get_xp, to_numpy
-from .mdp import default_obs, policy_gradient, state_action_pairs
+from .backend import create, device_of, namespace_of, to_numpy
+from .estimator_scores import (estimates_from_weights, expected_score_sum, mdp_score_table,
+                               score_table)
+from .mdp import default_obs, policy_gradient
 from .mdp.sampler import Trajectories, as_generator, sample_trajectories
 from .params import flatten
 from .returns import discounted_returns, gae, td_errors
@@ -70,25 +81,55 @@ def _mc_returns(traj: Trajectories, gamma: float, rew=None) -> np.ndarray:
                               gamma)
 
 
-def _td(traj: Trajectories, values: np.ndarray, gamma: float) -> np.ndarray:
+def _gather(table, idx):
+    """table[idx] for a flat table and an index array of any shape (``take`` on its flattening)."""
+    xp = namespace_of(table)
+    if xp is np:
+        return table[idx]
+    return xp.reshape(xp.take(table, xp.reshape(idx, (-1,))), idx.shape)
+
+
+def _pairs(table, traj: Trajectories):
+    """table[s_t, a_t] [T, M] of an [S, A] table."""
+    xp = namespace_of(table)
+    s, a = traj.states[:-1, :], traj.actions
+    if xp is np:
+        return table[s, a]
+    return _gather(xp.reshape(table, (-1,)), s * table.shape[1] + a)
+
+
+def _td(traj: Trajectories, values, gamma: float):
     """delta_t = r_t + gamma (1 - terminated_t) V(s_{t+1}) - V(s_t) [T, M]; at a truncation
     s_{t+1} is the real final state, so the error bootstraps from it."""
-    return td_errors(traj.rew, values[traj.states[:-1]], values[traj.states[1:]],
-                     traj.terminated, gamma)
+    return td_errors(traj.rew, _gather(values, traj.states[:-1, :]),
+                     _gather(values, traj.states[1:, :]), traj.terminated, gamma)
 
 
-def _discounts(traj: Trajectories, gamma: float) -> np.ndarray:
+def _discounts(traj: Trajectories, gamma: float):
     """gamma^t [T, 1]."""
-    return (gamma ** np.arange(traj.horizon, dtype=np.float64))[:, None]
+    xp = namespace_of(traj.rew)
+    t = create(xp, "arange", traj.horizon, dtype=xp.float64, device=device_of(traj.rew))
+    return (gamma ** t)[:, None]
 
 
-def _table(name: str, x, shape: tuple) -> np.ndarray:
-    a = np.asarray(to_numpy(x), dtype=np.float64)
-    if a.shape != shape:
+def _table(name: str, x, shape: tuple, like=None):
+    """x as float64 on the module and device of ``like`` (NumPy when None): one conversion."""
+    xp = np if like is None else namespace_of(like)
+    if xp is np:
+        a = np.asarray(to_numpy(x), dtype=np.float64)
+    else:
+        if namespace_of(x) not in (None, xp):
+            x = to_numpy(x)
+        a = xp.astype(create(xp, "asarray", x, device=device_of(like)), xp.float64)
+    if tuple(a.shape) != shape:
         raise ValueError(f"{name} must have shape {list(shape)}; got {list(a.shape)}")
-    if not np.all(np.isfinite(a)):
+    if not bool(xp.all(xp.isfinite(a))):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
     return a
+
+
+def _where_valid(traj: Trajectories, x):
+    return namespace_of(traj.rew).where(traj.valid, x, 0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -102,7 +143,7 @@ class WholeReturn:
     name: str = "whole return"
 
     def weights(self, traj, gamma, pi):
-        return np.where(traj.valid, _mc_returns(traj, gamma)[0], 0.0)
+        return _where_valid(traj, _mc_returns(traj, gamma)[0, :])
 
 
 @dataclass(frozen=True)
@@ -130,9 +171,9 @@ class Baseline:
     behaviour = None
 
     def weights(self, traj, gamma, pi):
-        b = _table("values", self.values, (pi.shape[0],))
-        g = _mc_returns(traj, gamma) - b[traj.states[:-1]]
-        return np.where(traj.valid, _discounts(traj, gamma) * g, 0.0)
+        b = _table("values", self.values, (pi.shape[0],), pi)
+        g = _mc_returns(traj, gamma) - _gather(b, traj.states[:-1, :])
+        return _where_valid(traj, _discounts(traj, gamma) * g)
 
 
 @dataclass(frozen=True)
@@ -144,8 +185,8 @@ class ExactQ:
     behaviour = None
 
     def weights(self, traj, gamma, pi):
-        q = _table("q", self.q, pi.shape)[traj.states[:-1], traj.actions]
-        return np.where(traj.valid, _discounts(traj, gamma) * q, 0.0)
+        q = _pairs(_table("q", self.q, tuple(pi.shape), pi), traj)
+        return _where_valid(traj, _discounts(traj, gamma) * q)
 
 
 @dataclass(frozen=True)
@@ -164,8 +205,8 @@ class TD:
     behaviour = None
 
     def weights(self, traj, gamma, pi):
-        v = _table("values", self.values, (pi.shape[0],))
-        return np.where(traj.valid, _discounts(traj, gamma) * _td(traj, v, gamma), 0.0)
+        v = _table("values", self.values, (pi.shape[0],), pi)
+        return _where_valid(traj, _discounts(traj, gamma) * _td(traj, v, gamma))
 
 
 @dataclass(frozen=True)
@@ -179,10 +220,10 @@ class GAE:
 
     def weights(self, traj, gamma, pi):
         lam = check_unit_interval("lam", self.lam)
-        v = _table("values", self.values, (pi.shape[0],))
-        adv, _ = gae(traj.rew, v[traj.states[:-1]], v[traj.states[1:]], traj.terminated,
-                     traj.truncated, gamma, lam)
-        return np.where(traj.valid, _discounts(traj, gamma) * adv, 0.0)
+        v = _table("values", self.values, (pi.shape[0],), pi)
+        adv, _ = gae(traj.rew, _gather(v, traj.states[:-1, :]), _gather(v, traj.states[1:, :]),
+                     traj.terminated, traj.truncated, gamma, lam)
+        return _where_valid(traj, _discounts(traj, gamma) * adv)
 
 
 @dataclass(frozen=True)
@@ -205,61 +246,19 @@ class ImportanceSampled:
         return "IS " + ("per-decision" if self.per_decision else "whole trajectory")
 
     def weights(self, traj, gamma, pi):
-        beta = _table("behaviour", self.behaviour, pi.shape)
-        s, a = traj.states[:-1], traj.actions
-        rho = np.where(traj.valid, pi[s, a] / beta[s, a], 1.0)
-        c = np.cumprod(rho, axis=0)
+        xp = namespace_of(pi)
+        beta = _table("behaviour", self.behaviour, tuple(pi.shape), pi)
+        rho = xp.where(traj.valid, _pairs(pi, traj) / _pairs(beta, traj), 1.0)
+        c = (np.cumprod if xp is np else getattr(xp, "cumulative_prod", None) or xp.cumprod)(
+            rho, axis=0)
         if self.per_decision:
             return _discounts(traj, gamma) * _mc_returns(traj, gamma, c * traj.rew)
         g = _discounts(traj, gamma) * _mc_returns(traj, gamma)
-        return np.where(traj.valid, c[-1] * g, 0.0)
+        return _where_valid(traj, c[-1, :] * g)
 
 
 # ----------------------------------------------------------------------------------------------
 # The harness
-
-def score_table(policy, params, obs):
-    """pi [S, A] and the score table grad log pi(a | s) [S A, P] (row s A + a), as NumPy.
-
-    ``obs`` [S, ...] is every state's observation; the scores come from ``policy.scores`` (in
-    ``flatten(params)`` order) on the S A pairs (obs(s), a).
-    """
-    xp = get_xp(*params.values())
-    obs = xp.asarray(to_numpy(obs))
-    obs_sa, act = state_action_pairs(obs, int(policy.n_actions))
-    pi = np.asarray(to_numpy(policy.probs(params, obs)), dtype=np.float64)
-    return pi, np.asarray(to_numpy(policy.scores(params, obs_sa, act)), dtype=np.float64)
-
-
-def expected_score_sum(policy, params, obs, weight) -> np.ndarray:
-    """sum_{s, a} weight(s, a) grad log pi(a | s), flattened [P]; ``weight`` [S, A].
-
-    With weight = d(s) pi(a | s) Q(s, a) (discounted visitation d) this is grad J; with other
-    weights it is the exact expectation of an estimator whose E[w_t | s_t, a_t] is known.
-    """
-    _, table = score_table(policy, params, obs)
-    return np.asarray(to_numpy(weight), dtype=np.float64).reshape(-1) @ table
-
-
-def estimates_from_weights(traj: Trajectories, w, table: np.ndarray, n_actions: int,
-                           chunk_entries: int = 4_000_000) -> np.ndarray:
-    """g_m = sum_t w_t^m table[s_t^m A + a_t^m]:  w [T, M], table [S A, P] -> [M, P].
-
-    Per-pair weight sums W [M, S A] by ``bincount`` (in chunks of trajectories so that W holds at
-    most ``chunk_entries`` numbers), then ``W @ table``.
-    """
-    w = np.where(traj.valid, np.asarray(w, dtype=np.float64), 0.0)
-    n_sa, m = table.shape[0], traj.n_traj
-    pair = traj.states[:-1] * n_actions + traj.actions  # [T, M]
-    out = np.empty((m, table.shape[1]))
-    step = max(1, chunk_entries // n_sa)
-    for lo in range(0, m, step):
-        hi = min(m, lo + step)
-        idx = (np.arange(hi - lo) * n_sa)[None, :] + pair[:, lo:hi]
-        counts = np.bincount(idx.ravel(), weights=w[:, lo:hi].ravel(), minlength=(hi - lo) * n_sa)
-        out[lo:hi] = counts.reshape(hi - lo, n_sa) @ table
-    return out
-
 
 def _obs(mdp, policy, params, obs):
     if obs is not None:
@@ -271,8 +270,8 @@ def _behaviour(estimator, pi):
     beta = getattr(estimator, "behaviour", None)
     if beta is None:
         return pi
-    beta = _table("behaviour", beta, pi.shape)
-    if np.any((beta <= 0) & (pi > 0)):
+    beta = _table("behaviour", beta, tuple(pi.shape), pi)
+    if bool(namespace_of(pi).any((beta <= 0) & (pi > 0))):
         raise ValueError("behaviour must be > 0 wherever the target policy pi is > 0 "
                          "(importance ratios would be infinite)")
     return beta
@@ -282,9 +281,10 @@ def gradient_estimates(mdp, policy, params, estimator, n_traj: int, horizon: int
                        obs=None) -> np.ndarray:
     """M independent estimates [M, P] of grad J: one trajectory each, from ``estimator``.
 
-    Trajectories follow pi (or the estimator's ``behaviour`` matrix when it has one).
+    Trajectories follow pi (or the estimator's ``behaviour`` matrix when it has one). The
+    estimates live on the MDP's module (module docstring).
     """
-    pi, table = score_table(policy, params, _obs(mdp, policy, params, obs))
+    pi, table = mdp_score_table(mdp, policy, params, _obs(mdp, policy, params, obs))
     traj = sample_trajectories(mdp, _behaviour(estimator, pi), n_traj, horizon, as_generator(rng))
     return estimates_from_weights(traj, estimator.weights(traj, float(mdp.gamma), pi), table,
                                   pi.shape[1])
@@ -328,8 +328,12 @@ def _cos(a, b) -> np.ndarray:
 
 
 def summarize(estimates, exact, name: str = "") -> EstimatorReport:
-    """The ``EstimatorReport`` of ``estimates`` [M, P] (M >= 2) against ``exact`` [P]."""
-    g = np.asarray(estimates, dtype=np.float64)
+    """The ``EstimatorReport`` of ``estimates`` [M, P] (M >= 2) against ``exact`` [P].
+
+    The host boundary of the harness: estimates and exact from any module are converted once to
+    NumPy float64, and the report holds NumPy arrays and floats.
+    """
+    g = np.asarray(to_numpy(estimates), dtype=np.float64)
     exact = np.asarray(to_numpy(exact), dtype=np.float64)
     if g.ndim != 2 or g.shape[0] < 2 or exact.shape != g.shape[1:]:
         raise ValueError(f"estimates must be [M, P] with M >= 2 and exact [P]; got "
@@ -362,7 +366,7 @@ def compare_estimators(mdp, policy, params, estimators, n_traj: int, horizon: in
     obs = _obs(mdp, policy, params, obs)
     if exact is None:
         exact = flatten(policy_gradient(mdp, policy, params, obs))
-    pi, table = score_table(policy, params, obs)
+    pi, table = mdp_score_table(mdp, policy, params, obs)
     gamma, shared, out = float(mdp.gamma), None, {}
     for name, est in estimators.items():
         beta = _behaviour(est, pi)

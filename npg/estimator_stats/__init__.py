@@ -13,6 +13,11 @@ exactly on a finite MDP, for the sampler's horizon cap T:
 Modules: ``moments`` (the result), ``enumeration``, ``tails`` (estimators as tail recursions),
 ``recursion``, ``exact`` (one entry point), ``returns``, ``baseline``. docs/estimator_statistics.md explains
 the method and its limits.
+
+NumPy code: the recursions are many-operand ``np.einsum`` contractions (no array-API
+equivalent). Given an MDP moved to another array module (``FiniteMDP.to``), each public function
+converts its arguments to NumPy once, at the call (``npg.mdp.host.numpy_boundary``), and returns
+NumPy.
 """
 
 from .baseline import (BaselineQuadratic, baseline_quadratic, optimal_baseline,

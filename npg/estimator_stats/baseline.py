@@ -47,6 +47,7 @@ import numpy as np
 from ..checks import check_positive_int
 from ..estimators import RewardToGo, estimates_from_weights
 from ..returns import discounted_returns
+from ..mdp.host import numpy_boundary
 from .enumeration import DEFAULT_MAX_BYTES, enumerate_trajectories
 from .exact import score_tables
 from .exact import recursive_moments
@@ -137,6 +138,7 @@ def _enumerated_blocks(mdp, pi, table, horizon, max_bytes):
     return np.einsum("m,mip,mlp->il", prob, Y, Y), prob @ Y[:, -1]
 
 
+@numpy_boundary
 def baseline_quadratic(mdp, policy, params, horizon: int, obs=None, method: str = "recursion",
                        max_bytes: int = DEFAULT_MAX_BYTES) -> BaselineQuadratic:
     """The exact ``BaselineQuadratic`` of the policy on ``mdp`` with horizon cap ``horizon``.
@@ -158,11 +160,13 @@ def baseline_quadratic(mdp, policy, params, horizon: int, obs=None, method: str 
     return BaselineQuadratic(0.5 * (H + H.T), v, float(second), mean, T)
 
 
+@numpy_boundary
 def optimal_baseline(mdp, policy, params, horizon: int, obs=None) -> np.ndarray:
     """b* [S]: the state baseline that minimises tr Cov of the baseline estimator (exact)."""
     return baseline_quadratic(mdp, policy, params, horizon, obs).optimal()
 
 
+@numpy_boundary
 def score_weighted_baseline(mdp, policy, params, Q, V=None, obs=None) -> np.ndarray:
     """b(s) = sum_a pi(a|s) ||psi(s, a)||^2 Q(s, a) / sum_a pi(a|s) ||psi(s, a)||^2  [S].
 

@@ -31,6 +31,7 @@ from ..estimators import estimates_from_weights, score_table
 from ..mdp import default_obs
 from ..mdp.exact import check_policy_matrix
 from ..mdp.sampler import Trajectories
+from ..mdp.host import numpy_boundary
 from .moments import ExactMoments
 
 __all__ = ["EnumerationTooLarge", "count_trajectories", "enumeration_bytes",
@@ -52,6 +53,7 @@ def _branches(mdp, beta):
     return a, t, weight[s, a, t], counts, offsets
 
 
+@numpy_boundary
 def count_trajectories(mdp, beta, horizon: int) -> int:
     """The number of distinct trajectories with positive probability under beta, cap T.
 
@@ -79,6 +81,7 @@ def enumeration_bytes(n_traj: int, horizon: int, n_params: int) -> int:
     return int(n_traj) * per
 
 
+@numpy_boundary
 def enumerate_trajectories(mdp, beta, horizon: int, n_params: int = 1,
                            max_bytes: int = DEFAULT_MAX_BYTES) -> tuple[Trajectories, np.ndarray]:
     """(every trajectory as one ``Trajectories`` with M columns, their probabilities [M]).
@@ -149,6 +152,7 @@ def sampling_policy(estimator, pi: np.ndarray) -> np.ndarray:
     return beta
 
 
+@numpy_boundary
 def enumerated_moments(mdp, policy, params, estimator, horizon: int, obs=None, exact=None,
                        max_bytes: int = DEFAULT_MAX_BYTES, name: str | None = None):
     """``ExactMoments`` of ``estimator`` (any of ``npg.estimators``) by listing trajectories.

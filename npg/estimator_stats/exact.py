@@ -17,6 +17,7 @@ import numpy as np
 
 from ..estimators import score_table
 from ..mdp import default_obs
+from ..mdp.host import numpy_boundary
 from .enumeration import DEFAULT_MAX_BYTES, enumerated_moments
 from .moments import ExactMoments
 from .recursion import tail_moments
@@ -25,6 +26,7 @@ from .tails import tail_form
 __all__ = ["exact_moments", "recursive_moments", "score_tables"]
 
 
+@numpy_boundary
 def score_tables(mdp, policy, params, obs=None):
     """(pi [S, A], psi [S, A, P]): the policy matrix and grad log pi(a|s) per pair."""
     obs = default_obs(mdp, policy, params) if obs is None else obs
@@ -32,6 +34,7 @@ def score_tables(mdp, policy, params, obs=None):
     return pi, table.reshape(pi.shape[0], pi.shape[1], -1)
 
 
+@numpy_boundary
 def recursive_moments(mdp, policy, params, estimator, horizon: int, obs=None, exact=None,
                       trace_only: bool = False, name: str | None = None) -> ExactMoments:
     """``ExactMoments`` by the second-moment recursion (``recursion.py``).
@@ -54,6 +57,7 @@ def recursive_moments(mdp, policy, params, estimator, horizon: int, obs=None, ex
                         int(horizon), "recursion", tr2)
 
 
+@numpy_boundary
 def exact_moments(mdp, policy, params, estimator, horizon: int, method: str = "auto",
                   obs=None, exact=None, max_bytes: int = DEFAULT_MAX_BYTES,
                   name: str | None = None) -> ExactMoments:

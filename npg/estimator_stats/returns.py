@@ -20,10 +20,12 @@ import numpy as np
 
 from ..checks import check_positive_int
 from ..mdp.exact import check_policy_matrix, evaluate
+from ..mdp.host import numpy_boundary
 
 __all__ = ["return_moments", "return_variance"]
 
 
+@numpy_boundary
 def return_moments(mdp, pi, horizon: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(m [S], m2 [S]): E[G | s_0 = s] and E[G^2 | s_0 = s] (module docstring)."""
     pi = check_policy_matrix(mdp, pi)
@@ -49,6 +51,7 @@ def return_moments(mdp, pi, horizon: int | None = None) -> tuple[np.ndarray, np.
     return m, m2
 
 
+@numpy_boundary
 def return_variance(mdp, pi, horizon: int | None = None) -> float:
     """Var[G_0] for s_0 ~ mu0: E_mu0[m2] - (E_mu0[m])^2 (law of total variance over s_0)."""
     m, m2 = return_moments(mdp, pi, horizon)

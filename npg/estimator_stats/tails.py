@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import estimators as E
+from ..backend import to_numpy
+from ..mdp.host import numpy_boundary
 from .enumeration import sampling_policy
 
 __all__ = ["TailForm", "tail_form"]
@@ -60,7 +62,7 @@ class TailForm:
 
 
 def _table(name, x, shape):
-    a = np.asarray(x, dtype=np.float64)
+    a = np.asarray(to_numpy(x), dtype=np.float64)      # tables from any module: one conversion
     if a.shape != shape:
         raise ValueError(f"{name} must have shape {list(shape)}; got {list(a.shape)}")
     if not np.all(np.isfinite(a)):
@@ -92,6 +94,7 @@ def _single(S, A, b, K, alpha, kappa, H, sampling, z_end=(0.0,)):
                     np.asarray(z_end, dtype=np.float64), 0, sampling)
 
 
+@numpy_boundary
 def tail_form(estimator, mdp, pi: np.ndarray) -> TailForm:
     """The ``TailForm`` of an ``npg.estimators`` estimator (TypeError for any other kind)."""
     S, A = pi.shape

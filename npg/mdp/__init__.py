@@ -18,7 +18,15 @@ NPG, entropy-regularised NPG, policy mirror descent, TRPO, CPI), ``rates`` (the 
 theorems' bounds), ``fisher_compare`` (true vs empirical Fisher, compatible features),
 ``chain`` (the chain MDP of the softmax-PG plateau), ``lqr`` (linear-quadratic regulation with
 linear Gaussian policies: exact cost, gradient, natural and Gauss-Newton directions, the Riccati
-optimum; the continuous-state oracle).
+optimum; the continuous-state oracle), ``linalg`` (least squares on any array module), ``host``
+(the one NumPy boundary of the modules that stay NumPy code).
+
+Array modules: the MDP's data decides. ``mdp.to("cupy")`` (or ``"array_api_strict"``) moves the
+tables, and the exact quantities, planning, the exact updaters, the Hessian and the sampler then
+run there, with the policy's parameters and ``obs`` on the same module (a TypeError names both
+modules otherwise). A NumPy MDP takes a policy on any module and converts pi once, as before.
+LQR stays NumPy (small dense matrices); estimator statistics, V-trace, the differential values,
+the Fisher comparisons and the rates are NumPy code behind ``host.numpy_boundary``.
 """
 
 from .closed_forms import (tabular_softmax_fisher, tabular_softmax_gradient,

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import create
 from .exact import check_policy_matrix, evaluate, visitation
 from .finite import FiniteMDP
 
@@ -52,11 +53,12 @@ def tabular_softmax_fisher(mdp: FiniteMDP, pi) -> np.ndarray:
     flattened s-major, as ``flatten({"theta": theta})`` orders it)."""
     pi = check_policy_matrix(mdp, pi)
     d = visitation(mdp, pi)
-    S, A = pi.shape
-    blocks = d[:, None, None] * (pi[:, :, None] * np.eye(A) - pi[:, :, None] * pi[:, None, :])
-    F = np.zeros((S, A, S, A))
-    F[np.arange(S), :, np.arange(S), :] = blocks
-    return F.reshape(S * A, S * A)
+    xp, (S, A) = mdp.xp, pi.shape
+    eye_A = create(xp, "eye", A, dtype=xp.float64, device=mdp.device)
+    blocks = d[:, None, None] * (pi[:, :, None] * eye_A - pi[:, :, None] * pi[:, None, :])
+    same = create(xp, "eye", S, dtype=xp.bool, device=mdp.device)[:, None, :, None]
+    F = xp.where(same, blocks[:, :, None, :], 0.0)                         # [S, A, S, A]
+    return xp.reshape(F, (S * A, S * A))
 
 
 def tabular_softmax_natural_gradient(mdp: FiniteMDP, pi) -> np.ndarray:
@@ -64,4 +66,4 @@ def tabular_softmax_natural_gradient(mdp: FiniteMDP, pi) -> np.ndarray:
     pi = check_policy_matrix(mdp, pi)
     _, _, A = evaluate(mdp, pi)
     reached = visitation(mdp, pi) > 0
-    return np.where(reached[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
+    return mdp.xp.where(reached[:, None], A - mdp.xp.mean(A, axis=1, keepdims=True), 0.0)

@@ -34,11 +34,13 @@ from ..backend import get_xp
 from .exact import check_policy_matrix
 from .finite import FiniteMDP
 from .gradient import default_obs, policy_matrix, state_action_pairs
+from .host import numpy_boundary
 
 __all__ = ["continuing_transitions", "continuing_average_reward", "differential_values",
            "average_reward_gradient"]
 
 
+@numpy_boundary
 def continuing_transitions(mdp: FiniteMDP) -> np.ndarray:
     """P' [S, A, S]: P with every terminal state's rows replaced by mu0 (restart)."""
     if not isinstance(mdp, FiniteMDP):
@@ -60,6 +62,7 @@ def _stationary(P_pi: np.ndarray) -> np.ndarray:
     return d
 
 
+@numpy_boundary
 def differential_values(mdp: FiniteMDP, pi):
     """(rho, d_pi [S], V~ [S], Q~ [S, A]) of the policy matrix pi on the continuing chain."""
     pi = check_policy_matrix(mdp, pi)
@@ -74,11 +77,13 @@ def differential_values(mdp: FiniteMDP, pi):
     return rho, d, V, Q
 
 
+@numpy_boundary
 def continuing_average_reward(mdp: FiniteMDP, pi) -> float:
     """rho(pi) = d_pi . r_pi on the continuing chain (= ``average_reward(mdp, pi, reset=True)``)."""
     return differential_values(mdp, pi)[0]
 
 
+@numpy_boundary
 def average_reward_gradient(mdp: FiniteMDP, policy, params, obs=None) -> dict:
     """Exact grad rho(theta) = sum_{s,a} d_pi(s) pi(a|s) Q~(s, a) grad log pi(a|s).
 

@@ -15,8 +15,13 @@ usual device (Sutton & Barto, 2nd ed., sec. 3.4) that lets one Bellman equation 
 and continuing tasks. The exact quantities (``npg.mdp.exact``) treat terminal states as having
 value 0 and no visits, so gamma = 1 is allowed whenever the policy terminates with probability 1.
 
-The arrays are stored as read-only float64 NumPy arrays: exact computations are done in NumPy
-(``np.linalg.solve``), whatever backend the policy runs on.
+Array module: the data decides. Built from NumPy arrays (or lists), the arrays are stored as
+read-only float64 NumPy arrays, as always. Built from arrays of another array-API module
+(``array_api_strict``, CuPy), they are stored on that module and device, and every exact quantity of
+``npg.mdp`` is then computed there (``xp.linalg.solve`` on the GPU for CuPy). ``mdp.to("cupy")``
+moves an MDP; ``mdp.xp`` is its module. Validation always runs once, on the host, at construction
+(one explicit conversion, ``to_numpy``, then one copy back): the checks below are the same for
+every module, and no later call re-validates or copies the tables.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import common_xp, create, device_of, load_backend, namespace_of, to_numpy
 from ..checks import check_unit_interval
 
 __all__ = ["FiniteMDP", "PROB_ATOL"]
@@ -81,6 +86,10 @@ class FiniteMDP:
         terminal: ``[S]`` bool mask of absorbing zero-reward states (default: none). Each must
             have ``P[s, a, s] = 1`` and ``R[s, a] = 0`` for every action, else ValueError.
 
+    The tables are stored on the array module of ``P`` (and its device): read-only NumPy for
+    NumPy input, else that module (all of P, R, mu0, terminal on one module: a TypeError naming
+    both otherwise). ``to`` moves them.
+
     Raises:
         TypeError / ValueError naming the argument: wrong shapes, NaN/inf, negative
         probabilities, rows not summing to 1 (tolerance ``PROB_ATOL``), gamma outside [0, 1],
@@ -108,9 +117,43 @@ class FiniteMDP:
         mu0 = _check_distribution("mu0", mu0)
         gamma = check_unit_interval("gamma", self.gamma)
         terminal = self._check_terminal(self.terminal, P, R, S)
-        for name, value in (("P", P), ("R", R), ("mu0", mu0), ("terminal", terminal)):
-            object.__setattr__(self, name, _readonly(value))
+        xp = common_xp(self.P, self.R, self.mu0, self.terminal,
+                       names=("P", "R", "mu0", "terminal"))
+        device = device_of(self.P) if namespace_of(self.P) is xp else None
+        self._store(dict(P=P, R=R, mu0=mu0, terminal=terminal), xp, device)
         object.__setattr__(self, "gamma", gamma)
+
+    def _store(self, tables: dict, xp, device) -> None:
+        """Set the fields from validated NumPy tables: read-only NumPy, or copies on xp/device."""
+        for name, value in tables.items():
+            if xp is np:
+                value = _readonly(np.asarray(to_numpy(value)))
+            else:
+                value = create(xp, "asarray", value, device=device)
+            object.__setattr__(self, name, value)
+
+    @property
+    def xp(self):
+        """The array module the tables live on (numpy, array_api_strict, cupy, ...)."""
+        return namespace_of(self.P)
+
+    @property
+    def device(self):
+        """The device the tables live on ("cpu" for NumPy)."""
+        return device_of(self.P)
+
+    def to(self, backend, device=None) -> "FiniteMDP":
+        """This MDP with its tables on ``backend`` ('numpy', 'cupy', 'array_api_strict' or a
+        module) and ``device`` (default: that module's default device); one copy, no checks.
+        """
+        xp = load_backend(backend)
+        if xp is self.xp and device in (None, self.device):
+            return self
+        out = object.__new__(FiniteMDP)
+        tables = {k: to_numpy(getattr(self, k)) for k in ("P", "R", "mu0", "terminal")}
+        out._store(tables, xp, device)
+        object.__setattr__(out, "gamma", self.gamma)
+        return out
 
     @staticmethod
     def _check_terminal(terminal, P, R, S) -> np.ndarray:
@@ -142,7 +185,10 @@ class FiniteMDP:
         R3_ = _as_float64("R3", R3, 3, "rewards on transitions [S, A, S]")
         if R3_.shape != P_.shape:
             raise ValueError(f"R3 must have the shape of P {P_.shape}; got {R3_.shape}")
-        return cls(P_, np.einsum("sat,sat->sa", P_, R3_), mu0, gamma, terminal)
+        xp = common_xp(P, R3, mu0, terminal, names=("P", "R3", "mu0", "terminal"))
+        mdp = cls(P_, np.einsum("sat,sat->sa", P_, R3_), to_numpy(mu0), gamma,
+                  None if terminal is None else to_numpy(terminal))
+        return mdp if xp is np else mdp.to(xp, device_of(P))
 
     @property
     def n_states(self) -> int:
@@ -158,15 +204,19 @@ class FiniteMDP:
         return ~self.terminal
 
     def replace(self, **changes) -> "FiniteMDP":
-        """A copy with some fields changed (e.g. ``mdp.replace(gamma=1.0)``), validated again."""
+        """A copy with some fields changed (e.g. ``mdp.replace(gamma=1.0)``), validated again;
+        it lives on this MDP's array module and device."""
         fields = dict(P=self.P, R=self.R, mu0=self.mu0, gamma=self.gamma, terminal=self.terminal)
         unknown = set(changes) - set(fields)
         if unknown:
             raise TypeError(f"replace() got unknown fields {sorted(unknown)}; expected some of "
                             f"{sorted(fields)}")
         fields.update(changes)
-        return FiniteMDP(**fields)
+        if self.xp is np:
+            return FiniteMDP(**fields)
+        host = {k: v if namespace_of(v) is None else to_numpy(v) for k, v in fields.items()}
+        return FiniteMDP(**host).to(self.xp, self.device)        # stays on this MDP's module
 
     def __repr__(self) -> str:
         return (f"FiniteMDP(n_states={self.n_states}, n_actions={self.n_actions}, "
-                f"gamma={self.gamma}, n_terminal={int(self.terminal.sum())})")
+                f"gamma={self.gamma}, n_terminal={int(to_numpy(self.terminal).sum())})")

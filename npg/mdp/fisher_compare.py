@@ -31,6 +31,7 @@ from ..policies import LinearSoftmaxPolicy
 from .exact import check_policy_matrix, evaluate, visitation
 from .finite import FiniteMDP
 from .gradient import _check_policy, _obs, policy_matrix, state_action_pairs
+from .host import numpy_boundary
 
 __all__ = ["score_matrix", "sampled_fisher", "empirical_fisher", "gradient_second_moment",
            "compatible_features", "compatible_critic", "cosine"]
@@ -64,6 +65,7 @@ def _setup(mdp, policy, params, obs):
     return obs, pi, score_matrix(policy, params, obs, mdp.n_actions)
 
 
+@numpy_boundary
 def empirical_fisher(mdp: FiniteMDP, policy, params, behaviour=None, obs=None) -> np.ndarray:
     """EF(beta) = sum_s dbar(s) sum_a beta(a|s) psi psi^T, [P, P]; beta defaults to pi (then F).
 
@@ -76,6 +78,7 @@ def empirical_fisher(mdp: FiniteMDP, policy, params, behaviour=None, obs=None) -
     return _weighted_outer(psi, d[:, None] * beta)
 
 
+@numpy_boundary
 def gradient_second_moment(mdp: FiniteMDP, policy, params, weight: str = "Q",
                            obs=None) -> np.ndarray:
     """G = sum_s dbar(s) sum_a pi(a|s) w(s, a)^2 psi psi^T with w = Q or A, [P, P]."""
@@ -106,6 +109,7 @@ def compatible_features(policy, params, obs) -> np.ndarray:
     return phi - np.einsum("sb,sbp->sp", pi, phi)[:, None, :]
 
 
+@numpy_boundary
 def compatible_critic(mdp: FiniteMDP, policy, params, target: str = "Q", obs=None,
                       rcond: float = 1e-10) -> np.ndarray:
     """w* = argmin_w sum_s d(s) sum_a pi(a|s) (target(s, a) - psi(s, a) . w)^2 (min norm), [P].

@@ -35,16 +35,24 @@ built for this MDP expects: int indices for ``TabularSoftmaxPolicy`` and for lin
 discrete feature maps (``OneHot``), one-hot float rows ``[S, S]`` otherwise
 (e.g. ``MLPCategoricalPolicy(obs_dim=S)``).
 Pass ``obs`` (``[S]`` or ``[S, D]``) for any other encoding.
+
+Array modules. The MDP's module computes the exact quantities (``npg.mdp.exact``). A NumPy MDP
+is the host reference: the policy and its parameters may live on any module, pi is converted
+once to NumPy, and the gradient comes back on the parameters' module (the Fisher and the natural
+gradient as NumPy float64). An MDP on another module (``mdp.to("cupy")``) needs the parameters and
+``obs`` on that same module (TypeError naming both modules otherwise); then nothing leaves it:
+grad J, F and F^+ grad J are arrays of that module, on the parameters' device.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import get_xp, to_numpy
+from ..backend import common_xp, create, device_of, get_xp, to_numpy
 from ..params import flatten
 from .exact import check_policy_matrix, evaluate, visitation
 from .finite import FiniteMDP
+from .linalg import lstsq
 
 __all__ = ["default_obs", "policy_matrix", "state_action_pairs", "policy_gradient",
            "fisher", "natural_gradient"]
@@ -84,9 +92,10 @@ def default_obs(mdp: FiniteMDP, policy, params=None):
         n = getattr(policy, attr, None)
         if n is not None and int(n) != S:
             raise ValueError(f"policy.{attr} = {n} does not match the MDP's n_states = {S}")
+    device = None if params is None else device_of(next(iter(params.values()), None))
     if _observes_index(policy):
-        return xp.arange(S)
-    return xp.eye(S, dtype=dtype)
+        return create(xp, "arange", S, device=device)
+    return create(xp, "eye", S, dtype=dtype, device=device)
 
 
 def _obs(mdp, policy, params, obs):
@@ -115,23 +124,59 @@ def policy_matrix(policy, params, obs) -> np.ndarray:
     return np.asarray(to_numpy(policy.probs(params, obs)), dtype=np.float64)
 
 
+def _check_modules(mdp: FiniteMDP, params, obs) -> None:
+    """An MDP off NumPy needs params and obs on its module: TypeError naming both otherwise."""
+    if mdp.xp is not np:
+        arrays = list(params.values())
+        common_xp(mdp.P, *arrays, obs, names=["the MDP's P"]
+                  + [f"params[{k!r}]" for k in params] + ["obs"])
+
+
+def mdp_policy_matrix(mdp: FiniteMDP, policy, params, obs):
+    """pi [S, A] on the MDP's module, checked (``check_policy_matrix``); for a NumPy MDP this is
+    ``policy_matrix`` (the one conversion of a policy on another module to NumPy)."""
+    _check_modules(mdp, params, obs)
+    if mdp.xp is np:
+        return check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    return check_policy_matrix(mdp, policy.probs(params, obs))
+
+
 def state_action_pairs(obs, n_actions: int):
-    """Every (s, a) pair, s-major: (obs_pairs [S*A, ...], act [S*A]) on obs's backend.
+    """Every (s, a) pair, s-major: (obs_pairs [S*A, ...], act [S*A]) on obs's backend and device.
 
     Pair k is (s, a) = (k // A, k % A), so a weight matrix w [S, A] flattens to w.reshape(-1).
     """
     xp = get_xp(obs)
-    S = int(obs.shape[0])
-    state = xp.asarray(np.repeat(np.arange(S), n_actions))
-    act = xp.asarray(np.tile(np.arange(n_actions), S))
-    return xp.take(obs, state, axis=0), act
+    S, A = int(obs.shape[0]), int(n_actions)
+    k = create(xp, "arange", S * A, device=device_of(obs))
+    return xp.take(obs, k // A, axis=0), k % A
 
 
-def _weighted_score_sum(policy, params, obs, w: np.ndarray):
-    """sum_{s,a} w(s, a) grad log pi(a|s) via ``policy.score_sum``; grads dict on params' backend."""
+def _on_params(params, x):
+    """x (the MDP's module) as an array of params' module and float dtype: one conversion from a
+    NumPy MDP to the policy's module, a dtype cast otherwise."""
     xp, dtype = _like(params)
+    if get_xp(x) is not xp:
+        x = to_numpy(x)
+        return create(xp, "asarray", x, dtype=dtype,
+                      device=device_of(next(iter(params.values()), None)))
+    return xp.astype(x, dtype)
+
+
+def _weighted_score_sum(policy, params, obs, w):
+    """sum_{s,a} w(s, a) grad log pi(a|s) via ``policy.score_sum``; grads dict on params' backend."""
     obs_pairs, act = state_action_pairs(obs, w.shape[1])
-    return policy.score_sum(params, obs_pairs, act, xp.asarray(w.reshape(-1), dtype=dtype))
+    return policy.score_sum(params, obs_pairs, act,
+                            _on_params(params, get_xp(w).reshape(w, (-1,))))
+
+
+def _scores64(mdp: FiniteMDP, policy, params, obs):
+    """The score table psi [S*A, P] as float64 on the MDP's module."""
+    obs_pairs, act = state_action_pairs(obs, mdp.n_actions)
+    G = policy.scores(params, obs_pairs, act)
+    if mdp.xp is np:
+        return np.asarray(to_numpy(G), dtype=np.float64)
+    return mdp.xp.astype(G, mdp.xp.float64)
 
 
 def policy_gradient(mdp: FiniteMDP, policy, params, obs=None) -> dict:
@@ -142,39 +187,41 @@ def policy_gradient(mdp: FiniteMDP, policy, params, obs=None) -> dict:
     """
     _check_policy(mdp, policy)
     obs = _obs(mdp, policy, params, obs)
-    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    pi = mdp_policy_matrix(mdp, policy, params, obs)
     _, Q, _ = evaluate(mdp, pi)
     d = visitation(mdp, pi)
     return _weighted_score_sum(policy, params, obs, d[:, None] * pi * Q)
 
 
-def fisher(mdp: FiniteMDP, policy, params, obs=None, normalized: bool = False) -> np.ndarray:
-    """F = sum_{s,a} d(s) pi(a|s) score(s,a) score(s,a)^T, NumPy float64 ``[P, P]``.
+def fisher(mdp: FiniteMDP, policy, params, obs=None, normalized: bool = False):
+    """F = sum_{s,a} d(s) pi(a|s) score(s,a) score(s,a)^T, float64 ``[P, P]`` on the MDP's module.
 
     ``normalized=True`` weights states by d / sum d (a distribution) instead of d.
     """
     _check_policy(mdp, policy)
     obs = _obs(mdp, policy, params, obs)
-    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    pi = mdp_policy_matrix(mdp, policy, params, obs)
     d = visitation(mdp, pi, normalized=normalized)
-    obs_pairs, act = state_action_pairs(obs, mdp.n_actions)
-    G = np.asarray(to_numpy(policy.scores(params, obs_pairs, act)), dtype=np.float64)
-    w = (d[:, None] * pi).reshape(-1)                                       # [S*A]
+    G = _scores64(mdp, policy, params, obs)                                 # [S*A, P]
+    w = mdp.xp.reshape(d[:, None] * pi, (-1,))                              # [S*A]
     return G.T @ (w[:, None] * G)
 
 
 def natural_gradient(mdp: FiniteMDP, policy, params, obs=None, normalized: bool = False,
-                     damping: float = 0.0, rcond: float = 1e-10) -> np.ndarray:
-    """Natural gradient (F + damping I)^+ grad J, NumPy float64 ``[P]`` in flatten(params) order.
+                     damping: float = 0.0, rcond: float = 1e-10):
+    """Natural gradient (F + damping I)^+ grad J, float64 ``[P]`` in flatten(params) order, on the
+    MDP's module.
 
-    The pseudo-inverse (``np.linalg.lstsq``, singular values below ``rcond`` times the largest
-    dropped) gives the min-norm solution: the softmax's null directions get no step.
+    The pseudo-inverse (``lstsq``, singular values below ``rcond`` times the largest dropped;
+    ``npg.mdp.linalg``) gives the min-norm solution: the softmax's null directions get no step.
     """
     damping = float(damping)
     if not damping >= 0.0 or not np.isfinite(damping):
         raise ValueError(f"damping must be a finite number >= 0; got {damping}")
     F = fisher(mdp, policy, params, obs, normalized)
-    g = np.asarray(to_numpy(flatten(policy_gradient(mdp, policy, params, obs))), np.float64)
+    xp = mdp.xp
+    g = flatten(policy_gradient(mdp, policy, params, obs))
+    g = np.asarray(to_numpy(g), np.float64) if xp is np else xp.astype(g, xp.float64)
     if damping:
-        F = F + damping * np.eye(F.shape[0])
-    return np.linalg.lstsq(F, g, rcond=rcond)[0]
+        F = F + damping * create(xp, "eye", F.shape[0], dtype=xp.float64, device=device_of(F))
+    return lstsq(xp, F, g, rcond=rcond)[0]

@@ -22,27 +22,30 @@ i.e. ``score_sum`` with weights ``[S, A]``
 :math:`w(s, a) = \pi(a|s) \sum_t \gamma^t p_t(s) Q_t(s, a)`.
 The Q_t come from the backward recursion above; the weights accumulate as it runs.
 Identity: as H -> infinity with gamma < 1, J_H and grad J_H tend to J and grad J.
+
+Array module: the MDP's (``FiniteMDP.xp``), as in ``npg.mdp.exact``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..backend import create
 from ..checks import check_positive_int, check_unit_interval
-from .exact import check_policy_matrix
+from .exact import _p_pi, check_policy_matrix
 from .finite import FiniteMDP
-from .gradient import _check_policy, _obs, _weighted_score_sum, policy_matrix
+from .gradient import _check_policy, _obs, _weighted_score_sum, mdp_policy_matrix
 
 __all__ = ["finite_horizon_evaluate", "finite_horizon_objective", "finite_horizon_gradient"]
 
 
 def _forward_distributions(mdp, pi, horizon) -> np.ndarray:
     """p_t = Pr(s_t = .) for t = 0..H-1, ``[H, S]``."""
-    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
-    p = np.empty((horizon, mdp.n_states))
-    p[0] = mdp.mu0
+    xp, P_pi = mdp.xp, _p_pi(mdp, pi)
+    p = create(xp, "empty", (horizon, mdp.n_states), dtype=xp.float64, device=mdp.device)
+    p[0, :] = mdp.mu0
     for t in range(1, horizon):              # loop over time only; each step is vectorised
-        p[t] = p[t - 1] @ P_pi
+        p[t, :] = p[t - 1, :] @ P_pi
     return p
 
 
@@ -52,11 +55,12 @@ def finite_horizon_evaluate(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.0
     pi = check_policy_matrix(mdp, pi)
     H = check_positive_int("horizon", horizon)
     gamma = check_unit_interval("gamma", gamma)
-    V = np.zeros((H + 1, mdp.n_states))
-    Q = np.empty((H, mdp.n_states, mdp.n_actions))
+    xp, dev = mdp.xp, mdp.device
+    V = create(xp, "zeros", (H + 1, mdp.n_states), dtype=xp.float64, device=dev)
+    Q = create(xp, "empty", (H, mdp.n_states, mdp.n_actions), dtype=xp.float64, device=dev)
     for t in range(H - 1, -1, -1):
-        Q[t] = mdp.R + gamma * (mdp.P @ V[t + 1])
-        V[t] = np.einsum("sa,sa->s", pi, Q[t])
+        Q[t, :, :] = mdp.R + gamma * (mdp.P @ V[t + 1, :])
+        V[t, :] = xp.sum(pi * Q[t, :, :], axis=1)
     return V, Q
 
 
@@ -67,7 +71,7 @@ def finite_horizon_objective(mdp: FiniteMDP, pi, horizon: int, gamma: float = 1.
     ``finite_horizon_gradient``.
     """
     V, _ = finite_horizon_evaluate(mdp, pi, horizon, gamma)
-    return float(mdp.mu0 @ V[0])
+    return float(mdp.mu0 @ V[0, :])
 
 
 def finite_horizon_gradient(mdp: FiniteMDP, policy, params, horizon: int, gamma: float = 1.0,
@@ -75,14 +79,15 @@ def finite_horizon_gradient(mdp: FiniteMDP, policy, params, horizon: int, gamma:
     """Exact grad J_H (see module docstring); grads dict shaped like ``params``."""
     _check_policy(mdp, policy)
     obs = _obs(mdp, policy, params, obs)
-    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    pi = mdp_policy_matrix(mdp, policy, params, obs)
     H = check_positive_int("horizon", horizon)
     gamma = check_unit_interval("gamma", gamma)
     p = _forward_distributions(mdp, pi, H)
-    V_next = np.zeros(mdp.n_states)
-    w = np.zeros((mdp.n_states, mdp.n_actions))
+    xp = mdp.xp
+    V_next = create(xp, "zeros", mdp.n_states, dtype=xp.float64, device=mdp.device)
+    w = create(xp, "zeros", (mdp.n_states, mdp.n_actions), dtype=xp.float64, device=mdp.device)
     for t in range(H - 1, -1, -1):           # backward: Q_t from V_{t+1}
         Q_t = mdp.R + gamma * (mdp.P @ V_next)
-        w += gamma ** t * p[t][:, None] * Q_t
-        V_next = np.einsum("sa,sa->s", pi, Q_t)
+        w = w + gamma ** t * p[t, :][:, None] * Q_t
+        V_next = xp.sum(pi * Q_t, axis=1)
     return _weighted_score_sum(policy, params, obs, pi * w)

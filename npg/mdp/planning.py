@@ -35,6 +35,11 @@ Stopping rules and the error bounds they guarantee (Puterman 1994, Thm 6.3.1 and
 
 Value iteration needs gamma < 1 for its bounds (ValueError otherwise); policy iteration allows
 gamma = 1 when every policy it meets terminates (else ``npg.mdp.evaluate``'s ValueError).
+
+Array module: the MDP's (``FiniteMDP.xp``; ``mdp.to("cupy")`` plans on the GPU). V0 and pi0 must
+live there too (a NumPy MDP takes anything ``np.asarray`` takes); ``greedy_policy`` and
+``soft_greedy_policy`` return arrays of Q's module. Every loop stops on a float read back once a
+sweep (one device sync).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import create, device_of, get_xp, same_namespace
 from ..checks import check_positive, check_positive_int
 from .exact import evaluate, objective
 from .finite import FiniteMDP
@@ -86,27 +92,47 @@ def _contracting(mdp: FiniteMDP, who: str) -> float:
     return mdp.gamma / (1.0 - mdp.gamma)
 
 
-def bellman_backup(mdp: FiniteMDP, V) -> np.ndarray:
+def _on_mdp(mdp: FiniteMDP, name: str, x):
+    """x as float64 on the MDP's array module (NumPy: ``np.asarray``; else no conversion)."""
+    xp = mdp.xp
+    if xp is np:
+        return np.asarray(x, dtype=np.float64)
+    return xp.astype(create(xp, "asarray", same_namespace(xp, x, name), device=mdp.device),
+                     xp.float64)
+
+
+def _as_float(x):
+    xp = get_xp(x)
+    return np.asarray(x, dtype=np.float64) if xp is np else xp.astype(x, xp.float64)
+
+
+def _uniform(mdp: FiniteMDP):
+    xp = mdp.xp
+    return create(xp, "full", (mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions,
+                  dtype=xp.float64, device=mdp.device)
+
+
+def bellman_backup(mdp: FiniteMDP, V):
     """Q(s, a) = R(s, a) + gamma sum_s' P(s'|s, a) V(s'), 0 on terminal states, ``[S, A]``."""
-    Q = mdp.R + mdp.gamma * (mdp.P @ np.asarray(V, dtype=np.float64))
-    Q[mdp.terminal] = 0.0
-    return Q
+    Q = mdp.R + mdp.gamma * (mdp.P @ _on_mdp(mdp, "V", V))
+    return mdp.xp.where(mdp.terminal[:, None], 0.0, Q)
 
 
-def greedy_policy(Q, current=None, atol: float = 1e-12) -> np.ndarray:
-    """A deterministic pi [S, A] putting mass 1 on argmax_a Q(s, a).
+def greedy_policy(Q, current=None, atol: float = 1e-12):
+    """A deterministic pi [S, A] putting mass 1 on argmax_a Q(s, a), on Q's array module.
 
     With ``current`` (a policy matrix), a state keeps its current action whenever that action's
     Q is within ``atol`` of the maximum: the tie-breaking that makes policy iteration stop.
     """
-    Q = np.asarray(Q, dtype=np.float64)
-    best = np.argmax(Q, axis=1)
+    Q = _as_float(Q)
+    xp = get_xp(Q)
+    best = xp.argmax(Q, axis=1)
     if current is not None:
-        keep = np.argmax(current, axis=1)
-        rows = np.arange(Q.shape[0])
-        tie = Q[rows, keep] >= Q[rows, best] - atol
-        best = np.where(tie, keep, best)
-    return np.eye(Q.shape[1])[best]
+        keep = xp.argmax(current, axis=1)
+        at = lambda a: xp.take_along_axis(Q, a[:, None], axis=1)[:, 0]  # noqa: E731
+        best = xp.where(at(keep) >= at(best) - atol, keep, best)
+    actions = create(xp, "arange", Q.shape[1], dtype=best.dtype, device=device_of(best))
+    return xp.astype(best[:, None] == actions[None, :], xp.float64)
 
 
 def _check_tol(tol, max_iter):
@@ -125,31 +151,33 @@ def value_iteration(mdp: FiniteMDP, tol: float = 1e-10, max_iter: int = 100_000,
     tol, max_iter = _check_tol(tol, max_iter)
     if rule not in ("sup", "span"):
         raise ValueError(f"rule must be 'sup' or 'span'; got {rule!r}")
-    V = np.zeros(mdp.n_states) if V0 is None else np.asarray(V0, dtype=np.float64).copy()
-    if V.shape != (mdp.n_states,) or not np.all(np.isfinite(V)):
+    xp = mdp.xp
+    V = (create(xp, "zeros", mdp.n_states, dtype=xp.float64, device=mdp.device) if V0 is None
+         else _on_mdp(mdp, "V0", V0))
+    if tuple(V.shape) != (mdp.n_states,) or not bool(xp.all(xp.isfinite(V))):
         raise ValueError(f"V0 must be a finite array [S] = [{mdp.n_states}]")
-    V[mdp.terminal] = 0.0
+    V = xp.where(mdp.terminal, 0.0, V)
     bound, k = np.inf, 0
     for k in range(1, max_iter + 1):
-        V_new = bellman_backup(mdp, V).max(axis=1)
+        V_new = xp.max(bellman_backup(mdp, V), axis=1)
         delta = V_new - V
         V = V_new
         if rule == "sup":
-            bound = c * float(np.max(np.abs(delta)))
+            bound = c * float(xp.max(xp.abs(delta)))
         else:
-            lo, hi = min(float(delta.min()), 0.0), max(float(delta.max()), 0.0)
+            lo, hi = min(float(xp.min(delta)), 0.0), max(float(xp.max(delta)), 0.0)
             bound = c * (hi - lo) / 2.0
         if bound <= tol:
             break
     if rule == "span":
-        V = V + c * (min(float(delta.min()), 0.0) + max(float(delta.max()), 0.0)) / 2.0
-        V[mdp.terminal] = 0.0
+        V = V + c * (min(float(xp.min(delta)), 0.0) + max(float(xp.max(delta)), 0.0)) / 2.0
+        V = xp.where(mdp.terminal, 0.0, V)
     Q = bellman_backup(mdp, V)
     return PlanningResult(V, Q, greedy_policy(Q), float(mdp.mu0 @ V), k, bound, bound <= tol)
 
 
-def _residual_bound(mdp: FiniteMDP, Q: np.ndarray, TQ: np.ndarray) -> float:
-    r = float(np.max(np.abs(TQ - Q)))
+def _residual_bound(mdp: FiniteMDP, Q, TQ) -> float:
+    r = float(mdp.xp.max(mdp.xp.abs(TQ - Q)))
     return r / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else (0.0 if r == 0.0 else np.inf)
 
 
@@ -161,41 +189,41 @@ def policy_iteration(mdp: FiniteMDP, pi0=None, max_iter: int = 10_000) -> Planni
     """
     _check_mdp(mdp)
     max_iter = check_positive_int("max_iter", max_iter)
-    pi = (np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if pi0 is None
-          else np.asarray(pi0, dtype=np.float64))
+    pi = _uniform(mdp) if pi0 is None else _on_mdp(mdp, "pi0", pi0)
     k, stable = 0, False
     for k in range(1, max_iter + 1):
         V, Q, _ = evaluate(mdp, pi)
         new = greedy_policy(Q, current=pi if k > 1 else None)
-        stable = np.array_equal(new, pi)
+        stable = tuple(new.shape) == tuple(pi.shape) and bool(mdp.xp.all(new == pi))
         pi = new
         if stable:
             break
     V, Q, _ = evaluate(mdp, pi)
-    bound = _residual_bound(mdp, Q, bellman_backup(mdp, Q.max(axis=1)))
+    bound = _residual_bound(mdp, Q, bellman_backup(mdp, mdp.xp.max(Q, axis=1)))
     return PlanningResult(V, Q, pi, float(mdp.mu0 @ V), k, bound, stable)
 
 
-def _soft_value(Q: np.ndarray, tau: float) -> np.ndarray:
+def _soft_value(Q, tau: float):
     """tau log sum_a exp(Q(s, a) / tau), stabilised by the row max, ``[S]``."""
-    m = Q.max(axis=1)
-    return m + tau * np.log(np.sum(np.exp((Q - m[:, None]) / tau), axis=1))
+    xp = get_xp(Q)
+    m = xp.max(Q, axis=1)
+    return m + tau * xp.log(xp.sum(xp.exp((Q - m[:, None]) / tau), axis=1))
 
 
 def soft_backup(mdp: FiniteMDP, Q, tau: float) -> np.ndarray:
     """(T_tau Q)(s, a) = R + gamma P [tau logsumexp(Q / tau)], 0 on terminal states, [S, A]."""
     tau = check_positive("tau", tau)
-    V = _soft_value(np.asarray(Q, dtype=np.float64), tau)
-    V[mdp.terminal] = 0.0
-    return bellman_backup(mdp, V)
+    V = _soft_value(_on_mdp(mdp, "Q", Q), tau)
+    return bellman_backup(mdp, mdp.xp.where(mdp.terminal, 0.0, V))
 
 
 def soft_greedy_policy(Q, tau: float) -> np.ndarray:
-    """pi(a|s) = softmax_a(Q(s, a) / tau), ``[S, A]``."""
-    Q = np.asarray(Q, dtype=np.float64)
-    z = (Q - Q.max(axis=1, keepdims=True)) / check_positive("tau", tau)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    """pi(a|s) = softmax_a(Q(s, a) / tau), ``[S, A]``, on Q's array module."""
+    Q = _as_float(Q)
+    xp = get_xp(Q)
+    z = (Q - xp.max(Q, axis=1, keepdims=True)) / check_positive("tau", tau)
+    e = xp.exp(z)
+    return e / xp.sum(e, axis=1, keepdims=True)
 
 
 def soft_value_iteration(mdp: FiniteMDP, tau: float, tol: float = 1e-10,
@@ -205,15 +233,16 @@ def soft_value_iteration(mdp: FiniteMDP, tau: float, tol: float = 1e-10,
     c = _contracting(mdp, "soft_value_iteration")
     tau = check_positive("tau", tau)
     tol, max_iter = _check_tol(tol, max_iter)
-    Q, bound, k = np.zeros((mdp.n_states, mdp.n_actions)), np.inf, 0
+    xp = mdp.xp
+    Q = create(xp, "zeros", (mdp.n_states, mdp.n_actions), dtype=xp.float64, device=mdp.device)
+    bound, k = np.inf, 0
     for k in range(1, max_iter + 1):
         Q_new = soft_backup(mdp, Q, tau)
-        bound = c * float(np.max(np.abs(Q_new - Q)))
+        bound = c * float(xp.max(xp.abs(Q_new - Q)))
         Q = Q_new
         if bound <= tol:
             break
-    V = _soft_value(Q, tau)
-    V[mdp.terminal] = 0.0
+    V = xp.where(mdp.terminal, 0.0, _soft_value(Q, tau))
     return PlanningResult(V, Q, soft_greedy_policy(Q, tau), float(mdp.mu0 @ V), k, bound,
                           bound <= tol)
 
@@ -224,8 +253,7 @@ def soft_policy_iteration(mdp: FiniteMDP, tau: float, tol: float = 1e-10,
     _check_mdp(mdp)
     tau = check_positive("tau", tau)
     tol, max_iter = _check_tol(tol, max_iter)
-    pi = (np.full((mdp.n_states, mdp.n_actions), 1.0 / mdp.n_actions) if pi0 is None
-          else np.asarray(pi0, dtype=np.float64))
+    pi = _uniform(mdp) if pi0 is None else _on_mdp(mdp, "pi0", pi0)
     bound, k = np.inf, 0
     for k in range(1, max_iter + 1):
         V, Q = soft_evaluate(mdp, pi, tau)
@@ -256,11 +284,11 @@ def backward_induction(mdp: FiniteMDP, horizon: int, gamma: float = 1.0
     _check_mdp(mdp)
     H = check_positive_int("horizon", horizon)
     g = check_unit_interval("gamma", gamma)
-    V = np.zeros((H + 1, mdp.n_states))
-    pi = np.empty((H, mdp.n_states, mdp.n_actions))
+    xp, dev = mdp.xp, mdp.device
+    V = create(xp, "zeros", (H + 1, mdp.n_states), dtype=xp.float64, device=dev)
+    pi = create(xp, "empty", (H, mdp.n_states, mdp.n_actions), dtype=xp.float64, device=dev)
     for t in range(H - 1, -1, -1):
-        Q = mdp.R + g * (mdp.P @ V[t + 1])
-        Q[mdp.terminal] = 0.0
-        V[t] = Q.max(axis=1)
-        pi[t] = greedy_policy(Q)
-    return V, pi, float(mdp.mu0 @ V[0])
+        Q = xp.where(mdp.terminal[:, None], 0.0, mdp.R + g * (mdp.P @ V[t + 1, :]))
+        V[t, :] = xp.max(Q, axis=1)
+        pi[t, :, :] = greedy_policy(Q)
+    return V, pi, float(mdp.mu0 @ V[0, :])

@@ -34,12 +34,14 @@ from .exact import check_policy_matrix, visitation
 from .finite import FiniteMDP
 from .planning import soft_policy_iteration
 from .regularized import _log_pi, soft_evaluate
+from .host import numpy_boundary
 
 __all__ = ["reward_bound", "mismatch_coefficient", "optimal_action_probability",
            "mei_pg_bound", "agarwal_npg_bound", "cen_constant", "cen_bounds", "ascent_lemma_bound",
            "sgd_stationarity_bound"]
 
 
+@numpy_boundary
 def reward_bound(mdp: FiniteMDP) -> float:
     """r_max = max R, after checking R >= 0 (the theorems' rewards lie in [0, r_max])."""
     if np.any(mdp.R < 0):
@@ -55,6 +57,7 @@ def _check_steps(t) -> np.ndarray:
     return t
 
 
+@numpy_boundary
 def mismatch_coefficient(mdp: FiniteMDP, pi_star) -> float:
     """||d*_mu / mu||_inf with d*_mu = (1 - gamma) d^{pi*}; ValueError unless mu0 > 0."""
     if np.any(mdp.mu0 <= 0):
@@ -70,6 +73,7 @@ def optimal_action_probability(pi, pi_star) -> float:
     return float(np.min(pi[np.arange(pi.shape[0]), a_star]))
 
 
+@numpy_boundary
 def mei_pg_bound(mdp: FiniteMDP, t, c, pi_star):
     """16 S r_max ||d*/mu||^2 ||1/mu|| / (c^2 (1-gamma)^6 t) (module docstring)."""
     r_max = reward_bound(mdp)
@@ -80,6 +84,7 @@ def mei_pg_bound(mdp: FiniteMDP, t, c, pi_star):
             / (c ** 2 * (1.0 - mdp.gamma) ** 6 * t))
 
 
+@numpy_boundary
 def agarwal_npg_bound(mdp: FiniteMDP, eta: float, t):
     """log|A| / (eta t) + r_max / ((1-gamma)^2 t) (module docstring)."""
     r_max = reward_bound(mdp)
@@ -88,6 +93,7 @@ def agarwal_npg_bound(mdp: FiniteMDP, eta: float, t):
     return np.log(mdp.n_actions) / (eta * t) + r_max / ((1.0 - mdp.gamma) ** 2 * t)
 
 
+@numpy_boundary
 def cen_constant(mdp: FiniteMDP, tau: float, eta: float, pi0) -> tuple[float, np.ndarray,
                                                                       np.ndarray]:
     """(C1, Q*_tau, pi*_tau) of Cen et al.'s Theorem 1 (module docstring)."""

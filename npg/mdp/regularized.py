@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .exact import _solve, check_policy_matrix, visitation
+from ..backend import get_xp
+from .exact import _p_pi, _r_pi, _solve, check_policy_matrix, visitation
 from .finite import FiniteMDP
-from .gradient import _check_policy, _obs, _weighted_score_sum, policy_matrix
+from .gradient import _check_policy, _obs, _weighted_score_sum, mdp_policy_matrix
 
 __all__ = ["check_temperature", "policy_entropy", "soft_evaluate", "soft_objective",
            "soft_policy_gradient", "tabular_softmax_soft_gradient"]
@@ -42,16 +43,17 @@ def check_temperature(tau) -> float:
     return t
 
 
-def _log_pi(pi: np.ndarray) -> np.ndarray:
+def _log_pi(pi):
     """log pi with log 0 = -inf replaced by 0 where pi = 0 (those entries are weighted by 0)."""
-    with np.errstate(divide="ignore"):
-        return np.where(pi > 0, np.log(np.where(pi > 0, pi, 1.0)), 0.0)
+    xp = get_xp(pi)
+    return xp.where(pi > 0, xp.log(xp.where(pi > 0, pi, 1.0)), 0.0)
 
 
-def policy_entropy(pi) -> np.ndarray:
-    """H(s) = -sum_a pi(a|s) log pi(a|s) ``[S]`` (0 log 0 = 0)."""
-    pi = np.asarray(pi, dtype=np.float64)
-    return -np.sum(pi * _log_pi(pi), axis=1)
+def policy_entropy(pi):
+    """H(s) = -sum_a pi(a|s) log pi(a|s) ``[S]`` (0 log 0 = 0), on pi's array module."""
+    xp = get_xp(pi)
+    pi = np.asarray(pi, dtype=np.float64) if xp is np else xp.astype(pi, xp.float64)
+    return -xp.sum(pi * _log_pi(pi), axis=1)
 
 
 def soft_evaluate(mdp: FiniteMDP, pi, tau: float) -> tuple[np.ndarray, np.ndarray]:
@@ -62,11 +64,9 @@ def soft_evaluate(mdp: FiniteMDP, pi, tau: float) -> tuple[np.ndarray, np.ndarra
     """
     pi = check_policy_matrix(mdp, pi)
     tau = check_temperature(tau)
-    P_pi = np.einsum("sa,sat->st", pi, mdp.P)
-    r = np.einsum("sa,sa->s", pi, mdp.R) + tau * policy_entropy(pi)
-    V = _solve(mdp, P_pi, r, transpose=False)
-    Q = mdp.R + mdp.gamma * (mdp.P @ V)
-    Q[mdp.terminal] = 0.0
+    r = _r_pi(mdp, pi) + tau * policy_entropy(pi)
+    V = _solve(mdp, _p_pi(mdp, pi), r, transpose=False)
+    Q = mdp.xp.where(mdp.terminal[:, None], 0.0, mdp.R + mdp.gamma * (mdp.P @ V))
     return V, Q
 
 
@@ -85,7 +85,7 @@ def soft_policy_gradient(mdp: FiniteMDP, policy, params, tau: float, obs=None) -
     """
     _check_policy(mdp, policy)
     obs = _obs(mdp, policy, params, obs)
-    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    pi = mdp_policy_matrix(mdp, policy, params, obs)
     _, Q = soft_evaluate(mdp, pi, tau)
     d = visitation(mdp, pi)
     w = d[:, None] * pi * (Q - tau * _log_pi(pi))

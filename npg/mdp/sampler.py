@@ -20,6 +20,14 @@ actions, rewards and both flags are 0 / False.
 
 The sampler draws rewards as their expectation R(s, a) (the MDP stores only expected rewards):
 that leaves every expected return and policy gradient unchanged.
+
+Array modules: the MDP's (``FiniteMDP.xp``). On a NumPy MDP everything is NumPy, as always, and pi
+may come from any module (converted once to NumPy). On an MDP moved to another module
+(``mdp.to("cupy")``), pi must live there too (TypeError naming both modules otherwise) and the
+tables, the search and the output arrays all stay there. The random numbers always come from the
+NumPy ``Generator``: its uniforms [M] are drawn on the host, twice a step, and each draw is copied
+once to the MDP's device (the one explicit conversion of this module). So one seed gives the same
+trajectories, bit for bit, on every module.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import common_xp, create, device_of, namespace_of, to_numpy
 from ..checks import as_generator, check_positive_int
 
 __all__ = ["Trajectories", "sample_trajectories", "rollout", "as_generator"]
@@ -36,7 +44,7 @@ __all__ = ["Trajectories", "sample_trajectories", "rollout", "as_generator"]
 
 @dataclass(frozen=True, eq=False)
 class Trajectories:
-    """M trajectories of at most T steps, time-major (``[T, M]``), NumPy arrays.
+    """M trajectories of at most T steps, time-major (``[T, M]``), arrays of the MDP's module.
 
     Attributes:
         states: ``[T + 1, M]`` int64, ``states[t]`` = s_t; frozen at the final state after the end.
@@ -67,36 +75,43 @@ class Trajectories:
     @property
     def lengths(self) -> np.ndarray:
         """``[M]`` number of valid steps of each trajectory."""
-        return self.valid.sum(axis=0)
+        xp = namespace_of(self.valid)
+        return xp.sum(xp.astype(self.valid, xp.int64), axis=0)
 
 
-def _stochastic_rows(name: str, p, shape: tuple) -> np.ndarray:
-    """Check a table of probability rows (last axis sums to 1, entries >= 0, finite)."""
-    p = np.asarray(to_numpy(p), dtype=np.float64)
-    if p.shape != shape:
+def _stochastic_rows(xp, name: str, p, shape: tuple, device=None):
+    """Check a table of probability rows (last axis sums to 1, entries >= 0, finite) on xp."""
+    if xp is np:
+        p = np.asarray(to_numpy(p), dtype=np.float64)
+    else:
+        p = xp.astype(create(xp, "asarray", p, device=device), xp.float64)
+    if tuple(p.shape) != shape:
         raise ValueError(f"{name} must have shape {list(shape)}; got {list(p.shape)}")
-    if not np.all(np.isfinite(p)):
+    if not bool(xp.all(xp.isfinite(p))):
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
-    if np.any(p < 0):
-        raise ValueError(f"{name} must hold probabilities >= 0; min is {p.min()!r}")
-    if np.any(np.abs(p.sum(axis=-1) - 1.0) > 1e-8):
+    if bool(xp.any(p < 0)):
+        raise ValueError(f"{name} must hold probabilities >= 0; min is {float(xp.min(p))!r}")
+    if bool(xp.any(xp.abs(xp.sum(p, axis=-1) - 1.0) > 1e-8)):
         raise ValueError(f"{name} rows must sum to 1 over the last axis")
     return p
 
 
 class _RowSampler:
-    """Draw one index per query from rows of a probability table ``p [n_rows, K]``."""
+    """Draw one index per query from rows of a probability table ``p [n_rows, K]`` (on xp)."""
 
-    def __init__(self, p: np.ndarray):
-        self.k = p.shape[-1]
-        rows = p.reshape(-1, self.k)
-        self.offsets = np.arange(rows.shape[0], dtype=np.float64)
+    def __init__(self, xp, p):
+        self.xp, self.k = xp, p.shape[-1]
+        rows = xp.reshape(p, (-1, self.k))
+        self.offsets = create(xp, "arange", rows.shape[0], dtype=xp.float64,
+                              device=device_of(p))
         # c[r, k] + r: increasing over the flattened table (see the module docstring).
-        self.table = (np.cumsum(rows, axis=1) + self.offsets[:, None]).ravel()
+        cumsum = getattr(xp, "cumulative_sum", None) or xp.cumsum      # cumsum: older CuPy
+        self.table = xp.reshape(cumsum(rows, axis=1) + self.offsets[:, None], (-1,))
 
-    def draw(self, row: np.ndarray, u: np.ndarray) -> np.ndarray:
-        pos = np.searchsorted(self.table, self.offsets[row] + u, side="right")
-        return np.minimum(pos - row * self.k, self.k - 1)  # min guards the last partial sum < 1
+    def draw(self, row, u):
+        xp = self.xp
+        pos = xp.searchsorted(self.table, xp.take(self.offsets, row) + u, side="right")
+        return xp.minimum(pos - row * self.k, self.k - 1)  # min guards the last partial sum < 1
 
 
 def sample_trajectories(mdp, pi, n_traj: int, horizon: int, rng) -> Trajectories:
@@ -118,37 +133,50 @@ def sample_trajectories(mdp, pi, n_traj: int, horizon: int, rng) -> Trajectories
     m = check_positive_int("n_traj", n_traj)
     t_max = check_positive_int("horizon", horizon)
     rng = as_generator(rng)
-    P, R = np.asarray(mdp.P), np.asarray(mdp.R)
-    n_s, n_a = R.shape
-    pi = _stochastic_rows("pi", pi, (n_s, n_a))
     terminal = getattr(mdp, "terminal", None)
-    terminal = np.zeros(n_s, bool) if terminal is None else np.asarray(terminal, bool)
-    start, act, step = (_RowSampler(np.asarray(mdp.mu0)[None, :]), _RowSampler(pi),
-                        _RowSampler(P))
+    xp = common_xp(mdp.P, mdp.R, mdp.mu0, terminal, names=("P", "R", "mu0", "terminal"))
+    if xp is not np:
+        common_xp(mdp.P, pi, names=("the MDP's P", "pi"))
+    dev = device_of(mdp.P)
+    P, R, mu0 = mdp.P, mdp.R, mdp.mu0
+    if xp is np:
+        P, R, mu0 = np.asarray(P), np.asarray(R), np.asarray(mu0)
+    n_s, n_a = R.shape
+    pi = _stochastic_rows(xp, "pi", pi, (n_s, n_a), dev)
+    terminal = (create(xp, "zeros", n_s, dtype=xp.bool, device=dev) if terminal is None
+                else xp.astype(xp.asarray(terminal), xp.bool))
+    start, act, step = (_RowSampler(xp, mu0[None, :]), _RowSampler(xp, pi),
+                        _RowSampler(xp, P))
+    R_flat = xp.reshape(R, (-1,))
 
-    states = np.empty((t_max + 1, m), np.int64)
-    actions = np.zeros((t_max, m), np.int64)
-    rew = np.zeros((t_max, m), np.float64)
-    terminated = np.zeros((t_max, m), bool)
-    valid = np.zeros((t_max, m), bool)
-    s = start.draw(np.zeros(m, np.int64), rng.random(m))
-    alive = ~terminal[s]  # an episode that starts in a terminal state has no steps
-    states[0] = s
+    def uniform():                   # host draws, one copy each to the MDP's device
+        u = rng.random(m)
+        return u if xp is np else create(xp, "asarray", u, device=dev)
+
+    def new(shape, dtype, kind="zeros"):
+        return create(xp, kind, shape, dtype=dtype, device=dev)
+
+    states = new((t_max + 1, m), xp.int64, "empty")
+    actions, rew = new((t_max, m), xp.int64), new((t_max, m), xp.float64)
+    terminated, valid = new((t_max, m), xp.bool), new((t_max, m), xp.bool)
+    s = start.draw(new(m, xp.int64), uniform())
+    alive = ~xp.take(terminal, s)  # an episode that starts in a terminal state has no steps
+    states[0, :] = s
     for t in range(t_max):
-        a = act.draw(s, rng.random(m))
-        s_next = step.draw(s * n_a + a, rng.random(m))
-        valid[t] = alive
-        actions[t] = np.where(alive, a, 0)
-        rew[t] = np.where(alive, R[s, a], 0.0)
-        terminated[t] = alive & terminal[s_next]
-        s = np.where(alive, s_next, s)
-        states[t + 1] = s
-        alive = alive & ~terminated[t]
-        if not alive.any():          # every episode has ended: the rest stays frozen / zero
-            states[t + 2:] = s
+        a = act.draw(s, uniform())
+        s_next = step.draw(s * n_a + a, uniform())
+        valid[t, :] = alive
+        actions[t, :] = xp.where(alive, a, 0)
+        rew[t, :] = xp.where(alive, xp.take(R_flat, s * n_a + a), 0.0)
+        terminated[t, :] = alive & xp.take(terminal, s_next)
+        s = xp.where(alive, s_next, s)
+        states[t + 1, :] = s
+        alive = alive & ~terminated[t, :]
+        if not bool(xp.any(alive)):  # every episode has ended: the rest stays frozen / zero
+            states[t + 2:, :] = s
             break
-    truncated = np.zeros((t_max, m), bool)
-    truncated[-1] = alive
+    truncated = new((t_max, m), xp.bool)
+    truncated[-1, :] = alive
     return Trajectories(states, actions, rew, terminated, truncated, valid)
 
 
@@ -162,5 +190,6 @@ def rollout(mdp, policy, params, n_traj: int, horizon: int, rng, obs=None) -> Tr
     if obs is None:
         from .gradient import default_obs  # noqa: PLC0415  (keeps this module standalone)
         obs = default_obs(mdp, policy, params)
-    pi = to_numpy(policy.probs(params, obs))
-    return sample_trajectories(mdp, pi, n_traj, horizon, rng)
+    pi = policy.probs(params, obs)
+    xp = getattr(mdp, "xp", np)
+    return sample_trajectories(mdp, to_numpy(pi) if xp is np else pi, n_traj, horizon, rng)

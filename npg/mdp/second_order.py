@@ -40,17 +40,24 @@ where grad^2 log pi(a|s) = -Jz_s^T Sigma_s Jz_s + sum_b (1[a=b] - pi(b|s)) grad^
 
 Eigenvalues, the smoothness constant ||H||_2 and the curvature along an optimisation path are
 below. A non-finite Hessian raises ValueError (never a silent NaN).
+
+Array module: the MDP's (``FiniteMDP.xp``): M, K, the tabular Hessian and the PGT terms are
+array-API code on that module. The logits' Jacobian and curvature (``npg.mdp.logit_curvature``,
+NumPy code: the R-operator's einsums) are computed in NumPy and converted once per call to the
+MDP's module; for the tabular and linear policies the curvature term is exactly zero.
+``curvature_along_path`` returns host (NumPy) summaries.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import create, namespace_of, to_numpy
 from ..params import flatten
 from .exact import check_policy_matrix, evaluate, visitation
 from .finite import FiniteMDP
-from .gradient import _check_policy, _obs, policy_matrix, state_action_pairs
+from .exact import _live_block, _p_pi
+from .gradient import _check_policy, _obs, _scores64, mdp_policy_matrix
 from .logit_curvature import logit_jacobian, logit_layers, weighted_logit_hessian
 
 __all__ = ["resolvent", "tabular_softmax_hessian", "hessian", "hessian_eigenvalues",
@@ -65,82 +72,96 @@ def resolvent(mdp: FiniteMDP, pi) -> np.ndarray:
     """
     pi = check_policy_matrix(mdp, pi)
     evaluate(mdp, pi)                                   # the singular case's typed error
-    live = mdp.nonterminal
-    P_pi = np.einsum("sa,sat->st", pi, mdp.P)[np.ix_(live, live)]
-    M = np.zeros((mdp.n_states, mdp.n_states))
-    M[np.ix_(live, live)] = np.linalg.inv(np.eye(int(live.sum())) - mdp.gamma * P_pi)
-    return M
+    xp = mdp.xp
+    idx, P_NN = _live_block(mdp, _p_pi(mdp, pi))
+    inv = xp.linalg.inv(_to_mdp(mdp, np.eye(P_NN.shape[0])) - mdp.gamma * P_NN)
+    if idx is None:
+        return inv
+    # embed into [S, S] as E^T inv E with the one-hot rows E [N, S] of the live states: each
+    # entry is one product by 1 plus exact zeros, so the embedding adds no rounding
+    E = xp.astype(xp.take(create(xp, "eye", mdp.n_states, dtype=xp.bool, device=mdp.device),
+                          idx, axis=0), xp.float64)
+    return E.T @ inv @ E
 
 
-def _check_finite_hessian(H: np.ndarray) -> np.ndarray:
-    if not np.all(np.isfinite(H)):
+def _to_mdp(mdp: FiniteMDP, x):
+    """A NumPy array as float64 on the MDP's module and device (one conversion; NumPy: as is)."""
+    if mdp.xp is np:
+        return np.asarray(x, dtype=np.float64)
+    return create(mdp.xp, "asarray", np.asarray(x, dtype=np.float64), device=mdp.device)
+
+
+def _check_finite_hessian(H):
+    xp = namespace_of(H) or np
+    if not bool(xp.all(xp.isfinite(H))):
         raise ValueError("the Hessian of J is not finite (NaN or inf): the values or the "
                          "policy's parameters overflowed; check the parameters' scale")
     return H
 
 
-def tabular_softmax_hessian(mdp: FiniteMDP, pi) -> np.ndarray:
+def tabular_softmax_hessian(mdp: FiniteMDP, pi):
     """d^2 J / dtheta^2 of the tabular softmax at logits with policy pi, ``[S*A, S*A]``."""
     pi = check_policy_matrix(mdp, pi)
-    S, A = pi.shape
+    xp, (S, A) = mdp.xp, pi.shape
     _, Q, Adv = evaluate(mdp, pi)
     d = visitation(mdp, pi)
-    K = mdp.gamma * (mdp.P.reshape(S * A, S) @ resolvent(mdp, pi))          # [S*A, S]
-    K3 = K.reshape(S, A, S)
-    Kt = pi[:, :, None] * (K3 - np.einsum("xb,xbs->xs", pi, K3)[:, None, :])
-    W = (d[:, None, None] * Kt).reshape(S * A, S)                           # d(x) Kt[(x,e), s]
-    pa = (pi * Adv).reshape(-1)                                             # pi(c|s) A(s, c)
-    U = pa[:, None] * np.repeat(W.T, A, axis=0)                             # [S*A, S*A]
-    H = U + U.T
+    K = mdp.gamma * (xp.reshape(mdp.P, (S * A, S)) @ resolvent(mdp, pi))   # [S*A, S]
+    K3 = xp.reshape(K, (S, A, S))
+    Kt = pi[:, :, None] * (K3 - xp.sum(pi[:, :, None] * K3, axis=1)[:, None, :])
+    W = xp.reshape(d[:, None, None] * Kt, (S * A, S))                      # d(x) Kt[(x,e), s]
+    pa = xp.reshape(pi * Adv, (-1,))                                       # pi(c|s) A(s, c)
+    U = pa[:, None] * xp.repeat(W.T, A, axis=0)                           # [S*A, S*A]
     pA = pi * Adv
-    blocks = d[:, None, None] * (pA[:, :, None] * np.eye(A) - pA[:, :, None] * pi[:, None, :]
-                                 - pi[:, :, None] * pA[:, None, :])
-    idx = np.arange(S)
-    H4 = H.reshape(S, A, S, A)
-    H4[idx, :, idx, :] += blocks
-    return _check_finite_hessian(H)
+    eye_A = _to_mdp(mdp, np.eye(A))
+    blocks = d[:, None, None] * (pA[:, :, None] * eye_A - pA[:, :, None] * pi[:, None, :]
+                                 - pi[:, :, None] * pA[:, None, :])       # [S, A, A]
+    same = create(xp, "eye", S, dtype=xp.bool, device=mdp.device)[:, None, :, None]
+    diag = xp.reshape(xp.where(same, blocks[:, :, None, :], 0.0), (S * A, S * A))
+    return _check_finite_hessian(U + U.T + diag)
 
 
-def _softmax_curvature(pi: np.ndarray, Jz: np.ndarray, weight: np.ndarray) -> np.ndarray:
+def _softmax_curvature(pi, Jz, weight):
     """sum_s weight(s) Jz_s^T Sigma_s Jz_s, [P, P]."""
-    S, A = pi.shape
-    Y = Jz.reshape(S, A, -1)
-    SY = pi[:, :, None] * (Y - np.einsum("sa,sap->sp", pi, Y)[:, None, :])
-    return Y.reshape(S * A, -1).T @ (weight[:, None, None] * SY).reshape(S * A, -1)
+    xp, (S, A) = namespace_of(pi), pi.shape
+    Y = xp.reshape(Jz, (S, A, -1))
+    SY = pi[:, :, None] * (Y - xp.sum(pi[:, :, None] * Y, axis=1)[:, None, :])
+    return xp.reshape(Y, (S * A, -1)).T @ xp.reshape(weight[:, None, None] * SY, (S * A, -1))
 
 
-def _pgt_hessian(mdp, policy, params, obs, pi) -> np.ndarray:
-    S, A = pi.shape
+def _pgt_hessian(mdp, policy, params, obs, pi):
+    xp, (S, A) = mdp.xp, pi.shape
     _, Q, Adv = evaluate(mdp, pi)
-    V = np.einsum("sa,sa->s", pi, Q)
+    V = xp.sum(pi * Q, axis=1)
     d = visitation(mdp, pi)
     M = resolvent(mdp, pi)
-    obs_pairs, act = state_action_pairs(obs, A)
-    psi = np.asarray(to_numpy(policy.scores(params, obs_pairs, act)), dtype=np.float64)
-    Pf = mdp.P.reshape(S * A, S)
-    d_rep, pi_f, Q_f = np.repeat(d, A), pi.reshape(-1), Q.reshape(-1)
+    psi = _scores64(mdp, policy, params, obs)                               # [S*A, P]
+    Pf = xp.reshape(mdp.P, (S * A, S))
+    d_rep, pi_f, Q_f = xp.repeat(d, A), xp.reshape(pi, (-1,)), xp.reshape(Q, (-1,))
     Dpi = pi_f[:, None] * psi                                               # [S*A, P]
-    DV = M @ (Dpi * Q_f[:, None]).reshape(S, A, -1).sum(axis=1)             # [S, P]
-    DQ = mdp.gamma * (Pf @ DV)
-    DQ.reshape(S, A, -1)[mdp.terminal] = 0.0
-    Dd = mdp.gamma * (M.T @ (Pf.T @ (d_rep[:, None] * Dpi)))                # [S, P]
-    Dw = (np.repeat(Dd, A, axis=0) * (pi_f * Q_f)[:, None] + d_rep[:, None] * Dpi * Q_f[:, None]
+    DV = M @ xp.sum(xp.reshape(Dpi * Q_f[:, None], (S, A, -1)), axis=1)     # [S, P]
+    live = xp.repeat(mdp.nonterminal, A)[:, None]
+    DQ = xp.where(live, mdp.gamma * (Pf @ DV), 0.0)
+    Dd = mdp.gamma * (M.T @ (Pf.T @ (d_rep[:, None] * Dpi)))              # [S, P]
+    Dw = (xp.repeat(Dd, A, axis=0) * (pi_f * Q_f)[:, None] + d_rep[:, None] * Dpi * Q_f[:, None]
           + (d_rep * pi_f)[:, None] * DQ)
-    Jz = logit_jacobian(policy, params, obs)
+    Jz = _to_mdp(mdp, logit_jacobian(policy, params, obs))
     H = psi.T @ Dw - _softmax_curvature(pi, Jz, d * V)
-    return H + weighted_logit_hessian(policy, params, obs, d[:, None] * pi * Adv)
+    c = to_numpy(d[:, None] * pi * Adv)
+    return H + _to_mdp(mdp, weighted_logit_hessian(policy, params, obs, c))
 
 
-def _logits_hessian(mdp, policy, params, obs, pi) -> np.ndarray:
+def _logits_hessian(mdp, policy, params, obs, pi):
     _, _, Adv = evaluate(mdp, pi)
     d = visitation(mdp, pi)
-    Jz = logit_jacobian(policy, params, obs)
+    Jz = _to_mdp(mdp, logit_jacobian(policy, params, obs))
     Hz = tabular_softmax_hessian(mdp, pi)
-    return Jz.T @ Hz @ Jz + weighted_logit_hessian(policy, params, obs, d[:, None] * pi * Adv)
+    c = to_numpy(d[:, None] * pi * Adv)
+    return Jz.T @ Hz @ Jz + _to_mdp(mdp, weighted_logit_hessian(policy, params, obs, c))
 
 
-def hessian(mdp: FiniteMDP, policy, params, obs=None, method: str = "pgt") -> np.ndarray:
-    """d^2 J / dtheta^2, NumPy float64 ``[P, P]`` in flatten(params) order, symmetrised.
+def hessian(mdp: FiniteMDP, policy, params, obs=None, method: str = "pgt"):
+    """d^2 J / dtheta^2, float64 ``[P, P]`` in flatten(params) order on the MDP's module,
+    symmetrised.
 
     method "pgt": the policy gradient theorem differentiated (module docstring); "logits": the
     tabular closed form pulled back through the logits' Jacobian plus the logits' curvature.
@@ -152,15 +173,16 @@ def hessian(mdp: FiniteMDP, policy, params, obs=None, method: str = "pgt") -> np
     if method not in ("pgt", "logits"):
         raise ValueError(f"method must be 'pgt' or 'logits'; got {method!r}")
     obs = _obs(mdp, policy, params, obs)
-    pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
+    pi = mdp_policy_matrix(mdp, policy, params, obs)
     H = (_pgt_hessian if method == "pgt" else _logits_hessian)(mdp, policy, params, obs, pi)
     H = _check_finite_hessian(H)
     return 0.5 * (H + H.T)
 
 
 def hessian_eigenvalues(H) -> np.ndarray:
-    """Eigenvalues of the symmetric Hessian H [P, P], ascending (``np.linalg.eigvalsh``)."""
-    H = np.asarray(H, dtype=np.float64)
+    """Eigenvalues of the symmetric Hessian H [P, P], ascending (``np.linalg.eigvalsh``); NumPy
+    float64 (H from any module is converted once: a spectrum is a host summary)."""
+    H = np.asarray(to_numpy(H), dtype=np.float64)
     if H.ndim != 2 or H.shape[0] != H.shape[1]:
         raise ValueError(f"H must be a square matrix [P, P]; got shape {H.shape}")
     _check_finite_hessian(H)
@@ -197,7 +219,7 @@ def curvature_along_path(mdp: FiniteMDP, policy, path, obs=None) -> dict:
     out = {k: np.full(len(path), np.nan) for k in ("smoothness", "max_eig", "min_eig",
                                                       "step_curvature")}
     for k, params in enumerate(path):
-        H = hessian(mdp, policy, params, obs)
+        H = np.asarray(to_numpy(hessian(mdp, policy, params, obs)), dtype=np.float64)
         ev = hessian_eigenvalues(H)
         out["smoothness"][k] = max(abs(ev[0]), abs(ev[-1]))
         out["max_eig"][k], out["min_eig"][k] = ev[-1], ev[0]

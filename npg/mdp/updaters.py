@@ -32,6 +32,11 @@ F_rho = (1 - gamma) F the Fisher matrix under the normalised visitation (1 - gam
 
 A step size outside the range a theorem allows gets a ``StepSizeWarning`` naming the bound (the
 update is still done: large steps are legal, just unguaranteed).
+
+Array module: the MDP's (``FiniteMDP.xp``). On a NumPy MDP the directions are NumPy float64 and
+the parameters may live on any module (each step's direction is converted once to theirs); on an
+MDP moved with ``mdp.to(...)`` the parameters, logits and policy matrices live on that module too
+and every step stays there.
 """
 
 from __future__ import annotations
@@ -41,13 +46,14 @@ import warnings
 import numpy as np
 
 from ..checks import check_positive, check_positive_int
-from ..backend import get_xp, to_numpy
+from ..backend import create, get_xp, to_numpy
 from ..params import flatten, unflatten
 from ..policies import TabularSoftmaxPolicy
 from .closed_forms import tabular_softmax_natural_gradient
 from .exact import check_policy_matrix, evaluate, objective, visitation
 from .finite import FiniteMDP
-from .gradient import _obs, default_obs, fisher, policy_gradient, policy_matrix
+from .gradient import _obs, default_obs, fisher, mdp_policy_matrix, policy_gradient
+from .linalg import lstsq
 from .planning import greedy_policy
 from .regularized import (_log_pi, check_temperature, soft_evaluate, soft_policy_gradient,
                           tabular_softmax_soft_gradient)
@@ -65,12 +71,20 @@ def _warn(msg: str) -> None:
     warnings.warn(msg, StepSizeWarning, stacklevel=3)
 
 
-def _vector(grads) -> np.ndarray:
-    return np.asarray(to_numpy(flatten(grads)), dtype=np.float64)
+def _vector(mdp: FiniteMDP, grads):
+    """flatten(grads) as float64 [P] on the MDP's module (NumPy for a NumPy MDP)."""
+    xp, flat = mdp.xp, flatten(grads)
+    return np.asarray(to_numpy(flat), dtype=np.float64) if xp is np else xp.astype(flat,
+                                                                                   xp.float64)
 
 
-def _add(params, direction: np.ndarray, eta: float) -> dict:
-    """params + eta * direction (a flat [P] NumPy vector), on params' backend and dtype."""
+def _eye(mdp: FiniteMDP, n: int):
+    return create(mdp.xp, "eye", n, dtype=mdp.xp.float64, device=mdp.device)
+
+
+def _add(params, direction, eta: float) -> dict:
+    """params + eta * direction (a flat [P] vector of the MDP's module), on params' backend and
+    dtype (a NumPy direction is converted once to params' module)."""
     flat = flatten(params)
     xp = get_xp(flat)
     return unflatten(flat + xp.asarray(eta * direction, dtype=flat.dtype), params)
@@ -85,7 +99,7 @@ def pg_step_size_bound(mdp: FiniteMDP, tau: float = 0.0) -> float:
     tau = check_temperature(tau)
     if mdp.gamma >= 1.0:
         return 0.0
-    r = float(np.max(np.abs(mdp.R)))
+    r = float(mdp.xp.max(mdp.xp.abs(mdp.R)))
     beta = (8.0 * r + tau * (4.0 + 8.0 * np.log(mdp.n_actions))) / (1.0 - mdp.gamma) ** 3
     return float("inf") if beta == 0.0 else 1.0 / beta
 
@@ -103,7 +117,7 @@ def pg_step(mdp: FiniteMDP, policy, params, eta: float, tau: float = 0.0, obs=No
                   f"monotone improvement and the convergence rate are not guaranteed")
     g = soft_policy_gradient(mdp, policy, params, tau, obs) if tau else \
         policy_gradient(mdp, policy, params, obs)
-    return _add(params, _vector(g), eta)
+    return _add(params, _vector(mdp, g), eta)
 
 
 def _natural_direction_matrix(mdp: FiniteMDP, pi: np.ndarray, tau: float) -> np.ndarray:
@@ -115,21 +129,28 @@ def _natural_direction_matrix(mdp: FiniteMDP, pi: np.ndarray, tau: float) -> np.
     V, Q = soft_evaluate(mdp, pi, tau)
     A = Q - tau * _log_pi(pi) - V[:, None]
     d = visitation(mdp, pi)
-    x = np.where((d > 0)[:, None], A - A.mean(axis=1, keepdims=True), 0.0)
-    return x * (1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else float(d.sum()))
+    xp = mdp.xp
+    x = xp.where((d > 0)[:, None], A - xp.mean(A, axis=1, keepdims=True), 0.0)
+    return x * (1.0 / (1.0 - mdp.gamma) if mdp.gamma < 1.0 else float(xp.sum(d)))
 
 
-def _theta(mdp: FiniteMDP, theta) -> np.ndarray:
-    t = np.asarray(to_numpy(theta), dtype=np.float64)
-    if t.shape != (mdp.n_states, mdp.n_actions) or not np.all(np.isfinite(t)):
+def _theta(mdp: FiniteMDP, theta):
+    """Logits [S, A] as float64 on the MDP's module (a NumPy MDP converts from any module)."""
+    xp = mdp.xp
+    if xp is np:
+        t = np.asarray(to_numpy(theta), dtype=np.float64)
+    else:
+        t = xp.astype(create(xp, "asarray", theta, device=mdp.device), xp.float64)
+    if tuple(t.shape) != (mdp.n_states, mdp.n_actions) or not bool(xp.all(xp.isfinite(t))):
         raise ValueError(f"theta must be finite logits [S, A] = [{mdp.n_states}, "
-                         f"{mdp.n_actions}]; got shape {t.shape}")
+                         f"{mdp.n_actions}]; got shape {tuple(t.shape)}")
     return t
 
 
-def _softmax_rows(theta: np.ndarray) -> np.ndarray:
-    e = np.exp(theta - theta.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+def _softmax_rows(theta):
+    xp = get_xp(theta)
+    e = xp.exp(theta - xp.max(theta, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
 
 
 def tabular_pg_step(mdp: FiniteMDP, theta, eta: float, tau: float = 0.0) -> np.ndarray:
@@ -172,17 +193,17 @@ def npg_direction(mdp: FiniteMDP, policy, params, tau: float = 0.0, obs=None,
     tau = check_temperature(tau)
     if isinstance(policy, TabularSoftmaxPolicy) and damping == 0.0:
         obs = default_obs(mdp, policy, params) if obs is None else obs
-        pi = check_policy_matrix(mdp, policy_matrix(policy, params, obs))
-        return _natural_direction_matrix(mdp, pi, tau).reshape(-1)
+        pi = mdp_policy_matrix(mdp, policy, params, obs)
+        return mdp.xp.reshape(_natural_direction_matrix(mdp, pi, tau), (-1,))
     F = fisher(mdp, policy, params, obs, normalized=mdp.gamma >= 1.0)
     if mdp.gamma < 1.0:
         F = (1.0 - mdp.gamma) * F
     g = soft_policy_gradient(mdp, policy, params, tau, obs) if tau else \
         policy_gradient(mdp, policy, params, obs)
     if damping:
-        F = F + damping * np.eye(F.shape[0])
-    x = np.linalg.lstsq(F, _vector(g), rcond=rcond)[0]
-    if not np.all(np.isfinite(x)):
+        F = F + damping * _eye(mdp, F.shape[0])
+    x = lstsq(mdp.xp, F, _vector(mdp, g), rcond=rcond)[0]
+    if not bool(mdp.xp.all(mdp.xp.isfinite(x))):
         raise ValueError("the natural gradient is not finite; the Fisher solve overflowed")
     return x
 
@@ -215,11 +236,11 @@ def pmd_step(mdp: FiniteMDP, pi, eta: float, tau: float = 0.0) -> np.ndarray:
     eta = check_positive("eta", eta)
     tau = check_temperature(tau)
     _, Q = soft_evaluate(mdp, pi, tau) if tau else evaluate(mdp, pi)[:2]
+    xp = mdp.xp
     with np.errstate(divide="ignore"):
-        logits = (np.log(pi) + eta * Q) / (1.0 + eta * tau)
-    logits -= logits.max(axis=1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(axis=1, keepdims=True)
+        logits = (xp.log(pi) + eta * Q) / (1.0 + eta * tau)
+    e = xp.exp(logits - xp.max(logits, axis=1, keepdims=True))
+    return e / xp.sum(e, axis=1, keepdims=True)
 
 
 def visitation_kl(mdp: FiniteMDP, pi_old, pi_new) -> float:
@@ -230,10 +251,11 @@ def visitation_kl(mdp: FiniteMDP, pi_old, pi_new) -> float:
     pi_old = check_policy_matrix(mdp, pi_old)
     pi_new = check_policy_matrix(mdp, pi_new)
     d = visitation(mdp, pi_old, normalized=True)
+    xp = mdp.xp
     with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(pi_old > 0, pi_old * (np.log(pi_old) - np.log(pi_new)), 0.0)
-    kl = terms.sum(axis=1)
-    return float(np.sum(np.where(d > 0, d * kl, 0.0)))
+        terms = xp.where(pi_old > 0, pi_old * (xp.log(pi_old) - xp.log(pi_new)), 0.0)
+    kl = xp.sum(terms, axis=1)
+    return float(xp.sum(xp.where(d > 0, d * kl, 0.0)))
 
 
 def trpo_step(mdp: FiniteMDP, policy, params, max_kl: float, obs=None,
@@ -250,19 +272,20 @@ def trpo_step(mdp: FiniteMDP, policy, params, max_kl: float, obs=None,
         raise ValueError(f"backtrack must lie in (0, 1); got {backtrack}")
     max_backtracks = check_positive_int("max_backtracks", max_backtracks)
     obs = _obs(mdp, policy, params, obs) if obs is not None else default_obs(mdp, policy, params)
-    pi_old = policy_matrix(policy, params, obs)
+    xp = mdp.xp
+    pi_old = mdp_policy_matrix(mdp, policy, params, obs)
     J_old = objective(mdp, pi_old)
-    g = _vector(policy_gradient(mdp, policy, params, obs))
+    g = _vector(mdp, policy_gradient(mdp, policy, params, obs))
     if isinstance(policy, TabularSoftmaxPolicy) and not damping:
         # closed form: F_bar^+ g = sum(d) (A - mean_a A) on visited states; x^T F_bar x = g . x
-        x = float(visitation(mdp, pi_old).sum()) * tabular_softmax_natural_gradient(
-            mdp, pi_old).reshape(-1)
+        x = float(xp.sum(visitation(mdp, pi_old))) * xp.reshape(
+            tabular_softmax_natural_gradient(mdp, pi_old), (-1,))
         quad = float(g @ x)
     else:
         F = fisher(mdp, policy, params, obs, normalized=True)
         if damping:
-            F = F + float(damping) * np.eye(F.shape[0])
-        x = np.linalg.lstsq(F, g, rcond=1e-10)[0]
+            F = F + float(damping) * _eye(mdp, F.shape[0])
+        x = lstsq(xp, F, g, rcond=1e-10)[0]
         quad = float(x @ F @ x)
     info = dict(accepted=False, n_backtracks=0, kl=0.0, J_old=J_old, J=J_old, step_fraction=0.0)
     if not quad > 0.0 or not np.isfinite(quad):
@@ -271,7 +294,7 @@ def trpo_step(mdp: FiniteMDP, policy, params, max_kl: float, obs=None,
     for k in range(max_backtracks + 1):
         frac = backtrack ** k
         new = _add(params, u, frac)
-        pi_new = policy_matrix(policy, new, obs)
+        pi_new = mdp_policy_matrix(mdp, policy, new, obs)
         kl = visitation_kl(mdp, pi_old, pi_new)
         J_new = objective(mdp, pi_new)
         if kl <= max_kl and J_new > J_old:
@@ -292,11 +315,11 @@ def cpi_step(mdp: FiniteMDP, pi, alpha: float | None = None, n_grid: int = 21
     pi = check_policy_matrix(mdp, pi)
     _, _, A = evaluate(mdp, pi)
     g = greedy_policy(A)
-    adv = float(visitation(mdp, pi, normalized=True) @ np.sum(g * A, axis=1))
+    adv = float(visitation(mdp, pi, normalized=True) @ mdp.xp.sum(g * A, axis=1))
     J_old = objective(mdp, pi)
     if alpha is None:
         grid = np.linspace(0.0, 1.0, check_positive_int("n_grid", n_grid))
-        values = [objective(mdp, (1 - a) * pi + a * g) for a in grid]
+        values = [objective(mdp, (1 - float(a)) * pi + float(a) * g) for a in grid]
         alpha = float(grid[int(np.argmax(values))])
     else:
         alpha = float(alpha)

@@ -28,6 +28,7 @@ import numpy as np
 
 from .exact import check_policy_matrix
 from .finite import FiniteMDP
+from .host import numpy_boundary
 
 __all__ = ["truncated_target_policy", "vtrace_operator", "vtrace_expected_target", "occupancy",
            "vtrace_policy_gradient"]
@@ -91,12 +92,14 @@ def _pieces(mdp: FiniteMDP, pi, mu, V, rho_bar, c_bar, lam):
     return b, M
 
 
+@numpy_boundary
 def vtrace_operator(mdp: FiniteMDP, pi, mu, V, rho_bar=1.0, c_bar=1.0, lam=1.0) -> np.ndarray:
     """(R V) [S] = V + (I - M)^{-1} b, the expected V-trace target of an unending rollout."""
     b, M = _pieces(mdp, pi, mu, V, rho_bar, c_bar, lam)
     return np.asarray(V, np.float64) + np.linalg.solve(np.eye(mdp.n_states) - M, b)
 
 
+@numpy_boundary
 def vtrace_expected_target(mdp: FiniteMDP, pi, mu, V, horizon: int, rho_bar=1.0, c_bar=1.0,
                            lam=1.0) -> np.ndarray:
     """E_mu[vs_0 | s_0 = s] [S] for a rollout of ``horizon`` steps whose last step bootstraps
@@ -111,6 +114,7 @@ def vtrace_expected_target(mdp: FiniteMDP, pi, mu, V, horizon: int, rho_bar=1.0,
     return np.asarray(V, np.float64) + acc
 
 
+@numpy_boundary
 def occupancy(mdp: FiniteMDP, mu, horizon: int) -> np.ndarray:
     """n_mu(s) = sum_{t<H} Pr_mu(s_t = s, the episode still running), [S] (undiscounted)."""
     mu = check_policy_matrix(mdp, mu)
@@ -123,6 +127,7 @@ def occupancy(mdp: FiniteMDP, mu, horizon: int) -> np.ndarray:
     return n
 
 
+@numpy_boundary
 def vtrace_policy_gradient(mdp: FiniteMDP, policy, params, mu, horizon: int, rho_bar=1.0,
                            obs=None) -> dict:
     """The expected V-trace actor step E_mu[sum_{t<H} adv_t grad log pi(a_t|s_t)] with the

@@ -94,68 +94,75 @@ def draw(args, factory):
 
 # ------------------------------------------------------------------ hand-derived values
 
-def test_chain_values_by_hand():
+def test_chain_values_by_hand(xp):
     # pi(0|0) = p = 1/2. V(0) = p (1 + gamma V(0)) + (1 - p) 2  =>  V(0) = (2 - p) / (1 - gamma p)
     # = 1.5 / 0.55 at gamma = 0.9; Q(0, 0) = 1 + gamma V(0), Q(0, 1) = 2; d(0) = 1 / (1 - gamma p).
-    mdp = chain(0.9)
-    pi = np.array([[0.5, 0.5], [0.5, 0.5]])
-    V, Q, A = M.evaluate(mdp, pi)
+    # On every array module (the MDP moved with .to(xp)).
+    mdp = chain(0.9).to(xp)
+    pi = xp.asarray(np.array([[0.5, 0.5], [0.5, 0.5]]))
+    V, Q, A = (to_numpy(x) for x in M.evaluate(mdp, pi))
     np.testing.assert_allclose(V, [1.5 / 0.55, 0.0], rtol=1e-14)
     np.testing.assert_allclose(Q, [[1 + 0.9 * 1.5 / 0.55, 2.0], [0.0, 0.0]], rtol=1e-14)
     np.testing.assert_allclose(A[0], Q[0] - V[0], rtol=1e-14)
-    np.testing.assert_allclose(M.visitation(mdp, pi), [1 / 0.55, 0.0], rtol=1e-14)
-    np.testing.assert_allclose(M.visitation(mdp, pi, normalized=True), [1.0, 0.0])
+    np.testing.assert_allclose(to_numpy(M.visitation(mdp, pi)), [1 / 0.55, 0.0], rtol=1e-14)
+    np.testing.assert_allclose(to_numpy(M.visitation(mdp, pi, normalized=True)), [1.0, 0.0])
     assert M.objective(mdp, pi) == pytest.approx(1.5 / 0.55, rel=1e-14)
 
 
-def test_chain_gradient_by_hand():
+def test_chain_gradient_by_hand(xp):
     # With theta[0] = (0, 0): p = sigmoid(theta00 - theta01) = 1/2, dp/dtheta00 = p (1 - p) = 1/4,
     # dV/dp = d/dp (2 - p)/(1 - gamma p) = (2 gamma - 1) / (1 - gamma p)^2, so
     # dJ/dtheta00 = (2 gamma - 1) / (4 (1 - gamma/2)^2) = -dJ/dtheta01; state 1 has zero gradient.
     gamma = 0.9
-    mdp = chain(gamma)
+    mdp = chain(gamma).to(xp)
     pol = TabularSoftmaxPolicy(2, 2)
-    g = M.policy_gradient(mdp, pol, {"theta": np.zeros((2, 2))})["theta"]
+    g = to_numpy(M.policy_gradient(mdp, pol, {"theta": xp.asarray(np.zeros((2, 2)))})["theta"])
     expect = (2 * gamma - 1) / (4 * (1 - gamma / 2) ** 2)
     np.testing.assert_allclose(g, [[expect, -expect], [0.0, 0.0]], rtol=1e-13, atol=1e-15)
 
 
-def test_chain_undiscounted_and_never_terminating():
-    # gamma = 1: V(0) = (2 - p)/(1 - p) = 3 at p = 1/2.
-    pi = np.full((2, 2), 0.5)
-    assert M.objective(chain(1.0), pi) == pytest.approx(3.0, rel=1e-14)
+def test_chain_undiscounted_and_never_terminating(xp):
+    # gamma = 1: V(0) = (2 - p)/(1 - p) = 3 at p = 1/2. On every array module.
+    def ch(gamma):
+        return chain(gamma).to(xp)
+    pi = xp.asarray(np.full((2, 2), 0.5))
+    assert M.objective(ch(1.0), pi) == pytest.approx(3.0, rel=1e-14)
     # p = 1 (logits +-1000: an exactly deterministic "stay" policy) never terminates: singular.
     pol = TabularSoftmaxPolicy(2, 2)
-    params = {"theta": np.array([[1000.0, -1000.0], [0.0, 0.0]])}
+    params = {"theta": xp.asarray(np.array([[1000.0, -1000.0], [0.0, 0.0]]))}
     with pytest.raises(ValueError, match="never reaches a terminal state from state"):
-        M.policy_gradient(chain(1.0), pol, params)
+        M.policy_gradient(ch(1.0), pol, params)
     with pytest.raises(ValueError, match="singular"):
-        M.visitation(chain(1.0), np.array([[1.0, 0.0], [1.0, 0.0]]))
+        M.visitation(ch(1.0), xp.asarray(np.array([[1.0, 0.0], [1.0, 0.0]])))
     # The same policy with gamma < 1 is fine and finite: V(0) = 1 / (1 - gamma).
-    g = M.policy_gradient(chain(0.99), pol, params)["theta"]
+    g = to_numpy(M.policy_gradient(ch(0.99), pol, params)["theta"])
     assert np.all(np.isfinite(g))
-    assert M.objective(chain(0.99), np.array([[1.0, 0.0], [1.0, 0.0]])) == pytest.approx(100.0)
+    assert M.objective(ch(0.99), xp.asarray(np.array([[1.0, 0.0], [1.0, 0.0]]))) == \
+        pytest.approx(100.0)
 
 
-def test_chain_stationary_distribution_and_average_reward_by_hand():
+def test_chain_stationary_distribution_and_average_reward_by_hand(xp):
     # With reset, state 1 restarts at 0: rho0 = p rho0 + rho1, rho1 = (1 - p) rho0, so
     # rho = (1, 1 - p) / (2 - p); average reward rho0 (p * 1 + (1 - p) * 2) = 1 for every p.
     p = 0.3
-    pi = np.array([[p, 1 - p], [0.5, 0.5]])
-    np.testing.assert_allclose(M.stationary_distribution(chain(), pi), [1 / 1.7, 0.7 / 1.7])
-    assert M.average_reward(chain(), pi) == pytest.approx(1.0, rel=1e-12)
+    pi = xp.asarray(np.array([[p, 1 - p], [0.5, 0.5]]))
+    mdp = chain().to(xp)
+    np.testing.assert_allclose(to_numpy(M.stationary_distribution(mdp, pi)),
+                               [1 / 1.7, 0.7 / 1.7])
+    assert M.average_reward(mdp, pi) == pytest.approx(1.0, rel=1e-12)
     # Without reset the absorbing state takes all the mass.
-    np.testing.assert_allclose(M.stationary_distribution(chain(), pi, reset=False), [0, 1],
-                               atol=1e-12)
+    np.testing.assert_allclose(to_numpy(M.stationary_distribution(mdp, pi, reset=False)),
+                               [0, 1], atol=1e-12)
 
 
-def test_frozen_lake_deterministic_shortest_path_by_hand():
+def test_frozen_lake_deterministic_shortest_path_by_hand(xp):
     # 4x4 non-slippery, path 0 -D-> 4 -D-> 8 -R-> 9 -D-> 13 -R-> 14 -R-> 15 (goal): the reward 1
     # arrives on the 6th move (t = 5), so J = gamma^5.
-    mdp = M.frozen_lake("4x4", is_slippery=False, gamma=0.9)
+    mdp = M.frozen_lake("4x4", is_slippery=False, gamma=0.9).to(xp)
     pi = np.full((16, 4), 0.25)
     for s, a in [(0, 1), (4, 1), (8, 2), (9, 1), (13, 2), (14, 2)]:
         pi[s] = np.eye(4)[a]
+    pi = xp.asarray(pi)
     assert M.objective(mdp, pi) == pytest.approx(0.9 ** 5, rel=1e-13)
     assert M.finite_horizon_objective(mdp, pi, 6) == pytest.approx(1.0)
     assert M.finite_horizon_objective(mdp, pi, 5) == 0.0
