@@ -126,8 +126,8 @@ def scatter_add_rows(xp: ModuleType, n_rows: int, index, values):
         out = np.zeros((n_rows,) + tuple(values.shape[1:]), dtype=values.dtype)
         np.add.at(out, index, values)
         return out
-    onehot = xp.astype(index[:, None] == xp.arange(n_rows, dtype=index.dtype)[None, :],
-                       values.dtype)
+    rows = create(xp, "arange", n_rows, dtype=index.dtype, device=device_of(index))
+    onehot = xp.astype(index[:, None] == rows[None, :], values.dtype)
     if values.ndim == 1:
         return onehot.mT @ values
     flat = xp.reshape(values, (values.shape[0], -1))

@@ -28,7 +28,7 @@ import itertools
 import numpy as np
 
 from .checks import check_finite, check_positive, check_positive_int
-from .backend import get_xp
+from .backend import create, device_of, get_xp
 
 __all__ = ["OneHot", "Polynomial", "RBF", "StateActionFeatures"]
 
@@ -80,7 +80,8 @@ class OneHot:
             raise ValueError(f"obs must lie in [0, {self.n}); got values from "
                              f"{int(xp.min(obs))} to {int(xp.max(obs))}")
         dtype = xp.float64 if dtype is None else dtype
-        return xp.astype(obs[:, None] == xp.arange(self.n, dtype=obs.dtype), dtype)
+        states = create(xp, "arange", self.n, dtype=obs.dtype, device=device_of(obs))
+        return xp.astype(obs[:, None] == states, dtype)
 
 
 class Polynomial:
@@ -129,7 +130,7 @@ class Polynomial:
         obs = _box_obs(obs, self.obs_dim, dtype)
         xp = get_xp(obs)
         x = [obs[:, j] for j in range(self.obs_dim)]
-        cols = [xp.ones((obs.shape[0],), dtype=obs.dtype)]
+        cols = [create(xp, "ones", (obs.shape[0],), dtype=obs.dtype, device=device_of(obs))]
         prods = {(): cols[0]}
         for combo in self._factors:  # a loop over features, not samples: x_i x_j ... x_k
             prods[combo] = prods[combo[:-1]] * x[combo[-1]] if len(combo) > 1 else x[combo[0]]
@@ -217,6 +218,6 @@ class StateActionFeatures:
     def __call__(self, obs, dtype=None):
         phi = self.features(obs, dtype)                                   # [B, D]
         xp = get_xp(phi)
-        eye = xp.eye(self.n_actions, dtype=phi.dtype)                     # [A, A]
+        eye = create(xp, "eye", self.n_actions, dtype=phi.dtype, device=device_of(phi))  # [A, A]
         out = eye[None, :, :, None] * phi[:, None, None, :]               # [B, A, A, D]
         return xp.reshape(out, (phi.shape[0], self.n_actions, self.dim))

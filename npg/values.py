@@ -32,7 +32,7 @@ import numpy as np
 from .checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
                       check_positive_int, check_result_finite, check_shape)
 from .losses import value_loss, value_overflow_hint
-from .backend import default_xp, get_xp, scatter_add_rows
+from .backend import create, default_xp, device_of, get_xp, scatter_add_rows
 from .nn import activation_fn, mlp_forward, mlp_init
 
 __all__ = ["TabularValue", "LinearValue", "MLPValue", "TabularQ", "LinearQ", "MLPQ"]
@@ -93,7 +93,8 @@ def _check_target(target, batch: int, dtype):
 
 def _onehot(xp, act, n: int, dtype):
     """onehot(a) [B, n]: row b is 1 at column a_b and 0 elsewhere."""
-    return xp.astype(act[:, None] == xp.arange(n, dtype=act.dtype)[None, :], dtype)
+    classes = create(xp, "arange", n, dtype=act.dtype, device=device_of(act))
+    return xp.astype(act[:, None] == classes[None, :], dtype)
 
 
 # --------------------------------------------------------------------------- shared loss code

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..checks import check_actions, check_float, check_ndim, check_positive_int
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp
 
 __all__ = ["MASK_LOGIT", "log_softmax", "softmax", "one_hot", "log_prob", "log_prob_grad",
            "entropy", "entropy_grad", "kl", "kl_grad", "terms", "sample", "mode",
@@ -68,7 +68,8 @@ def one_hot(a, n: int, dtype, check: bool = True):
         n = check_positive_int("n", n)
         check_actions("a", a, n)
     xp = get_xp(a)
-    return xp.astype(a[..., None] == xp.arange(n, dtype=a.dtype), dtype)
+    classes = create(xp, "arange", n, dtype=a.dtype, device=device_of(a))   # on a's device
+    return xp.astype(a[..., None] == classes, dtype)
 
 
 def log_softmax(z, check: bool = True):

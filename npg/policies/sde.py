@@ -17,7 +17,7 @@ Gradient of the forward pass, for upstream (d_mu [B, K], d_L [H, K]):
 
 from __future__ import annotations
 
-from ..backend import default_xp, get_xp
+from ..backend import create, default_xp, device_of, get_xp
 from ..checks import check_finite
 from ..distributions import sde
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
@@ -133,7 +133,7 @@ class MLPSDEPolicy(MLPGaussianPolicy):
         dist, vjp, act, xp = self._checked(params, obs, act)
         B, dt = int(dist[0].shape[0]), dist[0].dtype
         d_dist = self.terms(dist, act)[2]
-        eye = xp.eye(B, dtype=dt)
+        eye = create(xp, "eye", B, dtype=dt, device=device_of(dist[0]))
         rows = [vjp(d_dist(eye[b, :], None)) for b in range(B)]
         return xp.stack([xp.concat([xp.reshape(g[k], (-1,)) for k in params]) for g in rows])
 
@@ -142,9 +142,9 @@ class MLPSDEPolicy(MLPGaussianPolicy):
         log_std alone at constant features."""
         dist, vjp, _, xp = self._checked(params, obs)
         B, dt = int(dist[0].shape[0]), dist[0].dtype
-        w = xp.ones((B,), dtype=dt) if w is None else self._check_weights(w, B, xp, dt)
+        w = xp.ones_like(dist[0][:, 0]) if w is None else self._check_weights(w, B, xp, dt)
         d_dist = self.terms(dist, dist[0])[2]              # log pi's part is weighted by 0
-        return vjp(d_dist(xp.zeros((B,), dtype=dt), w))
+        return vjp(d_dist(xp.zeros_like(w), w))
 
     def _check_old(self, old, dist):
         mean, phi, ls = dist
@@ -170,7 +170,7 @@ class MLPSDEPolicy(MLPGaussianPolicy):
         ``sde.kl_grad`` (w = 1 if None)."""
         dist, vjp, _, xp = self._checked(params, obs)
         B, dt = int(dist[0].shape[0]), dist[0].dtype
-        w = xp.ones((B,), dtype=dt) if w is None else self._check_weights(w, B, xp, dt)
+        w = xp.ones_like(dist[0][:, 0]) if w is None else self._check_weights(w, B, xp, dt)
         return vjp(sde.kl_grad(*self._check_old(old_dist_params, dist), *dist, w))
 
     def sample(self, params, obs, rng):

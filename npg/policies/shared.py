@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from ..checks import check_positive, check_positive_int
-from ..backend import default_xp, get_xp
+from ..backend import create, default_xp, device_of, get_xp
 from ..nn import default_gain, mlp_forward, mlp_init, orthogonal_matrix, resolve_float_dtype
 from .base import CategoricalPolicy, as_generator
 from .mlp import _check_activation, _check_bool, check_hidden, mlp_param_shapes
@@ -103,14 +103,16 @@ class SharedActorCritic(CategoricalPolicy):
                     shape_W, shape_b = tuple(W.shape), (int(W.shape[1]),)
                     if per_sample:
                         shape_W, shape_b = (B, *shape_W), (B, *shape_b)
-                    head[f"W_{key}"] = xp.zeros(shape_W, dtype=h.dtype)
-                    head[f"b_{key}"] = xp.zeros(shape_b, dtype=h.dtype)
+                    head[f"W_{key}"] = create(xp, "zeros", shape_W, dtype=h.dtype,
+                                              device=device_of(h))
+                    head[f"b_{key}"] = create(xp, "zeros", shape_b, dtype=h.dtype,
+                                              device=device_of(h))
                     continue
                 head[f"W_{key}"] = (h[:, :, None] * d[:, None, :] if per_sample else h.T @ d)
                 head[f"b_{key}"] = d if per_sample else xp.sum(d, axis=0)
                 d_h = d @ W.T if d_h is None else d_h + d @ W.T
             if d_h is None:
-                d_h = xp.zeros(tuple(h.shape), dtype=h.dtype)
+                d_h = xp.zeros_like(h)
             grads = trunk_vjp(d_h, per_sample, input_grad=False)[0]
             grads.update(head)
             return grads

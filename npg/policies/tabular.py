@@ -13,7 +13,7 @@ so the weighted score sum scatters w_b (onehot(a_b) - pi_b) into row s_b:
 from __future__ import annotations
 
 from ..checks import check_positive_int
-from ..backend import default_xp, get_xp, scatter_add_rows
+from ..backend import create, default_xp, device_of, get_xp, scatter_add_rows
 from .base import CategoricalPolicy, as_generator, check_init_scale
 
 __all__ = ["TabularSoftmaxPolicy"]
@@ -73,8 +73,9 @@ class TabularSoftmaxPolicy(CategoricalPolicy):
 
         def vjp(dz, per_sample=False):
             if per_sample:
-                rows = xp.astype(obs[:, None] == xp.arange(self.n_states, dtype=obs.dtype),
-                                 dz.dtype)
+                states = create(xp, "arange", self.n_states, dtype=obs.dtype,
+                                device=device_of(obs))
+                rows = xp.astype(obs[:, None] == states, dz.dtype)
                 return {"theta": rows[:, :, None] * dz[:, None, :]}
             return {"theta": scatter_add_rows(xp, self.n_states, obs, dz)}
 

@@ -259,3 +259,21 @@ def test_a_second_device_is_kept_by_every_policy_free_computation():
             M.tabular_npg_step(mdp, strict.zeros((6, 3), device=d1), 0.1),
             M.finite_horizon_evaluate(mdp, pi, 4)[0], M.soft_evaluate(mdp, pi, 0.1)[0]]
     assert all(x.device == d1 for x in outs)
+
+
+def test_the_policy_gradient_stays_on_a_second_device():
+    # categorical.one_hot creates its class indices on the actions' device, so the exact policy
+    # gradient (policy forward -> categorical scores -> occupancy) keeps array_api_strict's
+    # second device end to end.
+    import array_api_strict as strict
+    from npg.policies import TabularSoftmaxPolicy
+    d1 = strict.Device("device1")
+    mdp = M.random_mdp(6, 3, 1, gamma=0.9, n_terminal=1, p_terminate=0.1).to(strict, device=d1)
+    pol = TabularSoftmaxPolicy(6, 3)
+    theta = np.random.default_rng(0).standard_normal((6, 3))
+    g = M.policy_gradient(mdp, pol, {"theta": strict.asarray(theta, device=d1)})["theta"]
+    assert g.device == d1
+    want = M.policy_gradient(M.random_mdp(6, 3, 1, gamma=0.9, n_terminal=1, p_terminate=0.1), pol,
+                             {"theta": theta})["theta"]
+    host = g.to_device(strict.Device("CPU_DEVICE"))
+    np.testing.assert_allclose(np.asarray(host), want, rtol=1e-12, atol=1e-14)
