@@ -55,7 +55,7 @@ from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
-from ..engine import acting, ppo_loop
+from ..engine import ppo as engine
 from ..engine.flat import FlatLayout
 from ._common import policy_terms
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
@@ -175,12 +175,13 @@ class PPO(Algorithm):
     def _value(self, params, obs):
         return self._critic(params, self._checked_obs(params, obs))[0]
 
-    def _fast_numpy(self, params) -> bool:
-        return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
+    def _fast(self, params) -> bool:
+        """Whether acting and the update take the engine (``npg.engine.ppo``)."""
+        return self.fast_path and engine.applies(self.config, self.spec, params)
 
     def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
-        """``Algorithm.act``; for NumPy categorical actors through ``acting.act_categorical``
-        (the same operations and draws without the per-call dispatch: bitwise equal).
+        """``Algorithm.act``; on the engine (``npg.engine.ppo.act``: the same operations and
+        draws without the per-call dispatch) where it applies.
 
         With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
         a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
@@ -188,14 +189,12 @@ class PPO(Algorithm):
         params = state["policy"]
         if mask is not None and not self.spec.discrete:
             self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
+        if mask is None and self._fast(params):
+            rng = rng if deterministic else as_generator(rng)
+            return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
         if self.config.use_sde:
             return self._act_sde(params, obs, rng, deterministic, noise)
-        if mask is not None or not (self.spec.discrete and self._fast_numpy(params)):
-            return super().act(state, obs, rng, deterministic, mask)
-        obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
-        rng = rng if deterministic else as_generator(rng)
-        a, logp = acting.act_categorical(params, obs, rng, deterministic, self.config.activation)
-        return a, a, logp
+        return super().act(state, obs, rng, deterministic, mask)
 
     def _act_sde(self, params, obs, rng, deterministic, noise):
         mean, phi, ls = self._dist_params(params, obs)
@@ -212,25 +211,21 @@ class PPO(Algorithm):
     def fused_acting(self, state) -> bool:
         """True when ``act_value`` computes action and value in one compiled call (NumPy
         categorical actor with a separate critic, fast path on)."""
-        return self.spec.discrete and self._fast_numpy(state["policy"])
+        return self.fast_path and engine.fused(self.config, self.spec, state["policy"])
 
     def act_value(self, state, obs, rng, mask=None):
         """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
-        observations, in one call of ``acting.act_value_categorical`` where
-        ``fused_acting(state)`` (same draws and numbers as the two calls), else the two calls."""
+        observations, in one engine call where ``fused_acting(state)`` (same draws and numbers
+        as the two calls), else the two calls."""
         if mask is not None or not self.fused_acting(state):     # masked: the checked act
             return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
-        obs = acting.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
-        a, logp, v = acting.act_value_categorical(state["policy"], state["critic"], obs,
-                                                     as_generator(rng), self.config.activation)
-        return a, a, logp, v
+        return engine.act_value(self.config, self.spec, state["policy"], state["critic"], obs,
+                                as_generator(rng))
 
     def value(self, state, obs):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
-        if self._fast_numpy(state["policy"]):
-            params = state["critic"]
-            obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
-            return acting.value(params, obs, self.config.activation)
+        if self._fast(state["policy"]):
+            return engine.value(self.config, self.spec, state["critic"], obs)
         if not self.config.shared:
             return super().value(state, obs)
         params = state["policy"]
@@ -392,11 +387,13 @@ class PPO(Algorithm):
             raise ValueError("rollout has no valid steps to learn from")
         layout = FlatLayout.of({net: state[net] for net in self.nets})
         theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
-        compiled = (self.fast_path and "mask" not in batch  # masked: the reference loop
-                    and acting.applies(self, theta))
-        loop = ppo_loop.inner_loop if compiled else self._inner_loop
-        theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
-                                                        clip, rng)
+        if (self._fast(state["policy"]) and "mask" not in batch     # masked: the reference
+                and engine.ready(c, self.spec, theta.dtype)):
+            out = engine.update(c, self.spec, layout, theta, opt_state, batch, lr, clip, rng,
+                                self._optimizer(lr), self.fast_threads)
+        else:
+            out = self._inner_loop(self, layout, theta, opt_state, batch, lr, clip, rng)
+        theta, opt_state, sums, n_eval, n_taken = out
         state = dict(state)
         state.update(layout.unpack(theta))
         state["opt"] = self._unpack_opt(layout, opt_state)

@@ -1,0 +1,99 @@
+"""The engine's surface for PPO: the only engine names ``npg.algos.ppo`` calls.
+
+    applies(config, spec, params) -> bool    can the compiled path run this train state?
+    ready(config, spec, dtype)    -> bool    is it ready now (compiled or loaded from cache)?
+    update(...)                               the whole inner loop of one update (``ppo_loop``)
+    act(...), value(...), act_value(...)     one compiled call per acting step
+    fused(config, spec, params)   -> bool    does ``act_value`` do action and value in one call?
+
+The compiled path covers NumPy train states of a separate MLP actor (categorical, diagonal
+Gaussian, gSDE) and MLP critic with an activation the kernels know (tanh, relu, identity);
+the shared trunk, masked rollouts and other backends take the reference path. Every function
+here equals PPO's reference path to floating-point rounding (tests/engine/test_ppo_engine.py).
+``ready`` is the single place where the engine asks whether its kernels can run without a
+compile pause: it defers to ``npg.engine.warmup.ready(kind, dtype)`` when that module exists
+(cold start: the reference path runs while the kernels compile), and is True otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+
+from . import acting, ppo_loop
+from . import kernels as K
+from .acting_continuous import gaussian_act, sde_act
+
+__all__ = ["actor_kind", "applies", "ready", "update", "act", "value", "act_value", "fused"]
+
+
+def actor_kind(config, spec) -> str | None:
+    """"categorical", "gaussian", "gsde" (keys of ``records.ACTORS``), or None (shared)."""
+    if config.shared:
+        return None
+    if spec.discrete:
+        return "categorical"
+    return "gsde" if config.use_sde else "gaussian"
+
+
+def applies(config, spec, params) -> bool:
+    """True when the compiled path can run for the policy params ``params`` (NumPy arrays,
+    a separate actor and critic, a kernel activation)."""
+    return (type(params.get("W1")) is np.ndarray and actor_kind(config, spec) is not None
+            and config.activation in K.ACT_CODES)
+
+
+def ready(config, spec, dtype) -> bool:
+    """Whether the kernels of this actor kind and dtype can run now; see the module docstring.
+    The kind asked about is ``"ppo_" + actor_kind`` (e.g. "ppo_categorical")."""
+    if importlib.util.find_spec(__package__ + ".warmup") is None:
+        return True
+    from . import warmup                                     # another part of the engine
+    return bool(warmup.ready(f"ppo_{actor_kind(config, spec)}", np.dtype(dtype)))
+
+
+def update(config, spec, layout, theta, opt_state, batch, lr, clip, rng, adam, threads=2):
+    """``ppo_loop.inner_loop`` for this config's actor: the contract of ``PPO._inner_loop``,
+    ``(theta, opt_state, stat sums, steps evaluated, steps taken)``."""
+    return ppo_loop.inner_loop(actor_kind(config, spec), config, layout, theta, opt_state,
+                               batch, lr, clip, rng, adam, threads)
+
+
+def _obs(spec, obs, params):
+    return acting.check_obs(obs, spec.obs_dim, params["W1"].dtype)
+
+
+def act(config, spec, params, obs, rng, deterministic=False, noise=None):
+    """``(env_action, action, logp)`` as ``PPO.act``: categorical by the Gumbel draws of
+    ``categorical.sample``, Gaussian and gSDE by ``acting_continuous`` (noise E [M, H, K] with
+    use_sde); env_action is the action clipped to the Box bounds."""
+    obs = _obs(spec, obs, params)
+    kind = actor_kind(config, spec)
+    if kind == "categorical":
+        a, logp = acting.act_categorical(params, obs, rng, deterministic, config.activation)
+        return a, a, logp
+    w = acting.weights(params)
+    if kind == "gsde":
+        a, logp = sde_act(w, params["log_std"], obs, rng, deterministic, noise,
+                          config.activation)
+    else:
+        a, logp = gaussian_act(w, params["log_std"], obs, rng, deterministic, config.activation)
+    return np.clip(a, spec.act_low, spec.act_high).astype(a.dtype, copy=False), a, logp
+
+
+def value(config, spec, params, obs):
+    """V(obs) [M] of the critic ``params``."""
+    return acting.value(params, _obs(spec, obs, params), config.activation)
+
+
+def fused(config, spec, params) -> bool:
+    """True when ``act_value`` computes action and value in one call (categorical actors)."""
+    return actor_kind(config, spec) == "categorical" and applies(config, spec, params)
+
+
+def act_value(config, spec, actor, critic, obs, rng):
+    """``(env_action, action, logp, V(obs))`` in one kernel call (categorical actors)."""
+    obs = acting.check_obs_shape(obs, spec.obs_dim, actor["W1"].dtype)
+    a, logp, v = acting.act_value_categorical(actor, critic, obs, rng, config.activation)
+    return a, a, logp, v
