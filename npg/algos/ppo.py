@@ -189,8 +189,8 @@ class PPO(Algorithm):
         params = state["policy"]
         if mask is not None and not self.spec.discrete:
             self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
-        if mask is None and self._fast(params):
-            rng = rng if deterministic else as_generator(rng)
+        if mask is None and self._fast(params) and (self.spec.discrete or not deterministic):
+            rng = rng if deterministic else as_generator(rng)    # (a Box mode: the policy's)
             return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
         if self.config.use_sde:
             return self._act_sde(params, obs, rng, deterministic, noise)

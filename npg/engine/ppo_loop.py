@@ -33,6 +33,7 @@ from ..optim import Adam
 from ..schedules import constant
 from .gemm import blas_table
 from .ppo_losses import policy_loss, value_loss
+from .threads import before_first_parallel_call
 from .records import ACTORS, CATEGORICAL, STEP_STATS, hyper
 
 __all__ = ["inner_loop", "minibatch_loss_and_grad", "clip_adam", "Work"]
@@ -211,6 +212,8 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
     n_eval = n_taken = 0
     # without target KL all permutations are drawn first (no early stop can skip one)
     per_call = 1 if c.target_kl is not None else c.n_epochs
+    if threads >= 2:
+        before_first_parallel_call()
     with _LOCK:
         for _ in range(0, c.n_epochs, per_call):
             perms = np.stack([rng.permutation(B) for _ in range(per_call)])
@@ -236,6 +239,8 @@ def minibatch_loss_and_grad(actor, config, layout, theta, mb, clip, threads=1):
     grad, outs = np.zeros_like(theta), np.zeros(1, STEP_STATS)
     hp = hyper(config, 0.0, clip, Adam(lr=constant(0.0)))._replace(kl_stop=math.inf)
     obs, act_i, act_f, cols = w.src
+    if threads >= 2:
+        before_first_parallel_call()
     with _LOCK:
         _minibatch_grad(theta, grad, w.net_a, w.net_c, obs, w.bufs_a, w.bufs_c, B, w.kind,
                         w.ls, act_i, act_f, cols, w.d_z, w.d_v, outs, hp,
