@@ -56,7 +56,6 @@ from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
 from ..engine import ppo as engine
-from ..engine.flat import FlatLayout
 from ._common import policy_terms
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
@@ -81,7 +80,7 @@ class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
-    fast_threads = 2        # 1: the compiled loop runs actor and critic on one thread
+    fast_threads = None     # 1 or 2 threads for the compiled update; None: by minibatch size
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)
@@ -316,56 +315,40 @@ class PPO(Algorithm):
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch
 
-    @staticmethod
-    def _pack_opt(layout, opt_states):
-        """Per-network Adam states -> one Adam state over theta (``{"step", "m.theta",
-        "v.theta"}``); the networks' step counts are equal by construction."""
-        out = {"step": int(opt_states["policy"]["step"])}
-        for buf in ("m", "v"):
-            tree: dict = {}
-            for g, k, *_ in layout.entries:
-                tree.setdefault(g, {})[k] = opt_states[g][f"{buf}.{k}"]
-            out[f"{buf}.theta"] = layout.pack(tree)
-        return out
+    def _step(self, params, grads, opt_states, opt):
+        """Clip the global norm over all networks together (actor and critic), then one Adam
+        step per network. Returns ``(params, opt_states)``."""
+        c = self.config
+        if c.max_grad_norm is not None:
+            flat = {(n, k): g for n in grads for k, g in grads[n].items()}
+            flat = clip_by_global_norm(flat, c.max_grad_norm)[0]
+            grads = {n: {k: flat[(n, k)] for k in grads[n]} for n in grads}
+        stepped = {n: opt.step(params[n], grads[n], opt_states[n]) for n in params}
+        return {n: p for n, (p, _) in stepped.items()}, {n: s for n, (_, s) in stepped.items()}
 
-    @staticmethod
-    def _unpack_opt(layout, flat_state):
-        m, v = layout.unpack(flat_state["m.theta"]), layout.unpack(flat_state["v.theta"])
-        return {g: {"step": int(flat_state["step"]), **{f"m.{k}": a for k, a in m[g].items()},
-                    **{f"v.{k}": a for k, a in v[g].items()}} for g in m}
-
-    @staticmethod
-    def _inner_loop(algo, layout, theta, opt_state, batch, lr, clip, rng):
+    def _epochs(self, params, opt_states, batch, lr, clip, rng):
         """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch
-        into minibatches, each one ``loss_and_grad``, global-norm clipping and an Adam step on
-        the flat theta (``FlatLayout``); stops early on target KL. Returns ``(theta, opt_state,
-        stat sums, steps evaluated, steps taken)``. ``npg.engine.acting.inner_loop`` is the
-        same loop in preallocated buffers."""
-        c = algo.config
+        into minibatches, each one ``loss_and_grad`` and ``_step``; stops early on target KL.
+        Returns ``(params, opt_states, stat sums, steps evaluated, steps taken)``; the engine's
+        ``npg.engine.ppo.update`` has the same contract."""
+        c = self.config
         xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
         n_mb = max(1, math.ceil(B / c.batch_size))
-        opt = algo._optimizer(lr)
-        sums, n_eval, n_taken, stop = {}, 0, 0, False
+        opt = self._optimizer(lr)
+        sums, n_eval, n_taken = {}, 0, 0
         for _ in range(c.n_epochs):
             for idx in np.array_split(rng.permutation(B), n_mb):
                 ix = xp.asarray(idx)
                 mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
-                _, grads, st = algo.loss_and_grad(layout.unpack(theta), mb, clip)
+                _, grads, st = self.loss_and_grad(params, mb, clip)
                 n_eval += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + v
                 if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
-                    stop = True
-                    break
-                g = layout.pack(grads)
-                if c.max_grad_norm is not None:     # one global norm over actor and critic
-                    g = clip_by_global_norm({"theta": g}, c.max_grad_norm)[0]["theta"]
-                new, opt_state = opt.step({"theta": theta}, {"theta": g}, opt_state)
-                theta = new["theta"]
+                    return params, opt_states, sums, n_eval, n_taken
+                params, opt_states = self._step(params, grads, opt_states, opt)
                 n_taken += 1
-            if stop:
-                break
-        return theta, opt_state, sums, n_eval, n_taken
+        return params, opt_states, sums, n_eval, n_taken
 
     def update(self, state, rollout, progress, rng):
         """One PPO update from ``rollout``; returns ``(state, stats)``.
@@ -385,18 +368,15 @@ class PPO(Algorithm):
         B = int(batch["adv"].shape[0])
         if B == 0:
             raise ValueError("rollout has no valid steps to learn from")
-        layout = FlatLayout.of({net: state[net] for net in self.nets})
-        theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
+        params = {net: state[net] for net in self.nets}
         if (self._fast(state["policy"]) and "mask" not in batch     # masked: the reference
-                and engine.ready(c, self.spec, theta.dtype)):
-            out = engine.update(c, self.spec, layout, theta, opt_state, batch, lr, clip, rng,
+                and engine.ready(c, self.spec, batch["adv"].dtype)):
+            out = engine.update(c, self.spec, params, state["opt"], batch, lr, clip, rng,
                                 self._optimizer(lr), self.fast_threads)
         else:
-            out = self._inner_loop(self, layout, theta, opt_state, batch, lr, clip, rng)
-        theta, opt_state, sums, n_eval, n_taken = out
-        state = dict(state)
-        state.update(layout.unpack(theta))
-        state["opt"] = self._unpack_opt(layout, opt_state)
+            out = self._epochs(params, state["opt"], batch, lr, clip, rng)
+        params, opt_states, sums, n_eval, n_taken = out
+        state = dict(state, opt=opt_states, **params)
         state["step"] = int(state.get("step", 0)) + 1
         stats = {k: v / n_eval for k, v in sums.items()}
         check_update_stats(stats, "PPO")

@@ -24,8 +24,12 @@ import numpy as np
 from . import acting, ppo_loop
 from . import kernels as K
 from .acting_continuous import gaussian_act, sde_act
+from .flat import FlatLayout, pack_adam, unpack_adam
 
-__all__ = ["actor_kind", "applies", "ready", "update", "act", "value", "act_value", "fused"]
+__all__ = ["actor_kind", "applies", "ready", "update", "act", "value", "act_value", "fused",
+           "PARALLEL_ROWS"]
+
+PARALLEL_ROWS = 128
 
 
 def actor_kind(config, spec) -> str | None:
@@ -53,11 +57,25 @@ def ready(config, spec, dtype) -> bool:
     return bool(warmup.ready(f"ppo_{actor_kind(config, spec)}", np.dtype(dtype)))
 
 
-def update(config, spec, layout, theta, opt_state, batch, lr, clip, rng, adam, threads=2):
-    """``ppo_loop.inner_loop`` for this config's actor: the contract of ``PPO._inner_loop``,
-    ``(theta, opt_state, stat sums, steps evaluated, steps taken)``."""
-    return ppo_loop.inner_loop(actor_kind(config, spec), config, layout, theta, opt_state,
-                               batch, lr, clip, rng, adam, threads)
+def update(config, spec, params, opt_states, batch, lr, clip, rng, adam, threads=None):
+    """The epochs of one PPO update on the engine, with the contract of ``PPO._epochs``:
+    ``(params, opt_states, stat sums, steps evaluated, steps taken)``.
+
+    params ``{"policy": ..., "critic": ...}`` and opt_states (the per-network Adam states) are
+    packed into flat vectors (``FlatLayout``; copies: the inputs are not modified), run through
+    ``ppo_loop.inner_loop`` and unpacked again. threads: 1, or 2 to run the actor's and the
+    critic's halves of each minibatch step on two threads; None (auto): 2 when a minibatch has
+    at least ``PARALLEL_ROWS`` rows (below that the hand-off costs more than the half it
+    saves), else 1.
+    """
+    layout = FlatLayout.of(params)
+    theta, opt = layout.pack(params), pack_adam(layout, opt_states)
+    rows = min(int(config.batch_size), int(batch["adv"].shape[0]))
+    if threads is None:
+        threads = 2 if rows >= PARALLEL_ROWS else 1
+    theta, opt, sums, n_eval, n_taken = ppo_loop.inner_loop(
+        actor_kind(config, spec), config, layout, theta, opt, batch, lr, clip, rng, adam, threads)
+    return layout.unpack(theta), unpack_adam(layout, opt), sums, n_eval, n_taken
 
 
 def _obs(spec, obs, params):
