@@ -80,7 +80,7 @@ def policy_gradient_loss(logp, adv):
     return loss, -adv / B
 
 
-def clipped_surrogate(logp, logp_old, adv, clip):
+def clipped_surrogate(logp, logp_old, adv, clip, check: bool = True):
     """PPO's clipped surrogate objective (Schulman et al. 2017, eq. 7), as a loss.
 
         r_b = exp(logp_b - logp_old_b)                      probability ratio pi / pi_old
@@ -98,7 +98,12 @@ def clipped_surrogate(logp, logp_old, adv, clip):
                          KL(pi_old || pi) (Schulman's "k3", as in CleanRL / Stable-Baselines3),
         clip_fraction  = mean(|r - 1| > eps),
     both Python floats.
+
+    ``check=False`` trusts the inputs (finite [B] arrays of one dtype, eps a float: an updater
+    that validated its batch once) and skips the overflow checks.
     """
+    if not check:
+        return _surrogate(logp, logp_old, adv, clip)
     _check_vec("logp", logp)
     B = int(logp.shape[0])
     _check_vec("logp_old", logp_old, B)
@@ -112,15 +117,14 @@ def clipped_surrogate(logp, logp_old, adv, clip):
                          f"the ratio r = exp(logp - logp_old) does not overflow {logp.dtype}; "
                          f"got max {log_r_max:.4g} (the policy moved far from the one that "
                          f"collected the data: lower the learning rate or check logp_old)")
-    out = _clipped_surrogate(logp, xp.astype(logp_old, logp.dtype),
-                              xp.astype(adv, logp.dtype), eps)
+    out = _surrogate(logp, xp.astype(logp_old, logp.dtype), xp.astype(adv, logp.dtype), eps)
     check_result_finite("clipped_surrogate", out[0], f"r A with max |A| = {max_abs(adv):.3g} "
                         f"and max log r = {log_r_max:.3g}; scale the advantages down")
     return out
 
 
-def _clipped_surrogate(logp, logp_old, adv, eps: float):
-    """``clipped_surrogate`` without input checks (validated [B] arrays of one dtype)."""
+def _surrogate(logp, logp_old, adv, eps: float):
+    """The arithmetic of ``clipped_surrogate`` on validated [B] arrays of one dtype."""
     xp = get_xp(logp)
     B = logp.shape[0]
     log_r = logp - logp_old
@@ -135,7 +139,7 @@ def _clipped_surrogate(logp, logp_old, adv, eps: float):
     return loss, d_logp, stats
 
 
-def value_loss(v, target, v_old=None, clip=None):
+def value_loss(v, target, v_old=None, clip=None, check: bool = True):
     """Squared-error value loss, optionally PPO's clipped form.
 
     Unclipped (``clip`` None):
@@ -146,21 +150,24 @@ def value_loss(v, target, v_old=None, clip=None):
         d L / d v_b = (v_b - y_b) / B                      where the unclipped term is the max,
                     = (v_clip_b - y_b) 1[|v_b - v_old_b| < c] / B   otherwise.
 
-    v, target (and v_old): [B]. Returns ``(loss, d_v)``.
+    v, target (and v_old): [B]. Returns ``(loss, d_v)``. ``check=False`` trusts the inputs
+    (finite [B] arrays of one dtype; v_old given when clip is) and skips the overflow check.
     """
+    if not check:
+        return _squared_error(v, target, v_old, clip)
     _check_vec("v", v)
     B = int(v.shape[0])
     _check_vec("target", target, B)
     xp = get_xp(v)
     target = xp.astype(target, v.dtype)
     if clip is None:
-        out = _value_loss(v, target)
+        out = _squared_error(v, target)
     else:
         c = _check_clip("clip", clip)
         if v_old is None:
             raise ValueError("v_old must be given with clip (the values at collection time, [B])")
         _check_vec("v_old", v_old, B)
-        out = _value_loss(v, target, xp.astype(v_old, v.dtype), c)
+        out = _squared_error(v, target, xp.astype(v_old, v.dtype), c)
     if not bool(xp.isfinite(out[0])):
         check_result_finite("value_loss", out[0], value_overflow_hint(v, target))
     return out
@@ -173,10 +180,10 @@ def value_overflow_hint(v, target) -> str:
             f"dtype float64")
 
 
-def _value_loss(v, target, v_old=None, c=None):
-    """``value_loss`` without input checks (validated [B] arrays of one dtype)."""
+def _squared_error(v, target, v_old=None, c=None):
+    """The arithmetic of ``value_loss`` on validated [B] arrays of one dtype."""
     xp = get_xp(v)
-    B = v.shape[0]
+    B = max(int(v.shape[0]), 1)              # an empty batch: loss 0, no 0 / 0
     err = v - target
     if c is None:
         return xp.sum(err * err) / (2 * B), err / B
@@ -189,7 +196,7 @@ def _value_loss(v, target, v_old=None, c=None):
     return xp.sum(xp.maximum(sq, sq_clip)) / (2 * B), d_v
 
 
-def entropy_loss(ent):
+def entropy_loss(ent, check: bool = True):
     """Entropy bonus as a loss (minimising it maximises the mean entropy).
 
         L = -(1/B) sum_b H(pi(. given s_b)),        d L / d H_b = -1 / B        [B]
@@ -197,20 +204,17 @@ def entropy_loss(ent):
     Chain it to the parameters with the policy: grad_theta L = policy.entropy_grad(params,
     obs, w=d_ent) (or, fused with the other terms, through the distribution's ``entropy_grad``
     at the distribution parameters and one network vjp).
-    ent: [B]. Returns ``(loss, d_ent)``.
+    ent: [B]. Returns ``(loss, d_ent)``; ``check=False`` trusts ent (a finite [B] array).
     """
+    xp = get_xp(ent)
+    B = ent.shape[0]
+    if not check:
+        return -xp.sum(ent) / B, xp.full(ent.shape, -1.0 / B, dtype=ent.dtype)
     _check_vec("ent", ent)
-    out = _entropy_loss(ent)
+    out = entropy_loss(ent, check=False)
     check_result_finite("entropy_loss", out[0], f"the sum of the entropies (max |H| = "
                         f"{max_abs(ent):.3g}) is too large")
     return out
-
-
-def _entropy_loss(ent):
-    """``entropy_loss`` without input checks."""
-    xp = get_xp(ent)
-    B = ent.shape[0]
-    return -xp.sum(ent) / B, xp.full(ent.shape, -1.0 / B, dtype=ent.dtype)
 
 
 def explained_variance(v, target) -> float:

@@ -32,6 +32,7 @@ from typing import Callable, Mapping
 
 from .checks import check_finite, check_positive, check_real, check_shape, max_abs
 from .backend import get_xp
+from .params import global_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 
@@ -287,7 +288,7 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
         g <- g * max_norm / max(n, max_norm)           (unchanged, bit for bit, when n <= max_norm)
 
     Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array). The norm is
-    computed as ``s * ||g / s||`` with s = max_k |g_k| so that it does not overflow in float32.
+    computed by ``npg.params.global_norm`` (scaled by max_k |g_k|: no overflow in float32).
     """
     max_norm = check_positive("max_norm", max_norm)
     if not isinstance(grads, Mapping) or not grads:
@@ -296,12 +297,10 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
         check_finite(f"grads[{k!r}]", g)
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
-    s = xp.max(xp.stack([xp.max(xp.abs(xp.astype(g, dtype)))
-                         if g.size else xp.asarray(0, dtype=dtype) for g in grads.values()]))
-    safe = xp.where(s > 0, s, xp.ones_like(s))
-    norm = safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
+    norm = global_norm(grads)
     if not bool(xp.isfinite(norm)):
-        raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {float(s):.3g} "
+        s = max(max_abs(g) for g in grads.values())
+        raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {s:.3g} "
                          f"and ||g|| > {float(xp.finfo(dtype).max):.3g}; the gradients have "
                          f"diverged (lower the learning rate or scale the loss)")
     scale = max_norm / xp.maximum(norm, xp.asarray(max_norm, dtype=dtype))

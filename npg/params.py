@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .backend import get_xp
+from .backend import default_xp, get_xp
 
 Params = dict  # str -> array
 
@@ -77,9 +77,18 @@ def vdot(a: Mapping, b: Mapping):
 
 
 def global_norm(grads: Mapping):
-    """sqrt(sum_k ||g_k||^2), the norm of the flattened gradient (0-d array)."""
+    """||g|| = sqrt(sum_k ||g_k||^2), the norm of the flattened gradient (a 0-d array in the
+    first array's dtype), computed as s * sqrt(sum_k ||g_k / s||^2) with s = max_k max |g_k|
+    so that the squares cannot overflow (float32 gradients of 1e20 have a finite norm);
+    0 for all-zero or empty gradients."""
+    if not grads:
+        return default_xp().asarray(0.0)
     xp = get_xp(*grads.values())
-    return xp.sqrt(vdot(grads, grads)) if grads else xp.asarray(0.0)
+    dtype = next(iter(grads.values())).dtype
+    s = xp.max(xp.stack([xp.max(xp.abs(xp.astype(g, dtype)))
+                         if g.size else xp.asarray(0, dtype=dtype) for g in grads.values()]))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    return safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
 
 
 def allclose_tree(a: Mapping, b: Mapping, rtol: float = 1e-7, atol: float = 0.0) -> bool:

@@ -31,7 +31,7 @@ import numpy as np
 
 from .checks import (as_generator, check_actions, check_finite, check_float, check_ndim,
                       check_positive_int, check_result_finite, check_shape)
-from .losses import value_overflow_hint
+from .losses import value_loss, value_overflow_hint
 from .backend import default_xp, get_xp, scatter_add_rows
 from .nn import activation_fn, mlp_forward, mlp_init
 
@@ -114,12 +114,9 @@ class _StateValue:
         target y is [B] and held constant. Returns ``(loss, grads)``.
         """
         v, vjp = self.forward(params, obs)
-        xp = get_xp(v)
         y = _check_target(target, v.shape[0], v.dtype)
-        n = max(v.shape[0], 1)
-        err = v - y
-        loss = _checked_loss(xp.sum(err * err) / (2 * n), v, y)
-        return loss, vjp(err / n)
+        loss, d_v = value_loss(v, y, check=False)
+        return _checked_loss(loss, v, y), vjp(d_v)
 
 
 class _ActionValue:
@@ -143,10 +140,8 @@ class _ActionValue:
         check_actions("act", act, self.n_actions)
         onehot = _onehot(xp, act, self.n_actions, q.dtype)
         y = _check_target(target, q.shape[0], q.dtype)
-        n = max(q.shape[0], 1)
-        err = xp.sum(q * onehot, axis=1) - y
-        loss = _checked_loss(xp.sum(err * err) / (2 * n), q, y)
-        return loss, vjp(onehot * (err / n)[:, None])
+        loss, d_q = value_loss(xp.sum(q * onehot, axis=1), y, check=False)
+        return _checked_loss(loss, q, y), vjp(onehot * d_q[:, None])
 
 
 def _checked_loss(loss, v, y):
@@ -193,12 +188,14 @@ class TabularValue(_StateValue):
         xp = default_xp()
         return {"v": xp.zeros((self.n_states,), dtype=_dtype(xp, dtype))}
 
-    def forward(self, params, obs):
-        """v [B] = params["v"][obs]; vjp(d_v [B]) -> {"v": scatter_add(obs, d_v) [S]}."""
-        _check_params(params, {"v": (self.n_states,)})
+    def forward(self, params, obs, check: bool = True):
+        """v [B] = params["v"][obs]; vjp(d_v [B]) -> {"v": scatter_add(obs, d_v) [S]}.
+        ``check=False`` (here and in every critic) skips validating params and obs."""
+        if check:
+            _check_params(params, {"v": (self.n_states,)})
+            obs = _check_states(obs, self.n_states)
         table = params["v"]
         xp = get_xp(table)
-        obs = _check_states(obs, self.n_states)
         v = xp.take(table, obs, axis=0)
 
         def vjp(d_v):
@@ -225,12 +222,13 @@ class TabularQ(_ActionValue):
         xp = default_xp()
         return {"q": xp.zeros((self.n_states, self.n_actions), dtype=_dtype(xp, dtype))}
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """q [B, A] = params["q"][obs, :]; vjp(d_q [B, A]) -> {"q": scatter_add(obs, d_q)}."""
-        _check_params(params, {"q": (self.n_states, self.n_actions)})
+        if check:
+            _check_params(params, {"q": (self.n_states, self.n_actions)})
+            obs = _check_states(obs, self.n_states)
         table = params["q"]
         xp = get_xp(table)
-        obs = _check_states(obs, self.n_states)
         q = xp.take(table, obs, axis=0)
 
         def vjp(d_q):
@@ -263,11 +261,10 @@ class LinearValue(_StateValue):
         xp = default_xp()
         return {"w": xp.zeros((int(self.features.dim),), dtype=_dtype(xp, dtype))}
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """v [B] = phi(obs) w; vjp(d_v [B]) -> {"w": phi^T d_v}."""
-        dim = int(self.features.dim)
-        dtype = _check_params(params, {"w": (dim,)})
         w = params["w"]
+        dtype = _check_params(params, {"w": (int(self.features.dim),)}) if check else w.dtype
         xp = get_xp(w)
         phi = xp.astype(self.features(obs), dtype)
         v = phi @ w
@@ -299,11 +296,11 @@ class LinearQ(_ActionValue):
         shape = (int(self.features.dim), self.n_actions)
         return {"W": xp.zeros(shape, dtype=_dtype(xp, dtype))}
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """q [B, A] = phi(obs) W; vjp(d_q [B, A]) -> {"W": phi^T d_q [D, A]}."""
-        dim = int(self.features.dim)
-        dtype = _check_params(params, {"W": (dim, self.n_actions)})
         W = params["W"]
+        shape = (int(self.features.dim), self.n_actions)
+        dtype = _check_params(params, {"W": shape}) if check else W.dtype
         xp = get_xp(W)
         phi = xp.astype(self.features(obs), dtype)
         q = phi @ W
@@ -347,11 +344,13 @@ class _MLPCritic:
         return mlp_init(self._sizes, as_generator(rng), self.activation, orthogonal, gain, dtype,
                         out_gain=1.0)
 
-    def _forward(self, params, obs):
+    def _forward(self, params, obs, check: bool = True):
         """out [B, n_out] = mlp(obs); vjp(d_out [B, n_out]) -> grads (backprop, npg.nn)."""
-        dtype = _check_params(params, _mlp_shapes(self._sizes))
-        obs = _check_box(obs, self.obs_dim, dtype)
-        out, net_vjp = mlp_forward(params, obs, self.activation)
+        dtype = params["W1"].dtype
+        if check:
+            dtype = _check_params(params, _mlp_shapes(self._sizes))
+            obs = _check_box(obs, self.obs_dim, dtype)
+        out, net_vjp = mlp_forward(params, obs, self.activation, check=check)
 
         def vjp(d_out):
             return net_vjp(get_xp(out).astype(d_out, dtype), input_grad=False)[0]
@@ -372,9 +371,9 @@ class MLPValue(_MLPCritic, _StateValue):
         return (f"MLPValue(obs_dim={self.obs_dim}, hidden={self.hidden}, "
                 f"activation={self.activation!r})")
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """v [B] = mlp(obs)[:, 0]; vjp(d_v [B]) -> grads with the keys of params."""
-        out, out_vjp = self._forward(params, obs)
+        out, out_vjp = self._forward(params, obs, check)
         return out[:, 0], lambda d_v: out_vjp(d_v[:, None])
 
 
@@ -392,6 +391,6 @@ class MLPQ(_MLPCritic, _ActionValue):
         return (f"MLPQ(obs_dim={self.obs_dim}, n_actions={self.n_actions}, "
                 f"hidden={self.hidden}, activation={self.activation!r})")
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """q [B, A] = mlp(obs); vjp(d_q [B, A]) -> grads with the keys of params."""
-        return self._forward(params, obs)
+        return self._forward(params, obs, check)

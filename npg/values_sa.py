@@ -25,6 +25,7 @@ from .checks import (as_generator, check_actions, check_finite, check_ndim, chec
                       check_shape)
 from .backend import get_xp
 from .nn import mlp_forward, mlp_init
+from .losses import value_loss
 
 __all__ = ["MLPStateActionQ"]
 
@@ -75,9 +76,10 @@ class MLPStateActionQ:
         out, vjp = mlp_forward(params, xp.concat([obs, onehot], axis=1), self.activation)
         return out[:, 0], lambda d_v: vjp(d_v[:, None], input_grad=False)[0]
 
-    def forward(self, params, obs):
-        """Q(s_b, .) [B, A] from the B A pairs; vjp(d_q [B, A]) -> grads."""
-        xp, obs = self._obs(params, obs)
+    def forward(self, params, obs, check: bool = True):
+        """Q(s_b, .) [B, A] from the B A pairs; vjp(d_q [B, A]) -> grads. ``check=False``
+        skips validating params and obs."""
+        xp, obs = self._obs(params, obs) if check else (get_xp(obs), obs)
         B, A = int(obs.shape[0]), self.n_actions
         rows = xp.reshape(xp.broadcast_to(obs[:, None, :], (B, A, self.obs_dim)),
                           (B * A, self.obs_dim))
@@ -98,6 +100,5 @@ class MLPStateActionQ:
         check_shape("target", target, (q.shape[0],), "one target per observation")
         y = xp.asarray(target, dtype=q.dtype)
         check_finite("target", y)
-        n = max(int(q.shape[0]), 1)
-        err = q - y
-        return xp.sum(err * err) / (2 * n), vjp(err / n)
+        loss, d_q = value_loss(q, y, check=False)
+        return loss, vjp(d_q)

@@ -41,7 +41,7 @@ def policy_cases() -> list[Case]:
                      ("params[", "dtype"))]
         # tanh nets and tables saturate or stay finite; linear-in-features and relu nets overflow
         overflows = name in ("linear_poly", "linear_gaussian", "mlp_categorical_relu",
-                             "mlp_gaussian")
+                             "mlp_gaussian", "mlp_sde")
         out += [
             Case(area, f"log_prob: NaN params['{k0}']" + tag,
                  lambda pol=pol, p=nan_params, o=obs, a=act: pol.log_prob(p, o, a), ValueError,
@@ -116,10 +116,10 @@ def policy_cases() -> list[Case]:
                      ValueError, ("act", "shape")),
                 Case(area, "kl: old (mean, log_std) not a pair" + tag,
                      lambda pol=pol, p=params, o=obs: pol.kl(p, o, pol.dist_params(p, o)[0]),
-                     ValueError, ("old_dist_params", "pair")),
+                     ValueError, ("old_dist_params", "triple" if name == "mlp_sde" else "pair")),
                 Case(area, "kl_grad: old log_std NaN" + tag,
                      lambda pol=pol, p=params, o=obs: pol.kl_grad(p, o, (
-                         pol.dist_params(p, o)[0], pol.dist_params(p, o)[1] + NAN)),
+                         *pol.dist_params(p, o)[:-1], pol.dist_params(p, o)[-1] + NAN)),
                      ValueError, ("old_dist_params", "finite")),
                 Case(area, "log_prob: actions 1e30 away from the mean (float64)" + tag,
                      lambda pol=pol, p=params, o=obs, a=act: pol.log_prob(p, o, a + 1e30), FINITE),
@@ -143,7 +143,7 @@ def _sde_policy_cases() -> list[Case]:
         Case(A, "log_prob: NaN actions", lambda: pol.log_prob(p, obs, act + NAN), ValueError,
              ("a", "finite")),
         Case(A, "log_prob: actions of wrong shape", lambda: pol.log_prob(p, obs, act[:, :1]),
-             ValueError, ("a", "[B, K]")),
+             ValueError, ("act", "shape")),
         Case(A, "entropy: params['log_std'] of wrong shape",
              lambda: pol.entropy(dict(p, log_std=np.zeros(2)), obs), ValueError,
              ("params['log_std']", "shape")),

@@ -89,8 +89,20 @@ def shared_actor_critic(xp, dtype, rng):
     return pol, params, obs, act
 
 
+def mlp_sde(xp, dtype, rng):
+    # No hidden layers: the gSDE features phi(s) = s do not depend on the parameters, so the
+    # stop-gradient in the variance is exact and the policy's gradients are the true ones
+    # (finite differences apply); tests/algos/test_gsde.py covers hidden layers.
+    from npg.policies import MLPSDEPolicy
+    pol = MLPSDEPolicy(obs_dim=3, act_dim=2, hidden=(), activation="tanh", log_std_init=-0.5)
+    params = _cast(xp, pol.init(rng), dtype)
+    obs = xp.asarray(rng.standard_normal((B, 3)), dtype=dtype)
+    act = xp.asarray(rng.standard_normal((B, 2)), dtype=dtype)
+    return pol, params, obs, act
+
+
 CASES = {f.__name__: f for f in (tabular, linear_onehot, linear_poly, linear_gaussian,
                                  mlp_categorical, mlp_categorical_relu, mlp_gaussian,
-                                 shared_actor_critic)}
+                                 shared_actor_critic, mlp_sde)}
 DISCRETE = {"tabular", "linear_onehot", "linear_poly", "mlp_categorical",
             "mlp_categorical_relu", "shared_actor_critic"}

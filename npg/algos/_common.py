@@ -26,7 +26,7 @@ from .base import (AlgoConfig, as_generator, check_bool_field, check_nonneg_fiel
                    check_positive_field, check_progress)
 
 __all__ = ["PGConfig", "make_policy", "init_policy", "make_critic", "init_critic", "init_networks",
-           "make_optimizer", "policy_terms", "actor_loss_and_grad", "critic_loss_and_grad",
+           "make_optimizer", "actor_loss_and_grad", "critic_loss_and_grad",
            "apply_grads", "one_step_update", "as_batch", "check_progress"]
 
 _POLICY_KINDS = ("mlp", "linear")
@@ -161,70 +161,17 @@ def make_optimizer(config: PGConfig, lr: float):
 
 # ------------------------------------------------------------------------------ losses
 
-def policy_terms(discrete: bool, dist, act, onehot=None, mask=None):
-    """Per-sample log pi(a_b|s_b) [B], entropy H_b [B], and ``d_dist(d_logp, d_ent)``, the
-    chain rule from the per-sample loss derivatives to the distribution parameters, from one
-    evaluation of the distribution.
-
-    Categorical, logits z [B, A]:   d logp / dz = onehot(a) - pi,   dH / dz = -pi (log pi + H).
-    Gaussian, (mean, log_std) [B, K]: d logp / d mean = (a - mean) / sigma^2,
-        d logp / d log_std = ((a - mean) / sigma)^2 - 1,   dH / d log_std = 1.
-    gSDE, (mean [B, K], phi [B, H], log_std [H, K]) (``npg.distributions.sde``), with
-        v = phi^2 @ exp(2 log_std) + eps:  d logp / d mean = (a - mean) / v,
-        d logp / d v = ((a - mean)^2 / v - 1) / (2v),  dH / dv = 1 / (2v),  and v's vjp
-        d / d log_std = 2 exp(2 log_std) * (phi^2)^T d_v,
-        d / d phi = 2 phi * (d_v exp(2 log_std)^T)  (returned; PPO's actor drops it).
-    ``d_dist(d_logp [B], d_ent [B] or None)`` returns d L / d dist_params (same structure).
-    ``onehot`` [B, A] may be passed precomputed (PPO reuses it across epochs). The inputs are
-    trusted: callers validate the batch once.
-    Action mask ``mask`` [B, A] bool (categorical only): the logits become
-    z' = where(mask, z, MASK_LOGIT) (``categorical.mask_logits``), so pi' = softmax(z') is 0
-    exactly on masked actions, and d z'/d z = mask: the gradient is the unmasked formulas at
-    z' times the mask, exactly 0 on every masked logit.
-    """
-    if discrete:
-        xp = get_xp(dist)
-        if mask is not None:
-            dist = xp.where(mask, dist, xp.asarray(categorical.MASK_LOGIT, dtype=dist.dtype))
-        if onehot is None:
-            onehot = categorical.one_hot(act, dist.shape[-1], dist.dtype)
-        log_pi = categorical._log_softmax(dist)
-        pi = xp.exp(log_pi)
-        logp = xp.sum(onehot * log_pi, axis=1)
-        ent = -xp.sum(pi * log_pi, axis=1)
-
-        def d_dist(d_logp, d_ent):
-            d = d_logp[:, None] * (onehot - pi)
-            if d_ent is not None:
-                d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
-            return d if mask is None else xp.where(mask, d, xp.zeros_like(d))
-        return logp, ent, d_dist
-    if len(dist) == 3:                                   # gSDE: (mean, phi, log_std [H, K])
-        logp, ent, d_dist = sde.terms(*dist, act)
-        return logp, ent, d_dist
-    xp = get_xp(dist[0])
-    mean, log_std = xp.broadcast_arrays(*dist)
-    logp = gaussian.log_prob(mean, log_std, act)
-    ent = gaussian.entropy(log_std)
-    g_mean, g_log_std = gaussian.log_prob_grad(mean, log_std, act)
-
-    def d_dist(d_logp, d_ent):
-        d_ls = d_logp[:, None] * g_log_std
-        if d_ent is not None:
-            d_ls = d_ls + d_ent[:, None]
-        return d_logp[:, None] * g_mean, d_ls
-    return logp, ent, d_dist
-
-
-def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float, mask=None):
+def actor_loss_terms(policy, dist, act, adv, ent_coef: float, mask=None):
     """The actor's loss at the distribution parameters and its gradient there.
 
         L_pi = -(1/B) sum_b A_b log pi(a_b|s_b) - ent_coef (1/B) sum_b H(pi(.|s_b))
         d L_pi / d dist = d_dist(-A / B, -ent_coef / B)             (A held constant)
 
-    Returns ``(loss, d_dist_params, stats)``.
+    with log pi, H and d_dist from the policy's distribution layer (``policy.terms``; an
+    action mask [B, A] zeroes the masked logits' gradient). Returns ``(loss, d_dist_params,
+    stats)``.
     """
-    logp, ent, d_dist = policy_terms(discrete, dist, act, mask=mask)
+    logp, ent, d_dist = policy.terms(dist, act, mask=mask)
     loss, d_logp = policy_gradient_loss(logp, adv)
     stats = {"policy_loss": float(loss), "entropy": float(get_xp(ent).mean(ent))}
     d_ent = None
@@ -235,15 +182,14 @@ def actor_loss_terms(discrete: bool, dist, act, adv, ent_coef: float, mask=None)
     return loss, d_dist(d_logp, d_ent), stats
 
 
-def actor_loss_and_grad(policy, discrete: bool, params, obs, act, adv, ent_coef: float = 0.0,
-                        mask=None):
+def actor_loss_and_grad(policy, params, obs, act, adv, ent_coef: float = 0.0, mask=None):
     """L_pi(theta) (see ``actor_loss_terms``) and grad_theta L_pi = vjp(d L_pi / d dist).
 
     obs [B, D], act [B] or [B, K], adv [B] (constants), mask [B, A] bool or None (legal
-    actions; see ``policy_terms``). Returns ``(loss, grads, stats)``.
+    actions; see ``categorical.terms``). Returns ``(loss, grads, stats)``.
     """
     dist, vjp = policy.forward(params, obs)
-    loss, d_dist, stats = actor_loss_terms(discrete, dist, act, adv, ent_coef, mask)
+    loss, d_dist, stats = actor_loss_terms(policy, dist, act, adv, ent_coef, mask)
     return loss, vjp(d_dist), stats
 
 

@@ -174,15 +174,14 @@ class ActorCritic(Algorithm):
         c = self.config
         obs, act, adv, y = batch["obs"], batch["act"], batch["adv"], batch["ret"]
         if not c.shared:
-            loss, g_pi, stats = actor_loss_and_grad(self.policy, self.spec.discrete,
-                                                    params["policy"], obs, act, adv,
-                                                    c.ent_coef, batch.get("mask"))
+            loss, g_pi, stats = actor_loss_and_grad(self.policy, params["policy"], obs, act,
+                                                    adv, c.ent_coef, batch.get("mask"))
             loss_v, g_v = critic_loss_and_grad(self.critic, params["critic"], obs, y,
                                                c.vf_coef)
             stats["value_loss"] = float(loss_v) / c.vf_coef if c.vf_coef else 0.0
             return loss + loss_v, {"policy": g_pi, "critic": g_v}, stats
         (logits, v), vjp = self.policy.forward_both(params["policy"], obs)
-        loss, d_logits, stats = actor_loss_terms(True, logits, act, adv, c.ent_coef,
+        loss, d_logits, stats = actor_loss_terms(self.policy, logits, act, adv, c.ent_coef,
                                                  batch.get("mask"))
         loss_v, d_v = value_loss(v, y)
         stats["value_loss"] = float(loss_v)

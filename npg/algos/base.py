@@ -284,7 +284,7 @@ class Algorithm:
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))
-            lp = categorical._log_prob(dist, a)      # a was drawn from dist: no range check
+            lp = categorical.log_prob(dist, a, check=False)      # a was drawn from dist: no range check
             a = to_numpy(a)
             return a, a, to_numpy(lp)
         mean, log_std = dist

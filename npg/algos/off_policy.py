@@ -40,7 +40,7 @@ from ..backend import get_xp
 from ..losses import explained_variance
 from ..returns import vtrace
 from ._common import (PGConfig, apply_grads, check_coef, init_networks, make_critic,
-                      make_optimizer, make_policy, policy_terms)
+                      make_optimizer, make_policy)
 from .base import Algorithm, check_progress, check_real_field
 
 __all__ = ["OffPolicyData", "vtrace_loss_and_grad", "OffPolicyConfig", "OffPolicyActorCritic"]
@@ -93,7 +93,7 @@ def _on(xp, like, x):
     return xp.asarray(x)
 
 
-def vtrace_loss_and_grad(policy, critic, discrete, params, data: OffPolicyData, gamma, rho_bar,
+def vtrace_loss_and_grad(policy, critic, params, data: OffPolicyData, gamma, rho_bar,
                          c_bar, lam, vf_coef, ent_coef):
     """L of the module docstring on ``data`` and its gradient. Returns ``(loss, grads, stats)``
     with grads {"policy", "critic"}; ``stats`` has the mean rho, the fraction of truncated
@@ -108,7 +108,7 @@ def vtrace_loss_and_grad(policy, critic, discrete, params, data: OffPolicyData, 
     obs = _on(xp, like, _flat(np.asarray(data.obs), T, N))
     act = _on(xp, like, _flat(np.asarray(data.act), T, N))
     dist, vjp_pi = policy.forward(params["policy"], obs)
-    logp, ent, d_dist = policy_terms(discrete, dist, act)
+    logp, ent, d_dist = policy.terms(dist, act)
     v, vjp_v = critic.forward(params["critic"], obs)
     nobs = _on(xp, like, _flat(np.asarray(data.next_obs), T, N))
     nv = np.asarray(critic.forward(params["critic"], nobs)[0], np.float64).reshape(T, N)
@@ -234,7 +234,7 @@ class OffPolicyActorCritic(Algorithm):
         progress = check_progress(progress)
         params = {"policy": state["policy"], "critic": state["critic"]}
         loss, grads, stats = vtrace_loss_and_grad(
-            self.policy, self.critic, self.spec.discrete, params, data, c.gamma, c.rho_bar,
+            self.policy, self.critic, params, data, c.gamma, c.rho_bar,
             c.c_bar, c.vtrace_lambda, c.vf_coef, c.ent_coef)
         new, norm = apply_grads(c, state, grads, {"policy": c.lr, "critic": c.critic_lr},
                                 progress)

@@ -19,25 +19,22 @@ layers, 0.01 for the policy head and 1 for the value head, zero biases; Adam wit
 separate actor and critic networks; per-minibatch advantage normalisation; global gradient
 clipping; linear annealing; truncated episodes bootstrap from V(real final observation).
 
-The gradient of one minibatch uses one forward and one vjp per network: the loss layer
-(``npg.losses``) gives d L / d logp, d L / d H and d L / d v per sample; the distribution
-layer turns d L / d logp and d L / d H into d L / d dist_params; the network vjp does the rest.
-``PPO.loss_and_grad`` is exactly that function (tested against finite differences of the
-loss it returns).
-
-Fast path (``fast_path = True``, the default): for NumPy train states with a categorical actor
-and a separate critic, ``update`` runs ``npg.engine.acting.inner_loop`` (the same loop in
-preallocated buffers with fused Numba kernels; float32 tanh by a rational approximation within
-5e-7) and ``act`` / ``value`` skip the generic dispatch. Both agree with the reference path to
-floating-point rounding (tests/engine/test_ppo_engine.py); ``algo.fast_path = False`` selects the
-reference path.
+The gradient of one minibatch (``loss_and_grad``, tested against finite differences of the
+loss it returns) is the chain rule in three layers: the loss layer (``npg.losses``) gives
+d L / d logp, d L / d H and d L / d v per sample; the distribution layer (``policy.terms``)
+turns the first two into d L / d dist_params; the networks' vjps do the rest.
 
 gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
 ``npg.policies.sde.MLPSDEPolicy``, a | s ~ N(mu(s), diag(phi(s)^2 @ exp(2 L) + eps)) with
 phi the mean network's last hidden layer (held constant in the variance) and L = log_std
-[H, K]; the loss is the same with this density (``policy_terms``). Acting takes the noise
-matrices E [N, H, K] from the caller (``act(..., noise=E)``: a = mu + phi E), which owns
-them (``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
+[H, K]; the loss is the same with this density. Acting takes the noise matrices E [N, H, K]
+from the caller (``act(..., noise=E)``: a = mu + phi E), which owns them
+(``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
+
+The engine (``npg.engine.ppo``): where it applies (NumPy train states, a separate actor of any
+of the three kinds and critic), ``update`` runs the epochs as one compiled call and ``act`` /
+``value`` one compiled call per step; both agree with the reference path above to rounding
+(tests/engine/test_ppo_engine*.py). ``algo.fast_path = False`` selects the reference path.
 """
 
 from __future__ import annotations
@@ -46,17 +43,15 @@ import math
 
 import numpy as np
 
-from ..checks import check_finite
 from ..backend import get_xp, to_numpy
-from ..distributions import categorical, gaussian, sde
-from ..losses import _clipped_surrogate, _entropy_loss, _value_loss, explained_variance
-from ..nn import mlp_forward
+from ..checks import check_finite
+from ..distributions import categorical, sde
+from ..engine import ppo as engine
+from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
-from ..engine import ppo as engine
-from ._common import policy_terms
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
 from .ppo_config import PPOConfig
@@ -128,114 +123,6 @@ class PPO(Algorithm):
         return Adam(lr=constant(lr), eps=self.config.adam_eps)
 
     # ------------------------------------------------------------------ the loss
-    def _actor(self, params, obs, phi_sg=None):
-        """``self.policy.forward`` without its input checks (they run once per update, in
-        ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
-        broadcast to [B, K]), or with use_sde (mean [B, K], phi [B, H], clip(log_std) [H, K])
-        (``npg.policies.sde.sde_forward``; ``phi_sg`` replaces the variance's features);
-        vjp(d_dist) -> grads (the clip passes gradient only inside)."""
-        act = self.config.activation
-        if self.config.shared:                        # the shared trunk's (checked) forward
-            return self.policy.forward(params, obs)
-        if self.config.use_sde:
-            from ..policies.sde import sde_forward
-            return sde_forward(params, obs, act, phi_sg)
-        if self.spec.discrete:
-            z, net_vjp = mlp_forward(params, obs, act)
-            return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
-        mean, net_vjp = mlp_forward(params, obs, act)
-        xp, log_std = get_xp(mean), params["log_std"]
-        inside = xp.astype((log_std >= gaussian.LOG_STD_MIN) & (log_std <= gaussian.LOG_STD_MAX),
-                           mean.dtype)
-        ls = xp.broadcast_to(gaussian.clip_log_std(log_std), tuple(mean.shape))
-
-        def vjp(d):
-            grads = net_vjp(d[0], input_grad=False)[0]
-            grads["log_std"] = xp.sum(d[1], axis=0) * inside
-            return grads
-        return (mean, ls), vjp
-
-    def _checked_obs(self, params, obs):
-        """obs [M, D] on the params' backend and dtype, finite (the only per-call check of the
-        acting path: the train state comes from ``init``/``update`` and is checked there)."""
-        if not hasattr(obs, "shape"):
-            raise TypeError(f"obs must be an array [M, {self.spec.obs_dim}]; got "
-                            f"{type(obs).__name__}")
-        obs = self.obs_array(obs, params["W1"])
-        if len(obs.shape) != 2 or int(obs.shape[1]) != self.spec.obs_dim:
-            raise ValueError(f"obs must have shape [M, {self.spec.obs_dim}]; got "
-                             f"{tuple(obs.shape)}")
-        check_finite("obs", obs)
-        return obs
-
-    def _dist_params(self, params, obs):
-        return self._actor(params, self._checked_obs(params, obs))[0]
-
-    def _value(self, params, obs):
-        return self._critic(params, self._checked_obs(params, obs))[0]
-
-    def _fast(self, params) -> bool:
-        """Whether acting and the update take the engine (``npg.engine.ppo``)."""
-        return self.fast_path and engine.applies(self.config, self.spec, params)
-
-    def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
-        """``Algorithm.act``; on the engine (``npg.engine.ppo.act``: the same operations and
-        draws without the per-call dispatch) where it applies.
-
-        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
-        a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
-        logp is log pi(a | obs) under ``npg.distributions.sde``."""
-        params = state["policy"]
-        if mask is not None and not self.spec.discrete:
-            self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
-        if mask is None and self._fast(params) and (self.spec.discrete or not deterministic):
-            rng = rng if deterministic else as_generator(rng)    # (a Box mode: the policy's)
-            return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
-        if self.config.use_sde:
-            return self._act_sde(params, obs, rng, deterministic, noise)
-        return super().act(state, obs, rng, deterministic, mask)
-
-    def _act_sde(self, params, obs, rng, deterministic, noise):
-        mean, phi, ls = self._dist_params(params, obs)
-        if deterministic:
-            a = mean
-        elif noise is None:
-            a = sde.sample(mean, phi, ls, as_generator(rng))
-        else:
-            a = sde.noise_action(mean, phi, get_xp(mean).asarray(noise, dtype=mean.dtype))
-        lp = to_numpy(sde.log_prob(mean, phi, ls, a))
-        a = to_numpy(a)
-        return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
-
-    def fused_acting(self, state) -> bool:
-        """True when ``act_value`` computes action and value in one compiled call (NumPy
-        categorical actor with a separate critic, fast path on)."""
-        return self.fast_path and engine.fused(self.config, self.spec, state["policy"])
-
-    def act_value(self, state, obs, rng, mask=None):
-        """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
-        observations, in one engine call where ``fused_acting(state)`` (same draws and numbers
-        as the two calls), else the two calls."""
-        if mask is not None or not self.fused_acting(state):     # masked: the checked act
-            return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
-        return engine.act_value(self.config, self.spec, state["policy"], state["critic"], obs,
-                                as_generator(rng))
-
-    def value(self, state, obs):
-        """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
-        if self._fast(state["policy"]):
-            return engine.value(self.config, self.spec, state["critic"], obs)
-        if not self.config.shared:
-            return super().value(state, obs)
-        params = state["policy"]
-        return to_numpy(self.policy.value(params, self._checked_obs(params, obs)))
-
-    def _critic(self, params, obs):
-        """``self.critic.forward`` without its input checks: v = mlp(obs)[:, 0] [B];
-        vjp(d_v [B]) -> grads."""
-        out, net_vjp = mlp_forward(params, obs, self.config.activation)
-        return out[:, 0], lambda d_v: net_vjp(d_v[:, None], input_grad=False)[0]
-
     def loss_and_grad(self, params, mb, clip_range: float):
         """The PPO loss of one minibatch and its gradient.
 
@@ -246,12 +133,13 @@ class PPO(Algorithm):
         with A normalised over the minibatch when ``norm_adv`` (a constant: it does not
         depend on theta).
         Gradient: grad_theta L = vjp_pi(d dist_params), d dist_params from d L / d logp
-        (``clipped_surrogate``) and d L / d H (``entropy_loss``) through the distribution;
+        (``clipped_surrogate``) and d L / d H (``entropy_loss``) through ``policy.terms``;
         grad_phi L = vjp_V(vf_coef d L_V / d v) (``value_loss``).
 
-        params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with obs [B, D], act [B] or [B, K],
-        logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A]; finite
-        arrays on the params' backend and dtype (``update`` builds and checks them once).
+        params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with
+        obs [B, D], act [B] or [B, K], logp_old [B], adv [B], ret [B] (targets y), v_old [B];
+        optional onehot [B, A] and mask [B, A]; finite arrays on the params' backend and dtype
+        (``update`` builds and checks them once, so the forward passes skip their checks).
         With use_sde, phi is held constant in the variance (a stop-gradient): the gradient is
         that of L with the variance's features fixed at their current value; an optional
         mb["phi_sg"] [B, H] fixes them explicitly (tests difference the loss that way).
@@ -262,21 +150,19 @@ class PPO(Algorithm):
         xp = get_xp(adv)
         if c.norm_adv:
             adv = (adv - xp.mean(adv)) / (xp.std(adv) + _ADV_EPS)
-        onehot = mb.get("onehot")
-        if self.spec.discrete and onehot is None:
-            onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
         if c.shared:
-            (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs)
+            (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs, check=False)
         else:
-            dist, pi_vjp = (self._actor(params["policy"], obs, mb["phi_sg"]) if "phi_sg" in mb
-                            else self._actor(params["policy"], obs))
-            v, v_vjp = self._critic(params["critic"], obs)
-        logp, ent, d_dist = policy_terms(self.spec.discrete, dist, act, onehot, mb.get("mask"))
-        # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
-        loss_pi, d_logp, stats = _clipped_surrogate(logp, mb["logp_old"], adv, clip_range)
-        loss_h, d_ent = _entropy_loss(ent)
+            dist, pi_vjp = self._actor(params["policy"], obs, mb.get("phi_sg"))
+            v, v_vjp = self.critic.forward(params["critic"], obs, check=False)
+        logp, ent, d_dist = self.policy.terms(dist, act, mask=mb.get("mask"),
+                                              onehot=mb.get("onehot"))
+        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range,
+                                                   check=False)
+        loss_h, d_ent = entropy_loss(ent, check=False)
         vf_clip = c.clip_range_vf
-        loss_v, d_v = _value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip)
+        loss_v, d_v = value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip,
+                                 check=False)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
         d_z = d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)
         if c.shared:
@@ -286,6 +172,14 @@ class PPO(Algorithm):
         stats.update(policy_loss=float(loss_pi), value_loss=float(loss_v),
                      entropy=float(xp.mean(ent)))
         return loss, grads, stats
+
+    def _actor(self, params, obs, phi_sg=None):
+        """The actor's unchecked forward; with gSDE and ``phi_sg`` given, the variance's
+        features are those (``npg.policies.sde.sde_forward``)."""
+        if phi_sg is None:
+            return self.policy.forward(params, obs, check=False)
+        from ..policies.sde import sde_forward
+        return sde_forward(params, obs, self.config.activation, phi_sg)
 
     # ------------------------------------------------------------------ the update
     def _batch(self, state, rollout):
@@ -383,3 +277,55 @@ class PPO(Algorithm):
         stats.update(explained_variance=explained_variance(batch["v_old"], batch["ret"]),
                      n_updates=n_taken, lr=lr, clip_range=clip)
         return state, stats
+
+    # ------------------------------------------------------------------ acting
+    def _fast(self, params) -> bool:
+        """Whether acting and the update take the engine (``npg.engine.ppo.applies``)."""
+        return self.fast_path and engine.applies(self.config, self.spec, params)
+
+    def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
+        """``Algorithm.act``, on the engine where it applies (the same draws; the mode of a Box
+        policy always from the checked path, bitwise the policy's ``mode``).
+
+        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
+        a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
+        logp is log pi(a | obs) under ``npg.distributions.sde``."""
+        params = state["policy"]
+        if mask is not None and not self.spec.discrete:
+            self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
+        if mask is None and self._fast(params) and (self.spec.discrete or not deterministic):
+            rng = rng if deterministic else as_generator(rng)
+            return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
+        if not self.config.use_sde:
+            return super().act(state, obs, rng, deterministic, mask)
+        mean, phi, ls = self.policy.forward(params, obs)[0]
+        if deterministic:
+            a = mean
+        elif noise is None:
+            a = sde.sample(mean, phi, ls, as_generator(rng))
+        else:
+            a = sde.noise_action(mean, phi, get_xp(mean).asarray(noise, dtype=mean.dtype))
+        lp = to_numpy(sde.log_prob(mean, phi, ls, a))
+        a = to_numpy(a)
+        return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
+
+    def fused_acting(self, state) -> bool:
+        """True when ``act_value`` computes action and value in one compiled call."""
+        return self.fast_path and engine.fused(self.config, self.spec, state["policy"])
+
+    def act_value(self, state, obs, rng, mask=None):
+        """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
+        observations, in one engine call where ``fused_acting(state)`` (same draws and numbers
+        as the two calls), else the two calls."""
+        if mask is not None or not self.fused_acting(state):
+            return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
+        return engine.act_value(self.config, self.spec, state["policy"], state["critic"], obs,
+                                as_generator(rng))
+
+    def value(self, state, obs):
+        """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
+        if self._fast(state["policy"]):
+            return engine.value(self.config, self.spec, state["critic"], obs)
+        if not self.config.shared:
+            return super().value(state, obs)
+        return to_numpy(self.policy.value(state["policy"], obs))

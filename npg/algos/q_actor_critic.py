@@ -110,7 +110,7 @@ class QActorCritic(Algorithm):
 
         batch: obs [B, D], act [B], adv [B] (actor weights), ret [B] (critic targets).
         Returns ``(loss, {"policy": grads, "critic": grads}, stats)``."""
-        loss, g_pi, stats = actor_loss_and_grad(self.policy, True, params["policy"],
+        loss, g_pi, stats = actor_loss_and_grad(self.policy, params["policy"],
                                                 batch["obs"], batch["act"], batch["adv"],
                                                 mask=batch.get("mask"))
         loss_q, g_q = self.critic.loss_grad(params["critic"], batch["obs"], batch["act"],

@@ -251,9 +251,9 @@ class Reinforce(Algorithm):
         act [B] / [B, K], w [B] actor weights, G [B] critic targets (constants).
         Returns ``(loss, {net: grads}, stats)``.
         """
-        loss, g_pi, stats = actor_loss_and_grad(self.policy, self.spec.discrete,
-                                                params["policy"], batch["obs"], batch["act"],
-                                                batch["w"], mask=batch.get("mask"))
+        loss, g_pi, stats = actor_loss_and_grad(self.policy, params["policy"], batch["obs"],
+                                                batch["act"], batch["w"],
+                                                mask=batch.get("mask"))
         grads = {"policy": g_pi}
         if self.critic is not None:
             loss_v, grads["critic"] = critic_loss_and_grad(self.critic, params["critic"],

@@ -109,26 +109,7 @@ class Agent:
             elif config is None:
                 config = {"n_envs": n}
         self.config = make_config(algo_class.config_class, config)
-        if isinstance(env, VectorEnv):
-            if env.num_envs != self.config.n_envs:
-                raise ValueError(f"env must have config.n_envs = {self.config.n_envs} copies; "
-                                 f"got a VectorEnv with {env.num_envs}")
-            self.vectorization, self.envs = "given", env
-            self.env_id = env.spec.id if getattr(env, "spec", None) is not None else None
-        elif isinstance(env, gym.Env):
-            self._wrap_instance(env, env_kwargs)
-        elif isinstance(env, str) or callable(env):
-            if isinstance(env, str):
-                check_env_id(env, allow_import=True)
-            self.vectorization = _resolve_mode(env, vectorization)
-            self.envs = make_vec_env(env, self.config.n_envs, mode=self.vectorization,
-                                     seed=self.seed, **self.env_kwargs)
-            self.env_id = env if isinstance(env, str) else None
-        else:
-            raise TypeError(f"env must be an environment id (str), a callable returning a "
-                            f"gymnasium Env, or a gymnasium VectorEnv; got {type(env).__name__}")
-        self._env_fn = env if callable(env) and not isinstance(env, (str, VectorEnv, gym.Env)) \
-            else None
+        self._open_envs(env, vectorization, env_kwargs)
         self.spec = space_info(self.envs)
         self.algo = algo_class(self.config, self.spec)
         self.rngs = {k: np.random.default_rng(s) for k, s in
@@ -155,6 +136,30 @@ class Agent:
         self.origin: dict | None = None            # where the config came from (run.json)
         self._logs_at_save: tuple[str, dict] | None = None   # (dir, sizes) of a loaded run
         self._wall_time = 0.0                      # training wall time logged so far
+
+    def _open_envs(self, env, vectorization: str, env_kwargs) -> None:
+        """``self.envs`` (a VectorEnv with config.n_envs copies), ``vectorization``, ``env_id``
+        and ``_env_fn`` from an id, a callable, an Env instance or a VectorEnv."""
+        if isinstance(env, VectorEnv):
+            if env.num_envs != self.config.n_envs:
+                raise ValueError(f"env must have config.n_envs = {self.config.n_envs} copies; "
+                                 f"got a VectorEnv with {env.num_envs}")
+            self.vectorization, self.envs = "given", env
+            self.env_id = env.spec.id if getattr(env, "spec", None) is not None else None
+        elif isinstance(env, gym.Env):
+            self._wrap_instance(env, env_kwargs)
+        elif isinstance(env, str) or callable(env):
+            if isinstance(env, str):
+                check_env_id(env, allow_import=True)
+            self.vectorization = _resolve_mode(env, vectorization)
+            self.envs = make_vec_env(env, self.config.n_envs, mode=self.vectorization,
+                                     seed=self.seed, **self.env_kwargs)
+            self.env_id = env if isinstance(env, str) else None
+        else:
+            raise TypeError(f"env must be an environment id (str), a callable returning a "
+                            f"gymnasium Env, or a gymnasium VectorEnv; got {type(env).__name__}")
+        self._env_fn = env if callable(env) and not isinstance(env, (str, VectorEnv, gym.Env)) \
+            else None
 
     def _wrap_instance(self, env: gym.Env, env_kwargs) -> None:
         """One environment instance as a one-copy vector env."""

@@ -69,6 +69,15 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="npg", description="NumPy policy gradients on gymnasium.")
     p.add_argument("--version", action="version", version=f"npg {__version__}")
     sub = p.add_subparsers(dest="command")
+    _train_parser(sub, common)
+    _run_parsers(sub, common)
+    from .sweep import cli as sweep_cli
+    sweep_cli.add_parser(sub, parents=[common])
+    return p
+
+
+def _train_parser(sub, common) -> None:
+    """``npg train``'s arguments."""
     t = sub.add_parser("train", parents=[common],
                        help="train an agent (default: PPO on CartPole-v1)")
     t.add_argument("env", nargs="?", default=DEFAULT_ENV, help="gymnasium environment id")
@@ -97,6 +106,10 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events into DIR/tb (needs tensorboardX)")
+
+
+def _run_parsers(sub, common) -> None:
+    """The commands on a run directory or a name: resume, eval, plot, config, info, check-env."""
     r = sub.add_parser("resume", parents=[common], help="continue a run from its checkpoint")
     r.add_argument("dir", help="run directory written by `npg train`")
     r.add_argument("--steps", type=int, default=None,
@@ -123,9 +136,6 @@ def _parser() -> argparse.ArgumentParser:
     ce = sub.add_parser("check-env", parents=[common],
                         help="run gymnasium's env checker; say whether npg supports the spaces")
     ce.add_argument("env")
-    from .sweep import cli as sweep_cli
-    sweep_cli.add_parser(sub, parents=[common])
-    return p
 
 
 def _summary(returns) -> str:

@@ -30,7 +30,8 @@ from ..checks import check_actions, check_float, check_ndim, check_positive_int
 from ..backend import get_xp
 
 __all__ = ["MASK_LOGIT", "log_softmax", "softmax", "one_hot", "log_prob", "log_prob_grad",
-           "entropy", "entropy_grad", "kl", "kl_grad", "sample", "mode", "mask_logits"]
+           "entropy", "entropy_grad", "kl", "kl_grad", "terms", "sample", "mode",
+           "mask_logits"]
 
 MASK_LOGIT = -1e9
 """Logit given to invalid actions: exp(MASK_LOGIT - max) underflows to exactly 0 in float32 and
@@ -58,29 +59,26 @@ def _check_act(name, z, a):
                          f"shape); got {tuple(a.shape)}")
 
 
-def one_hot(a, n: int, dtype):
-    """onehot(a) [..., n]: 1 where the last index equals a, else 0 (a: ints [...] in [0, n))."""
-    n = check_positive_int("n", n)
-    check_actions("a", a, n)
-    return _one_hot(a, n, dtype)
+def one_hot(a, n: int, dtype, check: bool = True):
+    """onehot(a) [..., n]: 1 where the last index equals a, else 0 (a: ints [...] in [0, n)).
 
-
-def _one_hot(a, n: int, dtype):
+    ``check=False`` here and below trusts the inputs (an updater that validated its batch once).
+    """
+    if check:
+        n = check_positive_int("n", n)
+        check_actions("a", a, n)
     xp = get_xp(a)
     return xp.astype(a[..., None] == xp.arange(n, dtype=a.dtype), dtype)
 
 
-def log_softmax(z):
+def log_softmax(z, check: bool = True):
     """log pi = z - log sum_b exp(z_b), computed as (z - m) - log sum_b exp(z_b - m), m = max z.
 
     Shapes: z [..., A] -> [..., A].
     Gradient (Jacobian): d log pi_i / d z_j = delta_ij - pi_j.
     """
-    _check_logits("z", z)
-    return _log_softmax(z)
-
-
-def _log_softmax(z):
+    if check:
+        _check_logits("z", z)
     xp = get_xp(z)
     with np.errstate(over="ignore"):          # z - m < -F rounds to -inf, saturated next
         y = z - xp.max(z, axis=-1, keepdims=True)
@@ -88,71 +86,60 @@ def _log_softmax(z):
     return y - xp.log(xp.sum(xp.exp(y), axis=-1, keepdims=True))
 
 
-def softmax(z):
+def softmax(z, check: bool = True):
     """pi = exp(z - m) / sum_b exp(z_b - m) with m = max z (the shift cancels).
 
     Shapes: z [..., A] -> [..., A]; rows sum to 1.
     Gradient (Jacobian): d pi_i / d z_j = pi_i (delta_ij - pi_j).
     """
-    _check_logits("z", z)
-    return _softmax(z)
-
-
-def _softmax(z):
+    if check:
+        _check_logits("z", z)
     xp = get_xp(z)
     with np.errstate(over="ignore"):          # z - m = -inf gives exp = 0, the right value
         e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
     return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def log_prob(z, a):
+def log_prob(z, a, check: bool = True):
     """log pi(a) = z_a - log sum_b exp(z_b).
 
     Shapes: z [..., A], a [...] ints -> [...].
     Gradient: d log pi(a) / d z = onehot(a) - pi            (see ``log_prob_grad``)
     """
-    _check_logits("z", z)
-    _check_act("a", z, a)
-    return _log_prob(z, a)
+    if check:
+        _check_logits("z", z)
+        _check_act("a", z, a)
+    onehot = one_hot(a, z.shape[-1], z.dtype, check=False)
+    return get_xp(z).sum(onehot * log_softmax(z, check=False), axis=-1)
 
 
-def _log_prob(z, a):
-    return get_xp(z).sum(_one_hot(a, z.shape[-1], z.dtype) * _log_softmax(z), axis=-1)
-
-
-def log_prob_grad(z, a):
+def log_prob_grad(z, a, check: bool = True):
     """d log pi(a) / d z = onehot(a) - pi.
 
     Derivation: log pi(a) = z_a - log sum_b exp(z_b); the first term gives delta_{a j}, the
     second exp(z_j) / sum_b exp(z_b) = pi_j.
     Shapes: z [..., A], a [...] ints -> [..., A].
     """
-    _check_logits("z", z)
-    _check_act("a", z, a)
-    return _log_prob_grad(z, a)
+    if check:
+        _check_logits("z", z)
+        _check_act("a", z, a)
+    return one_hot(a, z.shape[-1], z.dtype, check=False) - softmax(z, check=False)
 
 
-def _log_prob_grad(z, a):
-    return _one_hot(a, z.shape[-1], z.dtype) - _softmax(z)
-
-
-def entropy(z):
+def entropy(z, check: bool = True):
     """H(pi) = -sum_a pi_a log pi_a.
 
     Shapes: z [..., A] -> [...]. Masked actions (pi_a = 0 exactly, log pi_a finite) add 0.
     Gradient: d H / d z_j = -pi_j (log pi_j + H)            (see ``entropy_grad``)
     """
-    _check_logits("z", z)
-    return _entropy(z)
-
-
-def _entropy(z):
+    if check:
+        _check_logits("z", z)
     xp = get_xp(z)
-    logp = _log_softmax(z)
+    logp = log_softmax(z, check=False)
     return -xp.sum(xp.exp(logp) * logp, axis=-1)
 
 
-def entropy_grad(z):
+def entropy_grad(z, check: bool = True):
     """d H / d z_j = -pi_j (log pi_j + H).
 
     Derivation: dH/dz_j = -sum_i (d pi_i/d z_j)(log pi_i + 1) with d pi_i/d z_j =
@@ -160,36 +147,30 @@ def entropy_grad(z):
     = -pi_j (log pi_j + 1) + pi_j (1 - H) = -pi_j (log pi_j + H).
     Shapes: z [..., A] -> [..., A]; each row sums to 0 (softmax is shift-invariant).
     """
-    _check_logits("z", z)
-    return _entropy_grad(z)
-
-
-def _entropy_grad(z):
+    if check:
+        _check_logits("z", z)
     xp = get_xp(z)
-    logp = _log_softmax(z)
+    logp = log_softmax(z, check=False)
     p = xp.exp(logp)
     h = -xp.sum(p * logp, axis=-1, keepdims=True)
     return -p * (logp + h)
 
 
-def kl(z_p, z_q):
+def kl(z_p, z_q, check: bool = True):
     """KL(p || q) = sum_a p_a (log p_a - log q_a), p = softmax(z_p), q = softmax(z_q).
 
     Shapes: z_p [..., A], z_q [..., A] -> [...]; >= 0, = 0 iff z_p - z_q is constant per row.
     Gradients: d KL / d z_p = p (r - KL) with r = log p - log q;
                d KL / d z_q = q - p                          (see ``kl_grad``)
     """
-    _check_same_shape(z_p, z_q)
-    return _kl(z_p, z_q)
-
-
-def _kl(z_p, z_q):
+    if check:
+        _check_same_shape(z_p, z_q)
     xp = get_xp(z_p, z_q)
-    logp, logq = _log_softmax(z_p), _log_softmax(z_q)
+    logp, logq = log_softmax(z_p, check=False), log_softmax(z_q, check=False)
     return xp.sum(xp.exp(logp) * (logp - logq), axis=-1)
 
 
-def kl_grad(z_p, z_q):
+def kl_grad(z_p, z_q, check: bool = True):
     """(d KL(p||q) / d z_p, d KL(p||q) / d z_q) = (p (r - KL), q - p), r = log p - log q.
 
     Derivation: d/dz_p_j sum_i p_i r_i = sum_i p_i (delta_ij - p_j)(r_i + 1)
@@ -197,13 +178,10 @@ def kl_grad(z_p, z_q):
     derivative is -(p_j - q_j sum_i p_i) = q_j - p_j.
     Shapes: [..., A] each.
     """
-    _check_same_shape(z_p, z_q)
-    return _kl_grad(z_p, z_q)
-
-
-def _kl_grad(z_p, z_q):
+    if check:
+        _check_same_shape(z_p, z_q)
     xp = get_xp(z_p, z_q)
-    logp, logq = _log_softmax(z_p), _log_softmax(z_q)
+    logp, logq = log_softmax(z_p, check=False), log_softmax(z_q, check=False)
     p, q = xp.exp(logp), xp.exp(logq)
     r = logp - logq
     pr = p * r
@@ -217,6 +195,37 @@ def _check_same_shape(z_p, z_q):
     if tuple(z_p.shape) != tuple(z_q.shape):
         raise ValueError(f"z_q must have the shape of z_p {tuple(z_p.shape)}; got "
                          f"{tuple(z_q.shape)}")
+
+
+def terms(z, a, mask=None, onehot=None):
+    """The chain-rule layer for a loss on log pi(a_b) and H_b, from one evaluation:
+    ``(logp [B], H [B], d_dist)`` with
+
+        d_dist(d_logp [B], d_ent [B] or None) -> d L / d z [B, A]
+                = d_logp (onehot(a) - pi) - d_ent pi (log pi + H)
+
+    (``log_prob_grad`` and ``entropy_grad``, weighted per sample). ``onehot`` [B, A] may be
+    passed precomputed (PPO reuses it across epochs). Action mask ``mask`` [B, A] bool: the
+    logits become z' = where(mask, z, MASK_LOGIT) (``mask_logits``), so pi' is exactly 0 on
+    masked actions, and d z' / d z = mask: the gradient is the formula above at z' times the
+    mask, exactly 0 on every masked logit. Inputs are trusted (the caller validated them).
+    """
+    xp = get_xp(z)
+    if mask is not None:
+        z = xp.where(mask, z, xp.asarray(MASK_LOGIT, dtype=z.dtype))
+    if onehot is None:
+        onehot = one_hot(a, z.shape[-1], z.dtype, check=False)
+    log_pi = log_softmax(z, check=False)
+    pi = xp.exp(log_pi)
+    logp = xp.sum(onehot * log_pi, axis=-1)
+    ent = -xp.sum(pi * log_pi, axis=-1)
+
+    def d_dist(d_logp, d_ent=None):
+        d = d_logp[:, None] * (onehot - pi)
+        if d_ent is not None:
+            d = d - d_ent[:, None] * (pi * (log_pi + ent[:, None]))
+        return d if mask is None else xp.where(mask, d, xp.zeros_like(d))
+    return logp, ent, d_dist
 
 
 def sample(z, rng: np.random.Generator):

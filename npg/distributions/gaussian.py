@@ -35,7 +35,7 @@ from ..checks import check_finite, check_float, check_result_finite, max_abs
 from ..backend import get_xp
 
 __all__ = ["LOG_STD_MIN", "LOG_STD_MAX", "clip_log_std", "log_prob", "log_prob_grad",
-           "entropy", "entropy_grad", "kl", "kl_grad", "sample"]
+           "entropy", "entropy_grad", "kl", "kl_grad", "terms", "sample"]
 
 LOG_STD_MIN = -20.0
 LOG_STD_MAX = 2.0
@@ -176,6 +176,31 @@ def kl_grad(mean_p, log_std_p, mean_q, log_std_q):
         check_result_finite("gaussian.kl_grad", d_mean_p + d_log_std_q,
                             _overflow_rho(log_std_p, log_std_q))
     return d_mean_p, d_log_std_p, -d_mean_p, d_log_std_q
+
+
+def terms(mean, log_std, a):
+    """The chain-rule layer for a loss on log pi(a_b) and H_b, from one evaluation:
+    ``(logp [B], H [B], d_dist)`` with
+
+        d_dist(d_logp [B], d_ent [B] or None) -> (d L / d mean [B, K], d L / d log_std [B, K])
+            d L / d mean    = d_logp (a - mu) / sigma^2
+            d L / d log_std = d_logp (((a - mu) / sigma)^2 - 1) + d_ent
+
+    (``log_prob_grad`` and ``entropy_grad``, weighted per sample); log_std broadcast to
+    mean's [B, K]. Inputs are checked as by ``log_prob``.
+    """
+    xp = get_xp(mean, log_std)
+    mean, log_std = xp.broadcast_arrays(mean, log_std)
+    logp = log_prob(mean, log_std, a)
+    ent = entropy(log_std)
+    g_mean, g_log_std = log_prob_grad(mean, log_std, a)
+
+    def d_dist(d_logp, d_ent=None):
+        d_ls = d_logp[:, None] * g_log_std
+        if d_ent is not None:
+            d_ls = d_ls + d_ent[:, None]
+        return d_logp[:, None] * g_mean, d_ls
+    return logp, ent, d_dist
 
 
 def sample(mean, log_std, rng: np.random.Generator):

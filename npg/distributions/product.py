@@ -114,13 +114,13 @@ def md_log_prob(z, a, nvec):
     """log pi(a) = sum_k log softmax(z_k)_{a_k}.  Shapes: z [..., sum nvec], a [..., K] -> [...].
     Gradient: d/dz_k = onehot(a_k) - softmax(z_k) (``md_log_prob_grad``)."""
     a, nvec = _md_args(z, a, nvec)
-    return sum(C._log_prob(zk, a[..., k]) for k, zk in enumerate(_split(z, nvec)))
+    return sum(C.log_prob(zk, a[..., k], check=False) for k, zk in enumerate(_split(z, nvec)))
 
 
 def md_log_prob_grad(z, a, nvec):
     """d log pi(a) / d z = [onehot(a_1) - pi_1 | ... | onehot(a_K) - pi_K]  [..., sum nvec]."""
     a, nvec = _md_args(z, a, nvec)
-    return np.concatenate([C._log_prob_grad(zk, a[..., k])
+    return np.concatenate([C.log_prob_grad(zk, a[..., k], check=False)
                            for k, zk in enumerate(_split(z, nvec))], axis=-1)
 
 
@@ -128,13 +128,13 @@ def md_entropy(z, nvec):
     """H = sum_k H(softmax(z_k)).  Shapes: z [..., sum nvec] -> [...].
     Gradient: d H / d z_k = -pi_k (log pi_k + H_k) (``md_entropy_grad``)."""
     _, nvec = _md_args(z, None, nvec)
-    return sum(C._entropy(zk) for zk in _split(z, nvec))
+    return sum(C.entropy(zk, check=False) for zk in _split(z, nvec))
 
 
 def md_entropy_grad(z, nvec):
     """d H / d z = [-pi_k (log pi_k + H_k)]_k concatenated  [..., sum nvec]."""
     _, nvec = _md_args(z, None, nvec)
-    return np.concatenate([C._entropy_grad(zk) for zk in _split(z, nvec)], axis=-1)
+    return np.concatenate([C.entropy_grad(zk, check=False) for zk in _split(z, nvec)], axis=-1)
 
 
 def _md_pair(z_p, z_q, nvec):
@@ -149,12 +149,12 @@ def _md_pair(z_p, z_q, nvec):
 def md_kl(z_p, z_q, nvec):
     """KL(p || q) = sum_k KL(softmax(zp_k) || softmax(zq_k)) [...]; >= 0.
     Gradients (``md_kl_grad``): d/dzp_k = p_k (r_k - KL_k), d/dzq_k = q_k - p_k."""
-    return sum(C._kl(p, q) for p, q in _md_pair(z_p, z_q, nvec))
+    return sum(C.kl(p, q, check=False) for p, q in _md_pair(z_p, z_q, nvec))
 
 
 def md_kl_grad(z_p, z_q, nvec):
     """(d KL / d z_p, d KL / d z_q), each [..., sum nvec], the categorical blocks side by side."""
-    parts = [C._kl_grad(p, q) for p, q in _md_pair(z_p, z_q, nvec)]
+    parts = [C.kl_grad(p, q, check=False) for p, q in _md_pair(z_p, z_q, nvec)]
     return (np.concatenate([g for g, _ in parts], axis=-1),
             np.concatenate([g for _, g in parts], axis=-1))
 
@@ -262,27 +262,17 @@ def bern_mode(z):
 
 def md_terms(z, a, nvec):
     """log pi(a) [B], H [B] and ``d_dist(d_logp [B], d_ent [B] or None) -> d L / d z`` for
-    MultiDiscrete logits z [B, sum nvec] and actions a [B, K], from one softmax per block:
-    d L / d z_k = d_logp (onehot(a_k) - pi_k) - d_ent pi_k (log pi_k + H_k) (the chain rule of
-    ``npg.algos._common.policy_terms``, block by block). Inputs are checked once here."""
+    MultiDiscrete logits z [B, sum nvec] and actions a [B, K]: the sums over the K blocks of
+    ``categorical.terms`` (log pi and H add over independent dimensions), so
+    d L / d z_k = d_logp (onehot(a_k) - pi_k) - d_ent pi_k (log pi_k + H_k), block by block.
+    Inputs are checked once here."""
     a, nvec = _md_args(z, a, nvec)
-    blocks = []
-    for k, zk in enumerate(_split(z, nvec)):
-        log_pi = C._log_softmax(zk)
-        pi = np.exp(log_pi)
-        blocks.append((C._one_hot(a[..., k], zk.shape[-1], z.dtype), log_pi, pi,
-                       -np.sum(pi * log_pi, axis=-1)))
-    logp = sum(np.sum(oh * lp, axis=-1) for oh, lp, _, _ in blocks)
-    ent = sum(h for *_, h in blocks)
+    blocks = [C.terms(zk, a[..., k]) for k, zk in enumerate(_split(z, nvec))]
+    logp = sum(lp for lp, _, _ in blocks)
+    ent = sum(h for _, h, _ in blocks)
 
     def d_dist(d_logp, d_ent=None):
-        out = []
-        for oh, lp, pi, h in blocks:
-            d = d_logp[:, None] * (oh - pi)
-            if d_ent is not None:
-                d = d - d_ent[:, None] * (pi * (lp + h[:, None]))
-            out.append(d)
-        return np.concatenate(out, axis=-1)
+        return np.concatenate([d(d_logp, d_ent) for _, _, d in blocks], axis=-1)
     return logp, ent, d_dist
 
 

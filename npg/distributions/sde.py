@@ -50,7 +50,7 @@ from ..checks import check_finite, check_float, check_positive_int, check_result
 from ..backend import get_xp
 
 __all__ = ["EPS", "variance", "variance_vjp", "log_prob", "log_prob_grad", "entropy",
-           "entropy_grad", "terms", "sample", "sample_noise", "noise_action"]
+           "entropy_grad", "kl", "kl_grad", "terms", "sample", "sample_noise", "noise_action"]
 
 EPS = 1e-6
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -138,7 +138,12 @@ def log_prob(mean, phi, log_std, a):
     Gradients: ``log_prob_grad``.
     """
     _check_all(mean, phi, log_std, a)
-    return _log_prob_v(mean, _checked_variance(phi, log_std), a)
+    out = _log_prob_v(mean, _checked_variance(phi, log_std), a)
+    xp = get_xp(out)
+    if not bool(xp.all(xp.isfinite(out))):
+        check_result_finite("sde.log_prob", out, f"(a - mean)^2 / v with max |a - mean| = "
+                            f"{float(xp.max(xp.abs(a - mean))):.3g} is too large for the dtype")
+    return out
 
 
 def log_prob_grad(mean, phi, log_std, a):
@@ -207,6 +212,41 @@ def terms(mean, phi, log_std, a):
         d_phi, d_L = _variance_vjp(phi, log_std, d_v)
         return w * d / v, d_phi, d_L
     return logp, ent, vjp
+
+
+def kl(mean_p, phi_p, log_std_p, mean_q, phi_q, log_std_q):
+    """KL(p || q) of two gSDE marginals N(mu_p, v_p), N(mu_q, v_q) (diagonal Gaussians):
+
+        KL_b = sum_k [ log v_q - log v_p + (v_p + (mu_p - mu_q)^2) / v_q - 1 ] / 2     [B]
+
+    >= 0, = 0 iff the means and variances agree. Gradient with respect to q: ``kl_grad``.
+    """
+    _check_all(mean_p, phi_p, log_std_p)
+    _check_all(mean_q, phi_q, log_std_q)
+    xp = get_xp(mean_p, mean_q)
+    v_p, v_q = _checked_variance(phi_p, log_std_p), _checked_variance(phi_q, log_std_q)
+    d = mean_p - mean_q
+    return xp.sum(0.5 * (xp.log(v_q) - xp.log(v_p) + (v_p + d * d) / v_q - 1.0), axis=-1)
+
+
+def kl_grad(mean_p, phi_p, log_std_p, mean_q, phi_q, log_std_q, w):
+    """The gradient of sum_b w_b KL(p_b || q_b) with respect to q's parameters:
+
+        d / d mu_q = w (mu_q - mu_p) / v_q                                  [B, K]
+        d / d v_q  = w [1 / v_q - (v_p + (mu_p - mu_q)^2) / v_q^2] / 2      [B, K]
+        (d_phi_q [B, H], d_log_std_q [H, K]) = ``variance_vjp(phi_q, L_q, d / d v_q)``
+
+    w [B] (per-sample weights). Returns ``(d_mean_q, d_phi_q, d_log_std_q)``.
+    """
+    _check_all(mean_p, phi_p, log_std_p)
+    _check_all(mean_q, phi_q, log_std_q)
+    _check(1, w=w)
+    v_p, v_q = _checked_variance(phi_p, log_std_p), _checked_variance(phi_q, log_std_q)
+    d = mean_p - mean_q
+    wk = w[:, None]
+    d_v = wk * 0.5 * (1.0 / v_q - (v_p + d * d) / (v_q * v_q))
+    d_phi, d_L = _variance_vjp(phi_q, log_std_q, d_v)
+    return -wk * d / v_q, d_phi, d_L
 
 
 def _check_rng(rng):

@@ -191,7 +191,7 @@ def token_log_probs(z, tokens):
     """
     t = _check_z(z, tokens)
     safe = np.where(t == PAD, 0, t)
-    lp = np.take_along_axis(categorical._log_softmax(z), safe[..., None], axis=-1)[..., 0]
+    lp = np.take_along_axis(categorical.log_softmax(z, check=False), safe[..., None], axis=-1)[..., 0]
     return np.where(t == PAD, np.zeros((), z.dtype), lp)
 
 
@@ -219,7 +219,7 @@ def token_log_prob_grad(z, tokens, w):
         raise ValueError("w must be finite; it contains NaN or inf")
     real = t != PAD
     safe = np.where(real, t, 0)
-    d = -categorical._softmax(z)
+    d = -categorical.softmax(z, check=False)
     np.put_along_axis(d, safe[..., None], np.take_along_axis(d, safe[..., None], -1) + 1, -1)
     return d * (w * real)[..., None]
 

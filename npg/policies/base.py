@@ -3,7 +3,8 @@
 A subclass supplies
 
     init(rng) -> params                          a dict of named arrays
-    forward(params, obs) -> (dist_params, vjp)   vjp(d_dist_params, per_sample=False) -> grads
+    forward(params, obs, check=True) -> (dist_params, vjp)
+                                                 vjp(d_dist_params, per_sample=False) -> grads
 
 and this module turns those into log-probabilities, sampling, entropies, KLs and their
 parameter gradients by the chain rule in two hand-derived layers:
@@ -20,9 +21,14 @@ one backward pass for the whole batch. ``scores`` gives the per-sample gradients
 ``npg.params.flatten`` order) for analysis: Fisher matrices, estimator variances.
 
 Conventions for ``forward`` implementations (the contract with mlp.py, shared.py, linear.py):
-  * start with ``obs = self.check_obs(params, obs)``: validates ``params`` (floating, one dtype,
-    finite, shapes from ``param_shapes()`` when given) and ``obs`` (shape, finiteness, range),
-    and casts obs to the params' dtype;
+  * start with ``obs = self.check_obs(params, obs)`` unless ``check=False``: validates
+    ``params`` (floating, one dtype, finite, shapes from ``param_shapes()`` when given) and
+    ``obs`` (shape, finiteness, range), and casts obs to the params' dtype. ``check=False`` is
+    for updaters that validated a batch once: obs must then already be on the params' module
+    and dtype, and nothing is checked;
+  * ``terms(dist_params, act, mask=None, onehot=None) -> (logp, H, d_dist)`` is the
+    distribution's chain-rule layer (``categorical.terms``, ``gaussian.terms``, ``sde.terms``):
+    a loss on log pi and H reaches the parameters as ``vjp(d_dist(d_logp, d_ent))``;
   * ``dist_params`` is logits [B, A] (categorical) or (mean [B, K], log_std [B, K]) (Gaussian;
     log_std already clipped to [LOG_STD_MIN, LOG_STD_MAX], its vjp passing gradient only where
     the clip was inactive);
@@ -78,7 +84,7 @@ class Policy:
     def init(self, rng) -> dict:
         raise NotImplementedError
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         raise NotImplementedError
 
     def param_shapes(self) -> dict | None:
@@ -195,13 +201,13 @@ class CategoricalPolicy(Policy):
 
     def probs(self, params, obs):
         """pi(a|s) [B, A]; rows sum to 1."""
-        return categorical._softmax(self._forward(params, obs)[0])
+        return categorical.softmax(self._forward(params, obs)[0], check=False)
 
     def log_prob(self, params, obs, act):
         """log pi(a_b | s_b) [B].  Gradient: see ``score_sum`` / ``scores``."""
         z, _ = self._forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
-        return categorical._log_prob(z, act)
+        return categorical.log_prob(z, act, check=False)
 
     def sample(self, params, obs, rng):
         """a_b ~ pi(.|s_b), int64 [B], drawn with the numpy Generator (or seed) ``rng``."""
@@ -213,7 +219,7 @@ class CategoricalPolicy(Policy):
 
     def entropy(self, params, obs):
         """H(pi(.|s_b)) [B]."""
-        return categorical._entropy(self._forward(params, obs)[0])
+        return categorical.entropy(self._forward(params, obs)[0], check=False)
 
     def score_sum(self, params, obs, act, w):
         """sum_b w_b grad_theta log pi(a_b|s_b) = vjp(w[:, None] * (onehot(a) - pi)).
@@ -224,13 +230,13 @@ class CategoricalPolicy(Policy):
         xp = get_xp(z)
         act = self._check_act(act, z.shape[0], xp)
         w = self._check_weights(w, z.shape[0], xp, z.dtype)
-        return vjp(w[:, None] * categorical._log_prob_grad(z, act))
+        return vjp(w[:, None] * categorical.log_prob_grad(z, act, check=False))
 
     def scores(self, params, obs, act):
         """grad_theta log pi(a_b|s_b) per sample, [B, P] in flatten(params) order."""
         z, vjp = self._forward(params, obs)
         act = self._check_act(act, z.shape[0], get_xp(z))
-        grads = vjp(categorical._log_prob_grad(z, act), per_sample=True)
+        grads = vjp(categorical.log_prob_grad(z, act, check=False), per_sample=True)
         return self._flat_scores(grads, params, z.shape[0])
 
     def entropy_grad(self, params, obs, w=None):
@@ -239,10 +245,15 @@ class CategoricalPolicy(Policy):
         w [B] defaults to ones.
         """
         z, vjp = self._forward(params, obs)
-        d = categorical._entropy_grad(z)
+        d = categorical.entropy_grad(z, check=False)
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
         return vjp(d)
+
+    def terms(self, z, act, mask=None, onehot=None):
+        """The distribution's chain-rule layer at logits z [B, A] (``categorical.terms``):
+        ``(logp [B], H [B], d_dist)``, d_dist(d_logp, d_ent) = d L / d z. Trusted inputs."""
+        return categorical.terms(z, act, mask=mask, onehot=onehot)
 
     def _check_old(self, old, z):
         if not hasattr(old, "shape") or tuple(old.shape) != tuple(z.shape):
@@ -255,7 +266,7 @@ class CategoricalPolicy(Policy):
     def kl(self, params, obs, old_dist_params):
         """KL(pi_old(.|s_b) || pi(.|s_b)) [B], pi_old given by its logits [B, A]."""
         z, _ = self._forward(params, obs)
-        return categorical._kl(self._check_old(old_dist_params, z), z)
+        return categorical.kl(self._check_old(old_dist_params, z), z, check=False)
 
     def kl_grad(self, params, obs, old_dist_params, w=None):
         """grad_theta sum_b w_b KL(pi_old || pi) = vjp(w[:, None] * (pi - pi_old)).
@@ -263,7 +274,7 @@ class CategoricalPolicy(Policy):
         w [B] defaults to ones.
         """
         z, vjp = self._forward(params, obs)
-        d = categorical._kl_grad(self._check_old(old_dist_params, z), z)[1]
+        d = categorical.kl_grad(self._check_old(old_dist_params, z), z, check=False)[1]
         if w is not None:
             d = self._check_weights(w, z.shape[0], get_xp(z), z.dtype)[:, None] * d
         return vjp(d)
@@ -293,6 +304,14 @@ class GaussianPolicy(Policy):
         act = _cast(xp, act, dtype)
         check_finite("act", act)
         return act
+
+    def terms(self, dist, act, mask=None, onehot=None):
+        """The distribution's chain-rule layer at dist = (mean, log_std) (``gaussian.terms``):
+        ``(logp [B], H [B], d_dist)``, d_dist(d_logp, d_ent) = (d L / d mean, d L / d log_std).
+        A Gaussian has no action mask (TypeError if one is given)."""
+        if mask is not None:
+            raise TypeError("mask applies to Discrete actions only; this policy is Gaussian")
+        return gaussian.terms(*dist, act)
 
     def _dist(self, params, obs):
         (mean, log_std), vjp = self._forward(params, obs)

@@ -80,13 +80,14 @@ class LinearSoftmaxPolicy(CategoricalPolicy):
     def _validate_obs(self, obs, xp, dtype):
         return _move_obs(obs, xp, dtype, self.features)
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """z = phi(s) theta [B, A] (state map) or z_a = phi(s, a) . theta (state-action map).
 
         vjp(dz [B, A]): state map -> phi^T dz [D, A]; state-action map -> sum_{b,a} dz_ba phi_ba
         [D]. per_sample=True keeps the leading [B] axis (phi_b dz_b^T, sum_a dz_ba phi_ba).
         """
-        obs = self.check_obs(params, obs)
+        if check:
+            obs = self.check_obs(params, obs)
         theta = params["theta"]
         xp = get_xp(theta)
         phi = self.features(obs, theta.dtype)
@@ -146,13 +147,14 @@ class LinearGaussianPolicy(GaussianPolicy):
     def _validate_obs(self, obs, xp, dtype):
         return _move_obs(obs, xp, dtype, self.features)
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """(mean, log_std) = (phi(s) W [B, K], clip(log_std) broadcast to [B, K]).
 
         vjp((d_mean, d_log_std)) -> {"W": phi^T d_mean, "log_std": sum_b d_log_std_b * inside}
         where inside = 1 if LOG_STD_MIN <= log_std <= LOG_STD_MAX else 0.
         """
-        obs = self.check_obs(params, obs)
+        if check:
+            obs = self.check_obs(params, obs)
         W, log_std = params["W"], params["log_std"]
         xp = get_xp(W)
         phi = self.features(obs, W.dtype)

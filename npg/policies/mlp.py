@@ -107,14 +107,15 @@ class MLPCategoricalPolicy(CategoricalPolicy):
         return mlp_init(self.sizes, as_generator(rng), self.activation, self.orthogonal, gain,
                         resolve_float_dtype(default_xp(), dtype), out_gain)
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """Logits z = mlp(obs) [B, A]; ``vjp(d_z [B, A], per_sample=False) -> grads``.
 
         Gradient (backpropagation, ``npg.nn.mlp_forward``): for g_L = d_z,
         dW_l = h_{l-1}^T g_l, db_l = sum_b g_l, g_{l-1} = (g_l W_l^T) * f'(a_{l-1}).
         """
-        obs = self.check_obs(params, obs)
-        z, net_vjp = mlp_forward(params, obs, self.activation)
+        if check:
+            obs = self.check_obs(params, obs)
+        z, net_vjp = mlp_forward(params, obs, self.activation, check=check)
 
         def vjp(d_z, per_sample: bool = False):
             return net_vjp(d_z, per_sample, input_grad=False)[0]
@@ -164,15 +165,16 @@ class MLPGaussianPolicy(GaussianPolicy):
         params["log_std"] = xp.full((self.act_dim,), self.log_std_init, dtype=dtype)
         return params
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """(mean [B, K], log_std [B, K]) = (mlp(obs), clip(log_std) broadcast over B).
 
         ``vjp((d_mean, d_log_std), per_sample=False) -> grads``: the MLP's grads from
         backpropagating d_mean, and grads["log_std"] = sum_b d_log_std_b * inside [K]
         (per_sample: d_log_std * inside [B, K]), inside = [LOG_STD_MIN <= log_std <= LOG_STD_MAX].
         """
-        obs = self.check_obs(params, obs)
-        mean, net_vjp = mlp_forward(params, obs, self.activation)
+        if check:
+            obs = self.check_obs(params, obs)
+        mean, net_vjp = mlp_forward(params, obs, self.activation, check=check)
         log_std = params["log_std"]
         xp = get_xp(mean)
         inside = xp.astype((log_std >= LOG_STD_MIN) & (log_std <= LOG_STD_MAX), mean.dtype)

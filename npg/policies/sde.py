@@ -18,6 +18,7 @@ Gradient of the forward pass, for upstream (d_mu [B, K], d_L [H, K]):
 from __future__ import annotations
 
 from ..backend import default_xp, get_xp
+from ..checks import check_finite
 from ..distributions import sde
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN, clip_log_std
 from ..nn import mlp_forward, mlp_init, resolve_float_dtype
@@ -62,9 +63,9 @@ class MLPSDEPolicy(MLPGaussianPolicy):
     """pi(.|s) = N(mu(s), diag v(s)), v = phi(s)^2 @ exp(2 log_std) + eps (gSDE).
 
     Args as ``MLPGaussianPolicy``; log_std_init fills the [H, K] matrix (H = hidden[-1], or
-    obs_dim without hidden layers). ``forward`` returns (mean, phi, log_std); the Gaussian
-    helpers of ``GaussianPolicy`` that assume a [K] log_std are replaced by ``log_prob``,
-    ``sample``, ``mode`` and ``entropy`` below.
+    obs_dim without hidden layers). ``forward`` returns (mean, phi, log_std); every method of
+    the policy interface is written here for that triple (``npg.distributions.sde``), the
+    gradients at constant features in v (the stop-gradient of the module docstring).
     """
 
     @property
@@ -87,18 +88,90 @@ class MLPSDEPolicy(MLPGaussianPolicy):
                                     dtype=dtype)
         return params
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """((mean [B, K], phi [B, H], clip(log_std) [H, K]), vjp); see ``sde_forward``."""
-        return sde_forward(params, self.check_obs(params, obs), self.activation)
+        return sde_forward(params, self.check_obs(params, obs) if check else obs,
+                           self.activation)
+
+    def terms(self, dist, act, mask=None, onehot=None):
+        """The distribution's chain-rule layer at dist = (mean, phi, log_std)
+        (``npg.distributions.sde.terms``): ``(logp [B], H [B], d_dist)`` with d_dist(d_logp,
+        d_ent) = (d_mean, d_phi, d_log_std); the forward's vjp drops d_phi (the stop-gradient).
+        A Gaussian has no action mask (TypeError if one is given)."""
+        if mask is not None:
+            raise TypeError("mask applies to Discrete actions only; this policy is Gaussian")
+        return sde.terms(*dist, act)
+
+    def _checked(self, params, obs, act=None):
+        """(dist, vjp, act on the dist's module and dtype or None, xp)."""
+        dist, vjp = self._forward(params, obs)
+        xp = get_xp(dist[0])
+        if act is not None:
+            act = self._check_act(act, dist[0].shape[0], xp, dist[0].dtype)
+        return dist, vjp, act, xp
 
     def log_prob(self, params, obs, act):
         """log pi(act | obs) [B] (``npg.distributions.sde.log_prob``)."""
-        (mean, phi, ls), _ = self.forward(params, obs)
-        return sde.log_prob(mean, phi, ls, get_xp(mean).asarray(act, dtype=mean.dtype))
+        dist, _, act, _ = self._checked(params, obs, act)
+        return sde.log_prob(*dist, act)
 
     def entropy(self, params, obs):
-        (_, phi, ls), _ = self.forward(params, obs)
+        """H(pi(.|s_b)) [B] (``npg.distributions.sde.entropy``)."""
+        (_, phi, ls), _ = self._forward(params, obs)
         return sde.entropy(phi, ls)
+
+    def score_sum(self, params, obs, act, w):
+        """sum_b w_b grad_theta log pi(a_b|s_b) at constant features in v (the stop-gradient):
+        vjp(d_dist(w, None)) with d_dist from ``terms``; the mean's path reaches the trunk."""
+        dist, vjp, act, xp = self._checked(params, obs, act)
+        w = self._check_weights(w, dist[0].shape[0], xp, dist[0].dtype)
+        return vjp(self.terms(dist, act)[2](w, None))
+
+    def scores(self, params, obs, act):
+        """Per-sample scores [B, P] (``flatten(params)`` order): row b is ``score_sum`` with the
+        weights e_b (one vjp per row: log_std [H, K] is shared by every row)."""
+        dist, vjp, act, xp = self._checked(params, obs, act)
+        B, dt = int(dist[0].shape[0]), dist[0].dtype
+        d_dist = self.terms(dist, act)[2]
+        eye = xp.eye(B, dtype=dt)
+        rows = [vjp(d_dist(eye[b, :], None)) for b in range(B)]
+        return xp.stack([xp.concat([xp.reshape(g[k], (-1,)) for k in params]) for g in rows])
+
+    def entropy_grad(self, params, obs, w=None):
+        """grad_theta sum_b w_b H(pi(.|s_b)) (w = 1 if None) = vjp(d_dist(0, w)); H depends on
+        log_std alone at constant features."""
+        dist, vjp, _, xp = self._checked(params, obs)
+        B, dt = int(dist[0].shape[0]), dist[0].dtype
+        w = xp.ones((B,), dtype=dt) if w is None else self._check_weights(w, B, xp, dt)
+        d_dist = self.terms(dist, dist[0])[2]              # log pi's part is weighted by 0
+        return vjp(d_dist(xp.zeros((B,), dtype=dt), w))
+
+    def _check_old(self, old, dist):
+        mean, phi, ls = dist
+        ok = isinstance(old, (tuple, list)) and len(old) == 3 and all(
+            hasattr(o, "shape") and tuple(o.shape) == tuple(x.shape) for o, x in zip(old, dist))
+        if not ok:
+            raise ValueError(f"old_dist_params must be a triple (mean {tuple(mean.shape)}, phi "
+                             f"{tuple(phi.shape)}, log_std {tuple(ls.shape)})")
+        xp = get_xp(mean)
+        old = tuple(xp.asarray(o, dtype=mean.dtype) for o in old)
+        for o in old:
+            check_finite("old_dist_params", o)
+        return old
+
+    def kl(self, params, obs, old_dist_params):
+        """KL(pi_old(.|s_b) || pi(.|s_b)) [B] (``npg.distributions.sde.kl``), pi_old given by
+        its (mean, phi, log_std)."""
+        dist, _ = self._forward(params, obs)
+        return sde.kl(*self._check_old(old_dist_params, dist), *dist)
+
+    def kl_grad(self, params, obs, old_dist_params, w=None):
+        """grad_theta sum_b w_b KL(pi_old || pi) at constant features in v: vjp of
+        ``sde.kl_grad`` (w = 1 if None)."""
+        dist, vjp, _, xp = self._checked(params, obs)
+        B, dt = int(dist[0].shape[0]), dist[0].dtype
+        w = xp.ones((B,), dtype=dt) if w is None else self._check_weights(w, B, xp, dt)
+        return vjp(sde.kl_grad(*self._check_old(old_dist_params, dist), *dist, w))
 
     def sample(self, params, obs, rng):
         """A draw from the marginal N(mu, v) (fresh noise for every row)."""

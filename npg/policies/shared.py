@@ -79,14 +79,15 @@ class SharedActorCritic(CategoricalPolicy):
             params[f"b_{key}"] = xp.zeros((n_out,), dtype=dtype)
         return params
 
-    def forward_both(self, params, obs):
+    def forward_both(self, params, obs, check: bool = True):
         """((logits [B, A], v [B]), vjp); ``vjp(d_logits, d_v, per_sample=False) -> grads``.
 
         Either head gradient may be None (zero). grads has every key of params; per_sample=True
         gives each a leading [B] axis. Gradients: see the module docstring.
         """
-        obs = self.check_obs(params, obs)
-        h, trunk_vjp = mlp_forward(params, obs, self.activation, out_activation=self.activation)
+        if check:
+            obs = self.check_obs(params, obs)
+        h, trunk_vjp = mlp_forward(params, obs, self.activation, out_activation=self.activation, check=check)
         xp = get_xp(h)
         z = h @ params["W_pi"]
         z += params["b_pi"]
@@ -115,9 +116,9 @@ class SharedActorCritic(CategoricalPolicy):
             return grads
         return (z, v), vjp
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """Logits [B, A] and ``vjp(d_logits, per_sample=False) -> grads`` (value head: zeros)."""
-        (z, _), vjp_both = self.forward_both(params, obs)
+        (z, _), vjp_both = self.forward_both(params, obs, check)
 
         def vjp(d_logits, per_sample: bool = False):
             return vjp_both(d_logits, None, per_sample)

@@ -59,13 +59,14 @@ class TabularSoftmaxPolicy(CategoricalPolicy):
                              f"{int(oxp.min(obs))} to {int(oxp.max(obs))}")
         return obs if get_xp(obs) is xp else xp.asarray(obs)
 
-    def forward(self, params, obs):
+    def forward(self, params, obs, check: bool = True):
         """z = theta[obs] [B, A].
 
         vjp(dz [B, A]) -> {"theta": G [S, A]} with G[s] = sum_{b: s_b = s} dz_b;
         per_sample=True gives {"theta": [B, S, A]} with dz_b in row s_b of sample b.
         """
-        obs = self.check_obs(params, obs)
+        if check:
+            obs = self.check_obs(params, obs)
         theta = params["theta"]
         xp = get_xp(theta)
         z = xp.take(theta, obs, axis=0)

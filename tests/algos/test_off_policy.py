@@ -50,7 +50,7 @@ def _sampled_steps(rng, mdp, pol, params, mu, rho_bar, H, n_batches=30, M_traj=1
         s = tr.states
         data = OffPolicyData(s[:-1], tr.actions, np.log(mu[s[:-1], tr.actions]), tr.rew,
                              tr.terminated, tr.truncated, tr.valid, s[1:])
-        _, grads, _ = vtrace_loss_and_grad(pol, critic, True, {"policy": params,
+        _, grads, _ = vtrace_loss_and_grad(pol, critic, {"policy": params,
                                                               "critic": {"v": V}},
                                            data, mdp.gamma, rho_bar, 1.0, 1.0, 0.5, 0.0)
         out.append(-flatten(grads["policy"]) * int(tr.valid.sum()) / M_traj)
@@ -102,7 +102,7 @@ def test_on_policy_equals_lambda_one_actor_critic():
     ro.next_value = np.where(term, 0.0, off.value(state, nxt).reshape(T, N))
     ro.next_value[4, 1] = 0.37                     # a truncation's real final V
     params = {"policy": state["policy"], "critic": state["critic"]}
-    _, g_off, _ = vtrace_loss_and_grad(off.policy, off.critic, True, params,
+    _, g_off, _ = vtrace_loss_and_grad(off.policy, off.critic, params,
                                        OffPolicyData.from_rollout(ro), 0.9, math.inf,
                                        math.inf, 1.0, 0.7, 0.05)
     _, g_ac, _ = ac.loss_and_grad(params, ac.batch(state, ro))

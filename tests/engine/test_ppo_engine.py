@@ -172,8 +172,8 @@ def test_loss_kernel_equals_loss_and_grad(kw):
           "v_old": rng.standard_normal(B) * 0.1}
     params = {"policy": state["policy"], "critic": state["critic"]}
     loss, grads, stats = algo.loss_and_grad(params, mb, 0.1)
-    z = algo._actor(params["policy"], obs)[0]
-    v = algo._critic(params["critic"], obs)[0]
+    z = algo.policy.forward(params["policy"], obs, check=False)[0]
+    v = algo.critic.forward(params["critic"], obs, check=False)[0]
     c = algo.config
     d_z, d_v, outs = np.empty((B, 2)), np.empty(B), np.zeros(1, STEP_STATS)
     hp = _hyper(clip=0.1, ent_coef=c.ent_coef, norm_adv=float(c.norm_adv))
@@ -187,9 +187,9 @@ def test_loss_kernel_equals_loss_and_grad(kw):
     for key in ("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"):
         np.testing.assert_allclose(out[key], stats[key], rtol=1e-12, atol=1e-15)
     # the kernel's d_z / d_v through the reference vjps give the FD-checked reference gradient
-    np.testing.assert_allclose(algo._actor(params["policy"], obs)[1](d_z)["W2"],
+    np.testing.assert_allclose(algo.policy.forward(params["policy"], obs, check=False)[1](d_z)["W2"],
                                grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
-    np.testing.assert_allclose(algo._critic(params["critic"], obs)[1](d_v)["W1"],
+    np.testing.assert_allclose(algo.critic.forward(params["critic"], obs, check=False)[1](d_v)["W1"],
                                grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
     envs.close()
 
@@ -284,8 +284,8 @@ def _fast_loss_and_grad(algo, layout, theta, mb, clip, threads=1):
     loss, grad, _ = ppo_loop.minibatch_loss_and_grad("categorical", algo.config, layout, theta,
                                                      mb, clip, threads)
     P = layout.unpack(theta)
-    z = algo._actor(P["policy"], mb["obs"])[0]
-    v = algo._critic(P["critic"], mb["obs"])[0]
+    z = algo.policy.forward(P["policy"], mb["obs"], check=False)[0]
+    v = algo.critic.forward(P["critic"], mb["obs"], check=False)[0]
     return loss, grad, z, v
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from npg import Agent
 from npg.algos import PPO, ActorCritic, QActorCritic, Reinforce, state_to_flat
-from npg.algos._common import policy_terms
+from npg.distributions.categorical import terms as categorical_terms
 from npg.distributions import categorical
 from npg.envs import make_vec_env, space_info
 from npg.envs.masked import MaskedLine
@@ -132,9 +132,9 @@ def test_masked_logits_get_exactly_zero_gradient_fd(seed, ent):
     w = rng.normal(size=B)
 
     def loss(z):
-        logp, h, _ = policy_terms(True, z, act, mask=mask)
+        logp, h, _ = categorical_terms(z, act, mask=mask)
         return -(w * logp).mean() - ent * h.mean()
-    _, _, d_dist = policy_terms(True, z, act, mask=mask)
+    _, _, d_dist = categorical_terms(z, act, mask=mask)
     g = d_dist(-w / B, np.full(B, -ent / B))
     assert np.all(g[~mask] == 0.0)
     eps = 1e-5
@@ -151,7 +151,7 @@ def test_masked_logits_get_exactly_zero_gradient_fd(seed, ent):
 def test_masked_action_probability_is_exactly_zero():
     z = np.array([[3.0, 1.0, -2.0, 50.0]])
     mask = np.array([[True, True, True, False]])
-    logp, _, _ = policy_terms(True, z, np.array([0]), mask=mask)
+    logp, _, _ = categorical_terms(z, np.array([0]), mask=mask)
     p = np.exp(categorical.log_softmax(categorical.mask_logits(z, mask)))
     assert p[0, 3] == 0.0 and abs(p.sum() - 1.0) < 1e-15
     assert np.isfinite(logp).all()
@@ -213,7 +213,7 @@ def test_updater_gradient_is_zero_on_masked_logits(make):
 
 
 def test_ppo_masked_loss_gradient_zero_on_masked_logits():
-    """PPO.loss_and_grad with a mask: d L / d logits (through policy_terms) is 0 on masked
+    """PPO.loss_and_grad with a mask: d L / d logits (through categorical.terms) is 0 on masked
     entries; checked through the output bias when one action is masked everywhere."""
     spec = space_info(masked_envs(1))
     algo = PPO({"n_envs": 1, "n_steps": 8, "batch_size": 8, "ent_coef": 0.1}, spec)

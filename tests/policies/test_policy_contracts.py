@@ -87,7 +87,11 @@ def test_gaussian_score_mean_zero_by_quadrature(name, xp, dtype):
     if name in DISCRETE:
         pytest.skip("Gaussian policies only")
     pol, params, obs, _ = _make(name, xp, dtype)
-    mean, log_std = (_np(v)[:1] for v in pol.dist_params(params, obs[:1, ...]))
+    dist = pol.dist_params(params, obs[:1, ...])
+    if len(dist) == 3:                          # gSDE: sigma^2 = v = phi^2 @ exp(2 L) + eps
+        from npg.distributions.sde import variance
+        dist = (dist[0], 0.5 * xp.log(variance(dist[1], dist[2])))
+    mean, log_std = (_np(v)[:1] for v in dist)
     x, w = np.polynomial.hermite.hermgauss(3)
     K = pol.act_dim
     nodes = np.array(list(itertools.product(x, repeat=K)))                  # [N, K]
