@@ -187,10 +187,10 @@ def test_loss_kernel_equals_loss_and_grad(kw):
     for key in ("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"):
         np.testing.assert_allclose(out[key], stats[key], rtol=1e-12, atol=1e-15)
     # the kernel's d_z / d_v through the reference vjps give the FD-checked reference gradient
-    np.testing.assert_allclose(algo.policy.forward(params["policy"], obs, check=False)[1](d_z)["W2"],
-                               grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
-    np.testing.assert_allclose(algo.critic.forward(params["critic"], obs, check=False)[1](d_v)["W1"],
-                               grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
+    pi_vjp = algo.policy.forward(params["policy"], obs, check=False)[1]
+    v_vjp = algo.critic.forward(params["critic"], obs, check=False)[1]
+    np.testing.assert_allclose(pi_vjp(d_z)["W2"], grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(v_vjp(d_v)["W1"], grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
     envs.close()
 
 
