@@ -1,5 +1,6 @@
-"""Numba kernels of PPO's fast path (NumPy arrays only; ``npg.engine.ppo_loop`` runs the
-update from them, ``npg.engine.acting`` acts with them).
+"""Numba kernels of PPO's fast path (NumPy arrays only; ``npg.engine.mlp`` and
+``npg.engine.ppo_loop`` run the update from them, ``npg.engine.acting`` and
+``npg.engine.acting_continuous`` act with them; the loss layer is ``npg.engine.ppo_losses``).
 
 Each kernel fuses a few elementwise operations of the reference path into one pass over arrays
 the caller preallocated.
@@ -26,9 +27,10 @@ code cannot call NumPy's ufunc loops, and Numba's ``math.tanh`` is libm's scalar
 this loop vectorises; the four hidden layers of PPO's two 64-64 networks hold 65k activations
 per minibatch. float64 tanh (code 0) is ``npg.engine.tanh``: within 2 ulp of the correctly
 rounded value (as libm's ``tanh`` is; NumPy's within 1), and, unlike libm's, it vectorises.
-``benchmarks/tanh.py``, [256, 64] block, ns per element in one run: float64 libm 19.0, engine.tanh
-3.1, np.tanh 1.6; float32 tanh32 0.46, np.tanh 0.36 (NumPy's own loops are SIMD on this
-AVX-512 machine; on machines without, its float32 tanh measured 2.6-6 ns).
+``benchmarks/tanh.py``, [256, 64] block, ns per element in one run on an AVX-512 machine: float64
+libm 19.0, engine.tanh 3.1, np.tanh 1.6; float32 tanh32 0.46, np.tanh 0.36 (NumPy's own loops
+are SIMD there; on the AVX2 development machine (AMD EPYC) np.tanh is scalar libm in float64,
+~13 ns, and its float32 tanh measured 2.6-6 ns).
 
 All kernels use ``error_model="numpy"`` (float division follows IEEE instead of raising
 ZeroDivisionError; the check it would need blocks vectorisation). Their divisors are B, std + 1e-8,

@@ -1,6 +1,6 @@
 """PPO's inner loop as one compiled call: every epoch and minibatch step of an update in Numba.
 
-The same update as ``PPO._inner_loop`` (the reference) for NumPy train states of a separate MLP
+The same update as ``PPO._epochs`` (the reference) for NumPy train states of a separate MLP
 actor (categorical, diagonal Gaussian or gSDE: ``records.ACTORS``) and MLP critic, with no
 Python between minibatch steps:
 
@@ -195,7 +195,7 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
                threads=2):
     """``config.n_epochs`` passes of shuffled minibatch steps on flat ``theta`` (in place).
 
-    Same contract and random draws as ``PPO._inner_loop``: returns ``(theta, opt_state, stat
+    Same contract and random draws as ``PPO._epochs``: returns ``(theta, opt_state, stat
     sums, steps evaluated, steps taken)``. actor: a key of ``records.ACTORS``; adam: the
     ``npg.optim.Adam`` whose step the loop takes (its b1, b2, eps; lr is ``lr``); threads: 1
     or 2 (actor and critic halves of each step in parallel).
