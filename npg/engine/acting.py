@@ -14,6 +14,8 @@ parameter dict and reused while the dict holds the same arrays (``weights``).
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..backend import to_numpy
@@ -25,7 +27,7 @@ __all__ = ["weights", "mlp_infer", "check_obs_shape", "check_obs", "act_categori
 # ------------------------------------------------------------------------------- acting
 
 _SMALL_BATCH = 64        # up to this many rows, ``kernels.mlp_small`` beats BLAS calls
-_CACHE: dict = {}        # id(params) -> (params, arrays, (Ws, bs)); see ``weights``
+_CACHE: dict = {}        # id(params) -> (params, (keys, arrays), (Ws, bs)); see ``weights``
 
 
 def weights(params) -> tuple[tuple, tuple]:
@@ -34,8 +36,8 @@ def weights(params) -> tuple[tuple, tuple]:
     changes are seen and a replaced array is noticed; a non-contiguous array is copied on
     every call instead."""
     hit = _CACHE.get(id(params))
-    if hit is not None and hit[0] is params and all(
-            params[k] is a for k, a in hit[1].items()) and len(hit[1]) == len(params):
+    if (hit is not None and hit[0] is params and hit[1][0] == tuple(params)
+            and all(map(operator.is_, hit[1][1], params.values()))):
         return hit[2]
     L = 1
     while f"W{L + 1}" in params:
@@ -47,7 +49,7 @@ def weights(params) -> tuple[tuple, tuple]:
            for l, (w, b) in enumerate(zip(Ws, bs))):
         if len(_CACHE) >= 8:
             _CACHE.clear()
-        _CACHE[id(params)] = (params, dict(params), out)
+        _CACHE[id(params)] = (params, (tuple(params), tuple(params.values())), out)
     return out
 
 

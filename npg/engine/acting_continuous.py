@@ -70,28 +70,24 @@ def _sde_act(x, Ws, bs, code, log_std, noise, eps, use_noise, a, logp):
         logp[m] = acc
 
 
-def _finite(obs):
-    if not np.isfinite(obs).all():
-        raise ValueError("obs must be finite (no NaN or inf)")
-
-
 def gaussian_act(weights, log_std, obs, rng, deterministic: bool, activation: str):
     """(action [M, K], log pi(action) [M]) of the diagonal Gaussian policy with MLP weights
-    ``weights = (Ws, bs)`` (``acting.weights``) at obs [M, D] (finite, float, C-order)."""
-    _finite(obs)
+    ``weights = (Ws, bs)`` (``acting.weights``) at obs [M, D] (finite, of the weights' dtype:
+    ``acting.check_obs``)."""
     Ws, bs = weights
     M, Kd = obs.shape[0], Ws[-1].shape[1]
     eps = (np.zeros((M, Kd), obs.dtype) if deterministic
            else np.asarray(rng.standard_normal((M, Kd)), dtype=obs.dtype))
     a, logp = np.empty((M, Kd), obs.dtype), np.empty(M, obs.dtype)
-    _gaussian_act(obs, Ws, bs, K.act_code(activation, obs.dtype), log_std, eps, a, logp)
+    _gaussian_act(np.ascontiguousarray(obs), Ws, bs, K.act_code(activation, obs.dtype), log_std,
+                  eps, a, logp)
     return a, logp
 
 
 def sde_act(weights, log_std, obs, rng, deterministic: bool, noise, activation: str):
     """(action [M, K], log pi(action) [M]) of the gSDE policy (``npg.policies.sde``): the mean
-    when deterministic, a = mu + phi E with ``noise`` E [M, H, K], or a fresh marginal draw."""
-    _finite(obs)
+    when deterministic, a = mu + phi E with ``noise`` E [M, H, K], or a fresh marginal draw;
+    obs as for ``gaussian_act``."""
     Ws, bs = weights
     M, Kd = obs.shape[0], Ws[-1].shape[1]
     dt = obs.dtype
@@ -103,7 +99,9 @@ def sde_act(weights, log_std, obs, rng, deterministic: bool, noise, activation: 
     if use_noise and E.shape != (M, log_std.shape[0], Kd):
         raise ValueError(f"noise must have shape [M, H, K] = {(M, log_std.shape[0], Kd)}; got "
                          f"{E.shape}")
+    if use_noise and not np.isfinite(E).all():
+        raise ValueError("noise must be finite (no NaN or inf)")
     a, logp = np.empty((M, Kd), dt), np.empty(M, dt)
-    _sde_act(obs, Ws, bs, K.act_code(activation, dt), np.ascontiguousarray(log_std), E, eps,
-             use_noise, a, logp)
+    _sde_act(np.ascontiguousarray(obs), Ws, bs, K.act_code(activation, dt),
+             np.ascontiguousarray(log_std), E, eps, use_noise, a, logp)
     return a, logp
