@@ -16,7 +16,7 @@ import importlib
 from . import distributions, features, nn, optim, params, policies, returns, schedules, values
 from .backend import default_xp, get_xp, set_backend, to_numpy, use_backend
 
-__version__ = "0.1.0"
+from .version import VERSION as __version__
 
 _LAZY_MODULES = {"mdp", "estimators", "estimator_stats", "envs", "algos", "engine", "app",
                  "losses", "testing"}

@@ -8,6 +8,12 @@ from hypothesis import HealthCheck, settings
 
 from npg.backend import cupy_available
 
+# `npg train` compiles a cold Numba cache in a background process (npg.engine.warmup) while it
+# trains on the reference path; the CLI tests run in-process compilation instead, so that a
+# seeded run is bitwise the same whatever the state of the cache and no test leaves a compiler
+# process behind (tests/engine/test_warmup.py turns it on for itself).
+os.environ.setdefault("NPG_BACKGROUND_COMPILE", "0")
+
 # Derandomised so that every run of the suite draws the same examples (a seeded test suite);
 # no deadline, since the first call of a Numba kernel compiles.
 settings.register_profile(

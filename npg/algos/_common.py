@@ -98,9 +98,17 @@ def check_coef(name: str, x) -> float:
 # ------------------------------------------------------------------------------ networks
 
 def make_policy(config: PGConfig, spec):
-    """The policy object for ``spec`` (hyperparameters only)."""
+    """The policy object for ``spec`` (hyperparameters only). MultiDiscrete / MultiBinary
+    actions (``spec.nvec``): ``MLPProductPolicy`` (``policy="mlp"`` only)."""
     from .. import policies
     from ..features import Polynomial
+    if getattr(spec, "nvec", None) is not None:
+        if config.policy != "mlp":
+            raise ValueError(f"policy={config.policy!r} supports Discrete and Box actions; "
+                             f"MultiDiscrete / MultiBinary actions need policy='mlp'")
+        from ..policies.product import MLPProductPolicy
+        return MLPProductPolicy.for_spec(spec, config.hidden, config.activation,
+                                         config.orthogonal)
     if config.policy == "linear":
         phi = Polynomial(spec.obs_dim, 1)
         if spec.discrete:
@@ -250,13 +258,15 @@ def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | 
 def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
     """Move the NumPy batch ``flat`` onto the module/dtype of the parameter array ``like``.
 
-    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions. A
+    keys maps output name -> key of ``flat``; "act" stays integer for discrete actions (and
+    for MultiDiscrete / MultiBinary ones, which are integer arrays [B, K]). A
     float array that is finite in ``flat`` but overflows ``like``'s dtype in the cast (float64
     returns beyond float32's 3.4e38) raises a ValueError naming it (one isfinite pass each)."""
     xp, dt = get_xp(like), like.dtype
     out = {}
     for name, k in keys.items():
-        if (name == "act" and discrete) or name == "mask":
+        if (name == "act" and (discrete or np.asarray(flat[k]).dtype.kind in "iu")) \
+                or name == "mask":
             out[name] = xp.asarray(flat[k])
             continue
         out[name] = xp.asarray(flat[k], dtype=dt)

@@ -31,6 +31,7 @@ from ..checks import (as_generator, check_bool, check_positive_int, check_real,
                        check_unit_interval, max_abs)
 from ..backend import default_xp, get_xp, to_numpy
 from ..distributions import categorical, gaussian
+from ..distributions.product import ProductLogits
 
 __all__ = ["AlgoConfig", "Algorithm", "make_config", "check_progress", "check_positive_field",
            "check_nonneg_field", "check_bool_field", "check_real_field", "check_value_targets",
@@ -270,8 +271,9 @@ class Algorithm:
     def act(self, state, obs, rng, deterministic: bool = False, mask=None):
         """Actions for a batch of observations ``obs [M, D]`` with one policy forward pass.
 
-        Returns ``(env_action, action, logp)`` as NumPy arrays: ``action`` [M] int64 or [M, K]
-        (the unclipped Gaussian sample, whose log-probability ``logp`` [M] is), and
+        Returns ``(env_action, action, logp)`` as NumPy arrays: ``action`` [M] int64, [M, K]
+        int64 (MultiDiscrete / MultiBinary) or [M, K] (the unclipped Gaussian sample), whose
+        log-probability ``logp`` [M] is, and
         ``env_action``, the action for the environment (Gaussian actions clipped to the
         bounds). ``deterministic=True`` takes the mode (argmax / mean) instead of sampling.
         ``mask`` [M, A] bool (Discrete actions): only the True actions are legal; the policy
@@ -281,6 +283,9 @@ class Algorithm:
         dist = self._dist_params(state["policy"], obs)
         if mask is not None:
             dist = categorical.mask_logits(dist, self.action_mask(mask, dist))
+        if isinstance(dist, ProductLogits):             # MultiDiscrete / MultiBinary: [M, K]
+            a = dist.mode() if deterministic else dist.sample(as_generator(rng))
+            return a, a, to_numpy(dist.log_prob(a))
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))

@@ -92,7 +92,13 @@ class PPO(Algorithm):
             self.policy = SharedActorCritic(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                             orthogonal=c.orthogonal)
             return
-        if s.discrete:
+        if s.nvec is not None:                      # MultiDiscrete / MultiBinary actions
+            if c.use_sde:
+                raise ValueError("use_sde=True needs a Box action space (gSDE perturbs "
+                                 "continuous actions); these are MultiDiscrete / MultiBinary")
+            from ..policies.product import MLPProductPolicy
+            self.policy = MLPProductPolicy.for_spec(s, c.hidden, c.activation, c.orthogonal)
+        elif s.discrete:
             self.policy = MLPCategoricalPolicy(s.obs_dim, s.n_actions, c.hidden, c.activation,
                                                orthogonal=c.orthogonal)
         else:
@@ -205,6 +211,8 @@ class PPO(Algorithm):
             batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
             if "mask" in flat:                      # legal actions [B, A] (masked rollouts)
                 batch["mask"] = xp.asarray(flat["mask"])
+        elif self.spec.nvec is not None:            # product actions: ints [B, K]
+            batch["act"] = xp.asarray(flat["act"])
         else:
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch
@@ -263,8 +271,8 @@ class PPO(Algorithm):
         if B == 0:
             raise ValueError("rollout has no valid steps to learn from")
         params = {net: state[net] for net in self.nets}
-        if (self._fast(state["policy"]) and "mask" not in batch     # masked: the reference
-                and engine.ready(c, self.spec, batch["adv"].dtype)):
+        if (self.fast_path and "mask" not in batch                  # masked: the reference
+                and engine.applies(c, self.spec, state["policy"]) and engine.ready(self, "update")):
             out = engine.update(c, self.spec, params, state["opt"], batch, lr, clip, rng,
                                 self._optimizer(lr), self.fast_threads)
         else:
@@ -280,8 +288,9 @@ class PPO(Algorithm):
 
     # ------------------------------------------------------------------ acting
     def _fast(self, params) -> bool:
-        """Whether acting and the update take the engine (``npg.engine.ppo.applies``)."""
-        return self.fast_path and engine.applies(self.config, self.spec, params)
+        """Whether acting takes the engine (``npg.engine.ppo``: applies, and ready)."""
+        return (self.fast_path and engine.applies(self.config, self.spec, params)
+                and engine.ready(self, "acting"))
 
     def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
         """``Algorithm.act``, on the engine where it applies (the same draws; the mode of a Box
@@ -293,7 +302,7 @@ class PPO(Algorithm):
         params = state["policy"]
         if mask is not None and not self.spec.discrete:
             self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
-        if mask is None and self._fast(params) and (self.spec.discrete or not deterministic):
+        if mask is None and (self.spec.discrete or not deterministic) and self._fast(params):
             rng = rng if deterministic else as_generator(rng)
             return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
         if not self.config.use_sde:
@@ -311,7 +320,7 @@ class PPO(Algorithm):
 
     def fused_acting(self, state) -> bool:
         """True when ``act_value`` computes action and value in one compiled call."""
-        return self.fast_path and engine.fused(self.config, self.spec, state["policy"])
+        return engine.fused(self.config, self.spec, state["policy"]) and self._fast(state["policy"])
 
     def act_value(self, state, obs, rng, mask=None):
         """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same

@@ -167,7 +167,8 @@ class Reinforce(Algorithm):
     def _empty_pending(self) -> dict:
         c, s = self.config, self.spec
         N, dt = c.n_envs, np.dtype(c.dtype)
-        act = np.zeros((0, N), np.int64) if s.discrete else np.zeros((0, N, s.act_dim), dt)
+        act = np.zeros((0, N), np.int64) if s.discrete else np.zeros(
+            (0, N, s.act_dim), np.int64 if getattr(s, "nvec", None) is not None else dt)
         out = {"obs": np.zeros((0, N, s.obs_dim), dt), "act": act, "rew": np.zeros((0, N), dt),
                "terminated": np.zeros((0, N), bool), "truncated": np.zeros((0, N), bool),
                "valid": np.zeros((0, N), bool)}

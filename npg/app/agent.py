@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections import deque
 from typing import Callable
 
 import gymnasium as gym
@@ -41,7 +40,8 @@ from ..envs.rollout import Collector
 from .run_dir import RunLock
 from .sde_noise import SDENoise
 from ..engine import blas as _blas
-from . import agent_checkpoint, agent_run, evaluation
+from ..engine.online import applies as online_applies
+from . import agent_checkpoint, agent_loop, agent_online, agent_run, evaluation
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -321,36 +321,16 @@ class Agent:
     def _save(self, path, keep: int = 2) -> str:
         return agent_run.save(self, path, keep)
 
+    online_engine = True     # ac / qac, 1 env, 1 update per step: the compiled twin of _loop
+
     def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
-        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``."""
-        value_fn, recent = self._value_fn(), deque(self.episode_returns[-20:], maxlen=20)
-        logger, start, warned = self._logger, self.env_steps, False
-        while self.env_steps < target and not stop.requested:
-            rollout = self.collector.collect(self._rollout_act_fn(value_fn), value_fn,
-                                             self.config.n_steps)
-            p = min(1.0, self.env_steps / self.schedule_steps)
-            self.state, stats = self.algo.update(self.state, rollout, p, self.rngs["update"])
-            self.env_steps += rollout.env_steps
-            self.n_updates += 1
-            rets, lens = rollout.episode_returns, rollout.episode_lengths
-            self.episode_returns.extend(rets.tolist())
-            self.episode_lengths.extend(lens.tolist())
-            recent.extend(rets.tolist())
-            if not warned and not self.episode_returns:
-                warned = agent_run.warn_no_episodes(self)
-            if logger is not None:
-                logger.log_episodes(self.env_steps, rets, lens)
-                logger.log_update(self.n_updates, self.env_steps, stats)
-            if self._tb is not None:
-                self._tb.log(self.env_steps, rets, lens, stats)
-            bar.update(self.env_steps - start,
-                       {"return": float(np.mean(recent))} if recent else None)
-            if checkpoint_every is not None and \
-                    self.env_steps // checkpoint_every > (self.env_steps - per) // checkpoint_every:
-                self._save(log_dir)
-            info = {"env_steps": self.env_steps, "stats": stats, "episode_returns": rets}
-            if callback is not None and callback(self, info) is False:
-                break
+        """The body of ``learn``: collect -> update -> log until ``env_steps >= target``
+        (``npg.app.agent_online`` where ``npg.engine.online.applies``; same results)."""
+        if self.online_engine and online_applies(self.algo, self.collector) is None:
+            return agent_online.online_loop(self, target, bar, log_dir, checkpoint_every,
+                                            callback, stop)
+        return agent_loop.reference_loop(self, target, per, bar, log_dir, checkpoint_every,
+                                         callback, stop)
 
     def mean_return(self, window: int = 20) -> float:
         """Mean raw return of the last ``window`` finished training episodes (NaN if none)."""

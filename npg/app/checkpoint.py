@@ -159,7 +159,7 @@ def _prune(store: str, keep: int) -> None:
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import VERSION as __version__
     return __version__
 
 

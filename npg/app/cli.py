@@ -4,7 +4,7 @@
     npg train ENV_ID --algo ppo --steps N --seed S --set key=value ... --out DIR [--force]
     npg resume DIR [--steps N]                  # continue a run exactly where it stopped
     npg eval DIR --episodes K [--stochastic] [--seed S]
-    npg plot DIR [--out PNG]
+    npg plot DIR [DIR ...] [--out PNG] [--title T]
     npg sweep DIR --grid lr=1e-3,3e-4 --seeds 10    # many runs (npg.app.sweep; docs/sweeps.md)
     npg compare DIR                             # IQM, bootstrap intervals, profiles
     npg config ALGO | npg info DIR | npg check-env ID
@@ -19,6 +19,9 @@ fields; values are read as Python literals where they parse (``lr=3e-4``, ``hidd
 
 Ctrl-C finishes the current update, saves a checkpoint and exits (code 130) with a line saying
 how to resume. Every error is one line on stderr (exit code 2); ``--debug`` shows the traceback.
+``train`` and ``resume`` on a cold Numba cache start on the reference path while the engine's
+kernels compile in a background process (``npg.engine.warmup``; ``NPG_BACKGROUND_COMPILE=0``
+compiles in-process instead, so that a seeded first run is bitwise a warm-cache run).
 Run as ``npg ...`` once installed, or ``python -m npg.app.cli ...``.
 """
 
@@ -30,6 +33,8 @@ import difflib
 import os
 import sys
 import time
+
+from ..engine import warmup
 
 __all__ = ["main", "parse_set", "COMMANDS"]
 
@@ -60,7 +65,7 @@ def parse_set(items) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .. import __version__
+    from ..version import VERSION as __version__
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     common.add_argument("--import", dest="imports", action="append", default=[],
@@ -125,10 +130,13 @@ def _run_parsers(sub, common) -> None:
     e.add_argument("--stochastic", action="store_true", help="sample actions instead of the mode")
     e.add_argument("--allow-import", action="store_true",
                    help="trust a saved 'module:Env' id (imports the module)")
-    pl = sub.add_parser("plot", parents=[common], help="plot a run's learning curve to PNG")
-    pl.add_argument("dir")
-    pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png)")
+    pl = sub.add_parser("plot", parents=[common],
+                        help="plot the learning curves of 1 to 10 runs to one PNG")
+    pl.add_argument("dir", nargs="+", help="run directories (1 to 10)")
+    pl.add_argument("--out", default=None, help="PNG path (default DIR/learning_curve.png for "
+                    "one run, learning_curves.png here for several)")
     pl.add_argument("--window", type=int, default=20)
+    pl.add_argument("--title", default=None, help="figure title (default: env / algo)")
     c = sub.add_parser("config", parents=[common], help="list an algorithm's config fields")
     c.add_argument("algo", help="ppo, reinforce, a2c, ac, qac, ac_lambda, ac_avg, vtrace")
     i = sub.add_parser("info", parents=[common], help="summarise a run directory")
@@ -221,6 +229,7 @@ def _train(a, out) -> int:
         raise
     print(f"training {a.algo} on {a.env} for {steps:,} steps (seed {a.seed}) -> {run_dir}",
           file=out)
+    was = warmup.enable()   # a cold kernel cache compiles in the background (npg.engine.warmup)
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=run_dir,
@@ -229,6 +238,7 @@ def _train(a, out) -> int:
         agent.save(run_dir)
         _finish(agent, run_dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 
@@ -245,6 +255,7 @@ def _resume(a, out) -> int:
                              f"pass --steps N to train N more")
     print(f"resuming {agent.algo_name} on {agent.env_id} at {agent.env_steps:,} env steps for "
           f"{steps:,} more -> {a.dir}", file=out)
+    was = warmup.enable()
     try:
         t0 = time.perf_counter()
         agent.learn(steps, progress=not a.quiet, log_dir=a.dir,
@@ -253,6 +264,7 @@ def _resume(a, out) -> int:
         agent.save(a.dir)
         _finish(agent, a.dir, wall, a.eval_episodes, out)
     finally:
+        warmup.enable(was)
         agent.close()
     return 0
 
@@ -270,9 +282,13 @@ def _eval(a, out) -> int:
 
 
 def _plot(a, out) -> int:
-    from .plotting import plot_learning_curve
+    from .plotting import plot_learning_curve, plot_learning_curves
     try:
-        path = plot_learning_curve(a.dir, a.out, window=a.window)
+        if len(a.dir) == 1:
+            path = plot_learning_curve(a.dir[0], a.out, window=a.window, title=a.title)
+        else:
+            path = plot_learning_curves(a.dir, a.out or "learning_curves.png", a.window,
+                                        a.title)
     except ImportError as err:
         print(f"npg plot: {err}", file=sys.stderr)
         return 1

@@ -115,7 +115,9 @@ def check_env(env_id: str) -> str:
         vec = gym.vector.SyncVectorEnv([lambda: gym.make(env_id)])
         info = space_info(vec)
         kind = (f"{info.n_actions} discrete actions" if info.discrete
-                else f"{info.act_dim}-dimensional Box actions")
+                else f"{info.act_dim} Bernoulli action bits" if info.binary
+                else f"{info.act_dim} categorical action dimensions {list(info.nvec)}"
+                if info.nvec is not None else f"{info.act_dim}-dimensional Box actions")
         out.append(f"  npg: supported: observations encoded to {info.obs_dim} features, {kind}")
         vec.close()
     except (TypeError, ValueError) as err:

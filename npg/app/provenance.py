@@ -34,7 +34,7 @@ _PACKAGES = ("numpy", "numba", "gymnasium", "tqdm", "matplotlib", "cupy-cuda12x"
 
 def versions() -> dict:
     """npg's, Python's and the installed dependencies' and extras' versions."""
-    from .. import __version__
+    from ..version import VERSION as __version__
     out = {"npg": __version__, "python": platform.python_version(),
            "platform": platform.platform()}
     for name in _PACKAGES:

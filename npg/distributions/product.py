@@ -33,6 +33,8 @@ actions are integers in range (ValueError); every function keeps the logits' flo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ..checks import check_float, check_ndim
@@ -42,7 +44,7 @@ __all__ = ["check_nvec", "md_split", "md_log_prob", "md_log_prob_grad", "md_entr
            "md_entropy_grad", "md_kl", "md_kl_grad", "md_sample", "md_mode",
            "softplus", "sigmoid", "bern_log_prob", "bern_log_prob_grad", "bern_entropy",
            "bern_entropy_grad", "bern_kl", "bern_kl_grad", "bern_sample", "bern_mode",
-           "md_terms", "bern_terms"]
+           "md_terms", "bern_terms", "ProductLogits"]
 
 
 # ------------------------------------------------------------------------------ checks
@@ -290,3 +292,42 @@ def bern_terms(z, a):
             d = d - d_ent[:, None] * (z * s * (1 - s))
         return d
     return logp, ent, d_dist
+
+
+# ------------------------------------------------------------------------------ the parameters
+
+@dataclass(frozen=True)
+class ProductLogits:
+    """The distribution parameters of a product policy (``npg.policies.product``): logits
+    z [B, W] with their block structure, so that the updaters' chain rule
+    (the policy's ``terms``) and acting (``npg.algos.base.Algorithm.act``) know
+    the family, as a tuple (mean, log_std) says Gaussian and a plain [B, A] array categorical.
+
+    z       [B, W] logits: W = sum nvec (MultiDiscrete) or K (MultiBinary).
+    nvec    (n_1, ..., n_K); (2,) * K for MultiBinary.
+    binary  True: independent Bernoullis (MultiBinary), False: categoricals (MultiDiscrete).
+    """
+
+    z: np.ndarray
+    nvec: tuple
+    binary: bool = False
+
+    def terms(self, act):
+        """(log pi(a_b) [B], H_b [B], d_dist): ``bern_terms`` / ``md_terms``."""
+        return bern_terms(self.z, act) if self.binary else md_terms(self.z, act, self.nvec)
+
+    def log_prob(self, act):
+        """log pi(a_b) [B] for actions act [B, K]."""
+        return bern_log_prob(self.z, act) if self.binary else md_log_prob(self.z, act, self.nvec)
+
+    def entropy(self):
+        """H(pi_b) [B]."""
+        return bern_entropy(self.z) if self.binary else md_entropy(self.z, self.nvec)
+
+    def sample(self, rng: np.random.Generator):
+        """a_b ~ pi_b, int64 [B, K]."""
+        return bern_sample(self.z, rng) if self.binary else md_sample(self.z, self.nvec, rng)
+
+    def mode(self):
+        """The most probable joint action, int64 [B, K]."""
+        return bern_mode(self.z) if self.binary else md_mode(self.z, self.nvec)

@@ -68,7 +68,9 @@ def forward(theta, net, x, H, WT, rows, code, blas):
                                                                                  rows, b)
         if l == L - 1 and l > 0 and n_out <= NARROW:
             WT_l = WT[:n_out * n_in].reshape((n_out, n_in))
-            WT_l[:, :] = W.T
+            for r in range(n_out):              # loops, not WT_l[:, :] = W.T: an array-to-array
+                for q in range(n_in):           # assignment compiles 2x the code (cold start)
+                    WT_l[r, q] = W[q, r]
             K.head_forward(h, WT_l, theta[b0:b0 + n_out], out)
         else:
             gemm(h, W, out, False, False, blas)
@@ -91,7 +93,10 @@ def backward(theta, grad, net, x, H, D, WT, rows, d_out, code, blas):
         K.head_backward(layer_block(H, net, top - 1, rows, b),
                         WT[:n_out * n_in].reshape((n_out, n_in)), g, gWT,
                         grad[b0:b0 + n_out], d, grad[bp:bp + n_in], code)
-        grad[w0:w0 + n_in * n_out].reshape((n_in, n_out))[:, :] = gWT.T
+        gW = grad[w0:w0 + n_in * n_out].reshape((n_in, n_out))
+        for q in range(n_in):
+            for r in range(n_out):
+                gW[q, r] = gWT[r, q]
         g, top = d, top - 1
     else:
         gb = grad[b0:b0 + n_out]

@@ -1,7 +1,7 @@
 """The engine's surface for PPO: the only engine names ``npg.algos.ppo`` calls.
 
     applies(config, spec, params) -> bool    can the compiled path run this train state?
-    ready(config, spec, dtype)    -> bool    is it ready now (compiled or loaded from cache)?
+    ready(algo, kind)             -> bool    is it ready now (compiled or in the cache)?
     update(...)                               the whole inner loop of one update (``ppo_loop``)
     act(...), value(...), act_value(...)     one compiled call per acting step
     fused(config, spec, params)   -> bool    does ``act_value`` do action and value in one call?
@@ -11,17 +11,15 @@ Gaussian, gSDE) and MLP critic with an activation the kernels know (tanh, relu, 
 the shared trunk, masked rollouts and other backends take the reference path. Every function
 here equals PPO's reference path to floating-point rounding (tests/engine/test_ppo_engine.py).
 ``ready`` is the single place where the engine asks whether its kernels can run without a
-compile pause: it defers to ``npg.engine.warmup.ready(kind, dtype)`` when that module exists
-(cold start: the reference path runs while the kernels compile), and is True otherwise.
+compile pause (``npg.engine.warmup``: on a cold cache with background compilation on, the
+reference path runs while a child process compiles the kernels).
 """
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
-from . import acting, ppo_loop
+from . import acting, ppo_loop, warmup
 from . import kernels as K
 from .acting_continuous import gaussian_act, sde_act
 from .flat import FlatLayout, pack_adam, unpack_adam
@@ -33,8 +31,9 @@ PARALLEL_ROWS = 128
 
 
 def actor_kind(config, spec) -> str | None:
-    """"categorical", "gaussian", "gsde" (keys of ``records.ACTORS``), or None (shared)."""
-    if config.shared:
+    """"categorical", "gaussian", "gsde" (keys of ``records.ACTORS``), or None (the shared
+    trunk, MultiDiscrete / MultiBinary product actions: the reference path)."""
+    if config.shared or getattr(spec, "nvec", None) is not None:
         return None
     if spec.discrete:
         return "categorical"
@@ -48,13 +47,12 @@ def applies(config, spec, params) -> bool:
             and config.activation in K.ACT_CODES)
 
 
-def ready(config, spec, dtype) -> bool:
-    """Whether the kernels of this actor kind and dtype can run now; see the module docstring.
-    The kind asked about is ``"ppo_" + actor_kind`` (e.g. "ppo_categorical")."""
-    if importlib.util.find_spec(__package__ + ".warmup") is None:
-        return True
-    from . import warmup                                     # another part of the engine
-    return bool(warmup.ready(f"ppo_{actor_kind(config, spec)}", np.dtype(dtype)))
+def ready(algo, kind: str) -> bool:
+    """Whether the compiled ``kind`` ("acting" or "update") may run now for ``algo`` without a
+    compile pause: ``npg.engine.warmup.ready`` (True unless background compilation is on and
+    its child is still compiling; then the caller takes its reference path). Asked last, only
+    where the engine applies."""
+    return warmup.ready(algo, kind)
 
 
 def update(config, spec, params, opt_states, batch, lr, clip, rng, adam, threads=None):

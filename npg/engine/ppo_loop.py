@@ -139,12 +139,15 @@ def _epochs(theta, grad, m, v, t0, net_a, net_c, bufs_a, bufs_c, kind, ls, src, 
     for e in range(perms.shape[0]):
         for j in range(bounds.shape[0] - 1):
             s0, b = bounds[j], bounds[j + 1] - bounds[j]
-            for i in range(b):
-                s = perms[e, s0 + i]
-                obs_buf[i] = obs_src[s]
+            for i in range(b):                  # row copies by loops (compile less than
+                s = perms[e, s0 + i]            # array-to-array assignments)
+                for q in range(obs_buf.shape[1]):
+                    obs_buf[i, q] = obs_src[s, q]
                 act_i[i] = act_i_src[s]
-                act_f[i] = act_f_src[s]
-                col_buf[i] = cols[s]
+                for q in range(act_f.shape[1]):
+                    act_f[i, q] = act_f_src[s, q]
+                for q in range(4):
+                    col_buf[i, q] = cols[s, q]
             _minibatch_grad(theta, grad, net_a, net_c, obs_buf[:b], bufs_a, bufs_c, rows, kind,
                             ls, act_i[:b], act_f[:b], col_buf[:b], d_z, d_v,
                             outs[n_eval:n_eval + 1], hp, code, blas, threads)

@@ -30,6 +30,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from ..checks import check_positive_int
 from ..backend import to_numpy
 from .action_masks import MASK_KEY, check_mask_rows, info_mask
+from .rollout_checks import (check_act_output, check_policy_outputs, check_step_output,
+                             checked_value)
 from .episodes import episode_stats
 from .rollout_data import Rollout
 from .make import autoreset_mode_of
@@ -42,21 +44,6 @@ __all__ = ["Rollout", "Collector", "episode_stats", "ActFn", "ValueFn", "MASK_KE
 ActFn = Callable[[np.ndarray], tuple]            # obs [N, D] -> (env_action, action, logp [N])
 ValueFn = Callable[[np.ndarray], np.ndarray]     # obs [M, D] -> [M]
 
-
-
-def _check_step_output(name: str, x: np.ndarray, shape: tuple) -> None:
-    if x.shape != shape:
-        want = "[" + ", ".join(str(s) for s in shape) + "]"
-        raise ValueError(f"{name} must have shape {want}; got {x.shape}")
-
-
-def _check_act_output(out) -> bool:
-    """act_fn's result is a 3- or 4-tuple; True when it carries the values (4 items)."""
-    if not isinstance(out, tuple) or len(out) not in (3, 4):
-        raise TypeError("act_fn must return a tuple (env_action, action, logp) or "
-                        f"(env_action, action, logp, value); got {type(out).__name__}"
-                        + (f" of length {len(out)}" if isinstance(out, tuple) else ""))
-    return len(out) == 4
 
 
 class Collector:
@@ -230,8 +217,9 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             "action_mask" entry), act_fn(obs, mask [N, A] bool),
             which must take legal actions only: ``env_action`` goes to the
             environment (Discrete: ints [N] in [0, A); Box: [N, K] already clipped to the
-            bounds, e.g. with ``npg.envs.clip_action``), ``action`` ([N] or [N, K], the
-            unclipped sample) and ``logp`` are stored. It may also return V(obs) [N] as a
+            bounds, e.g. with ``npg.envs.clip_action``; MultiDiscrete / MultiBinary: ints
+            [N, K] with a_k in [0, n_k)), ``action`` ([N] or [N, K], the unclipped sample)
+            and ``logp`` are stored. It may also return V(obs) [N] as a
             fourth item (``PPO.act_value``: one pass for both); with a value_fn, that value
             is stored and value_fn is called only for the last and the final observations.
         value_fn(obs [M, D]) -> [M], or None (then ``value``/``next_value`` are None).
@@ -248,23 +236,14 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             raise TypeError(f"value_fn must be callable or None; got {type(value_fn).__name__}")
         if self._raw is None:
             self.reset(self.seed)
-        N, D, dt, spec = self.num_envs, self.space_info.obs_dim, self.dtype, self.space_info
+        N = self.num_envs
         next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
-        act_shape = (N,) if spec.discrete else (N, spec.act_dim)
-        obs = np.empty((T + 1, N, D), dt)
-        act = np.empty((T,) + act_shape, np.int64 if spec.discrete else dt)
-        logp, raw_rew = np.empty((T, N), dt), np.empty((T, N), np.float64)
-        term, trunc = np.empty((T, N), bool), np.empty((T, N), bool)
-        value = np.empty((T + 1, N), dt) if value_fn is not None else None
-        rew = np.empty((T, N), dt) if self.reward_scaler is not None else None
+        obs, act, logp, raw_rew, term, trunc, value, rew, mask = self._buffers(
+            T, value_fn is not None)
+        act_shape = act.shape[1:]
         next_fix = []                       # (t, env indices, V(final obs)): SAME_STEP/DISABLED
         norm, encode, step, decode = self.obs_normalizer, self._encode, self.envs.step, self._decode
         raw, phantom0 = self._raw, self._phantom
-
-        mask = None
-        if self._mask is not None:                          # (T + 1) masks: obs[t]'s is mask[t]
-            mask = np.empty((T + 1,) + self._mask.shape, bool)
-            mask[0] = self._mask
         step0 = self.total_env_steps // N
         self._policy_obs(raw, obs[0])
         for t in range(T):
@@ -272,21 +251,18 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             if mask is None:
                 out = act_fn(o)
             else:
-                if next_step:                  # a phantom step's action is ignored: any is fine
-                    mask[t][phantom0 if t == 0 else term[t - 1] | trunc[t - 1]] = True
-                check_mask_rows(mask[t], t, step0 + t)
-                out = act_fn(o, mask[t])
+                out = act_fn(o, self._legal(mask, t, term, trunc, phantom0, step0, next_step))
             if t == 0:
-                fused = _check_act_output(out)
+                fused = check_act_output(out)
             env_a, a, lp = out[0], to_numpy(out[1]), to_numpy(out[2])
             if value_fn is not None:
                 v = to_numpy(out[3] if fused else value_fn(o))
                 if t == 0:
-                    _check_step_output("value_fn(obs)", v, (N,))
+                    check_step_output("value_fn(obs)", v, (N,))
                 value[t] = v
             if t == 0:
-                _check_step_output("act_fn's action", a, act_shape)
-                _check_step_output("act_fn's logp", lp, (N,))
+                check_step_output("act_fn's action", a, act_shape)
+                check_step_output("act_fn's logp", lp, (N,))
             act[t], logp[t] = a, lp
             next_obs, r, te, tr, info = step(decode(to_numpy(env_a)))
             term[t], trunc[t], raw_rew[t] = te, tr, r
@@ -307,13 +283,39 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
         if norm is None:
             raw[...] = obs[T]
         if value_fn is not None:
-            v = to_numpy(value_fn(obs[T]))
-            _check_step_output("value_fn(obs)", v, (N,))
-            value[T] = v
+            value[T] = checked_value(value_fn, obs[T], N)
         self.total_env_steps += T * N
         if mask is not None:
             self._mask = mask[T].copy()
         return self._finish(obs, act, logp, raw_rew, rew, term, trunc, value, next_fix, mask)
+
+    @staticmethod
+    def _legal(mask, t, term, trunc, phantom0, step0, next_step):
+        """mask[t], checked to leave every env a legal action; under NEXT_STEP autoreset a
+        phantom step (its action is ignored) allows every action."""
+        if next_step:
+            mask[t][phantom0 if t == 0 else term[t - 1] | trunc[t - 1]] = True
+        check_mask_rows(mask[t], t, step0 + t)
+        return mask[t]
+
+    def _buffers(self, T: int, with_value: bool) -> tuple:
+        """The preallocated rollout rows: obs [T + 1, N, D], act [T, N] or [T, N, K] (int64
+        for Discrete / MultiDiscrete / MultiBinary), logp [T, N], raw rewards, terminated,
+        truncated [T, N]; value [T + 1, N] (with a value_fn), scaled rewards [T, N] (with a
+        reward scaler) and masks [T + 1, N, A] (when the env gives them; row 0 is the
+        carried mask), else None."""
+        N, D, dt, spec = self.num_envs, self.space_info.obs_dim, self.dtype, self.space_info
+        act_shape = (N,) if spec.discrete else (N, spec.act_dim)
+        integer = spec.discrete or spec.nvec is not None
+        mask = None
+        if self._mask is not None:                          # (T + 1) masks: obs[t]'s is mask[t]
+            mask = np.empty((T + 1,) + self._mask.shape, bool)
+            mask[0] = self._mask
+        return (np.empty((T + 1, N, D), dt), np.empty((T,) + act_shape,
+                                                       np.int64 if integer else dt),
+                np.empty((T, N), dt), np.empty((T, N), np.float64), np.empty((T, N), bool),
+                np.empty((T, N), bool), np.empty((T + 1, N), dt) if with_value else None,
+                np.empty((T, N), dt) if self.reward_scaler is not None else None, mask)
 
     def _autoreset(self, t, next_obs, te, tr, info, value_fn, next_fix, mask_next=None):
         """SAME_STEP / DISABLED at an episode end: V(real final obs) of the truncated copies,
@@ -356,19 +358,7 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
                 next_value[t, idx] = v
             next_value[term | ~valid] = 0.0
             value = value[:-1]
-            if not (np.all(np.isfinite(value)) and np.all(np.isfinite(next_value))):
-                raise ValueError("value_fn returned NaN or inf")
-        if not np.all(np.isfinite(logp)):
-            raise ValueError("act_fn returned a NaN or inf log-probability")
-        if self.space_info.discrete and (act.min() < 0 or act.max() >= self.space_info.n_actions):
-            raise ValueError(f"act_fn's action must lie in [0, {self.space_info.n_actions}); got "
-                             f"values from {act.min()} to {act.max()}")
-        if mask is not None:
-            took = np.take_along_axis(mask[:-1], act[..., None], axis=2)[..., 0]
-            if not took.all():
-                t, i = (int(x[0]) for x in np.nonzero(~took))
-                raise ValueError(f"act_fn took action {int(act[t, i])} of environment {i} at "
-                                 f"rollout step {t}, which its action mask forbids")
+        check_policy_outputs(self.space_info, act, logp, value, next_value, mask)
         ep_ret, ep_len, self._ep_ret, self._ep_len = episode_stats(
             raw_rew, valid, done, self._ep_ret, self._ep_len)
         return Rollout(obs=obs[:-1], act=act, logp=logp,
@@ -377,3 +367,4 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
                        valid=valid, last_obs=obs[-1], episode_returns=ep_ret,
                        episode_lengths=ep_len, mask=None if mask is None else mask[:-1],
                        last_mask=None if mask is None else mask[-1])
+

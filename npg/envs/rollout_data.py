@@ -18,8 +18,9 @@ class Rollout:
     """One rollout of T steps from N environments (NumPy arrays).
 
     obs         [T, N, D]  observations given to the policy (encoded, normalised if enabled)
-    act         [T, N] int64 (Discrete) or [T, N, K] (Box): the actions whose log-probability
-                is ``logp``, i.e. the *unclipped* Gaussian sample
+    act         [T, N] int64 (Discrete), [T, N, K] int64 (MultiDiscrete, MultiBinary: a_k in
+                [0, n_k)) or [T, N, K] float (Box): the actions whose log-probability is
+                ``logp``, i.e. the *unclipped* Gaussian sample
     logp        [T, N]     log pi(act[t] | obs[t]) as returned by ``act_fn``
     rew         [T, N]     rewards following act[t] (scaled if a RewardScaler is used)
     terminated  [T, N] bool;  truncated [T, N] bool  (both may be True on one step)

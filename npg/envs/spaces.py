@@ -12,14 +12,20 @@ Actions
                                 for the environment).
     ``Box(shape)``          ->  real vectors ``[N, K]`` with ``K = prod(shape)``, bounds
                                 ``low``/``high`` ``[K]`` (reshaped back for the environment).
-Everything else (Text, Graph, Sequence, OneOf observations; MultiDiscrete, MultiBinary, Dict and
-Tuple actions) raises a ``TypeError`` that names the space and lists what is supported.
+    ``MultiDiscrete(nvec, start)`` -> integers ``[N, K]``, ``a_k`` in ``[0, n_k)`` with
+                                ``K = nvec.size`` (``start`` added back, reshaped to the
+                                space's shape for the environment); a product of categoricals.
+    ``MultiBinary(n)``      ->  bits ``[N, K]`` in {0, 1}, ``K = prod(n)``; a product of
+                                Bernoullis (``npg.distributions.product``).
+Everything else (Text, Graph, Sequence, OneOf observations; Dict and Tuple actions) raises a
+``TypeError`` that names the space and lists what is supported.
 
 A Dict observation with an ``"action_mask"`` key (``MASK_OBS_KEY``) is encoded without it: the
 mask is not an observation but the set of legal actions, carried by ``npg.envs.rollout.Collector``.
 
 ``space_info(env)`` answers the questions a policy constructor asks: ``obs_dim``, and
-``n_actions`` (discrete) or ``act_dim`` with ``act_low``/``act_high`` (continuous).
+``n_actions`` (discrete), ``act_dim`` with ``act_low``/``act_high`` (continuous) or ``act_dim``
+with ``nvec`` (MultiDiscrete, MultiBinary: ``binary`` True).
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ __all__ = ["SpaceInfo", "space_info", "obs_encoder", "batch_encoder", "action_de
 
 SUPPORTED_OBS = ("Discrete (one-hot encoded), Box (flattened), MultiBinary, MultiDiscrete "
                  "(one-hot per dimension), and Dict or Tuple of these (concatenated)")
-SUPPORTED_ACT = "Discrete or Box"
+SUPPORTED_ACT = "Discrete, Box, MultiDiscrete or MultiBinary"
 
 
 def _unsupported(which: str, space, supported: str) -> TypeError:
@@ -110,8 +116,20 @@ def _check_act_space(space) -> None:
         return
     if isinstance(space, spaces.Box):
         if not np.issubdtype(space.dtype, np.floating):
-            raise TypeError(f"action space {space!r} is an integer Box; npg supports Discrete "
-                            f"or floating-point Box action spaces")
+            raise TypeError(f"action space {space!r} is an integer Box; npg supports Discrete, "
+                            f"floating-point Box, MultiDiscrete or MultiBinary action spaces")
+        return
+    if isinstance(space, spaces.MultiBinary):      # gymnasium refuses MultiBinary(0) itself
+        return
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = np.asarray(space.nvec).reshape(-1)
+        if nvec.size == 0 or int(nvec.min()) < 1:
+            bad = int(np.flatnonzero(nvec < 1)[0]) if nvec.size else None
+            raise ValueError(f"action space {space!r}: "
+                             + ("it has no dimensions" if bad is None else
+                                f"dimension {bad} has {int(nvec[bad])} values")
+                             + "; every MultiDiscrete action dimension needs at least one value "
+                             "(nvec >= 1)")
         return
     raise _unsupported("action", space, SUPPORTED_ACT)
 
@@ -126,9 +144,13 @@ class SpaceInfo:
     n_states    S for Discrete observations (= obs_dim), else None.
     discrete    True for Discrete actions.
     n_actions   A for Discrete actions, else None.
-    act_dim     K for Box actions, else None.
+    act_dim     K for Box, MultiDiscrete and MultiBinary actions, else None.
     act_low     [K] lower bounds (float64, may hold -inf) for Box actions, else None.
     act_high    [K] upper bounds for Box actions, else None.
+    nvec        (n_1, ..., n_K) values per action dimension for MultiDiscrete actions, (2,) * K
+                for MultiBinary ones, else None: integer actions [N, K] with a product
+                distribution (``npg.distributions.product``).
+    binary      True for MultiBinary actions (Bernoulli bits), False otherwise.
     """
 
     obs_dim: int
@@ -139,6 +161,8 @@ class SpaceInfo:
     act_dim: int | None
     act_low: np.ndarray | None
     act_high: np.ndarray | None
+    nvec: tuple | None = None
+    binary: bool = False
 
 
 def single_spaces(env):
@@ -173,6 +197,12 @@ def space_info(env) -> SpaceInfo:
         obs_dim, kind, n_states = _obs_dim(obs), "composite", None
     if isinstance(act, spaces.Discrete):
         return SpaceInfo(obs_dim, kind, n_states, True, int(act.n), None, None, None)
+    if isinstance(act, (spaces.MultiDiscrete, spaces.MultiBinary)):
+        binary = isinstance(act, spaces.MultiBinary)
+        nvec = ((2,) * int(np.prod(act.shape, dtype=np.int64)) if binary
+                else tuple(int(n) for n in np.asarray(act.nvec).reshape(-1)))
+        return SpaceInfo(obs_dim, kind, n_states, False, None, len(nvec), None, None, nvec,
+                         binary)
     low = np.asarray(act.low, dtype=np.float64).reshape(-1)
     high = np.asarray(act.high, dtype=np.float64).reshape(-1)
     return SpaceInfo(obs_dim, kind, n_states, False, None, int(low.size), low, high)
@@ -275,8 +305,15 @@ def action_decoder(space) -> Callable[[np.ndarray], np.ndarray]:
 
     Discrete(n, start): ``a [N]`` ints in [0, n) -> ``a + start`` (int64).
     Box(shape):         ``a [N, K]`` -> ``a.reshape(N, *shape)`` cast to the space's dtype.
+    MultiDiscrete(nvec, start), MultiBinary(n): ``a [N, K]`` ints -> ``(a + start)`` reshaped to
+                        ``[N, *shape]`` in the space's dtype (MultiBinary: start 0).
     """
     _check_act_space(space)
+    if isinstance(space, (spaces.MultiDiscrete, spaces.MultiBinary)):
+        shape, dtype = tuple(space.shape), space.dtype
+        start = (np.asarray(space.start).reshape(-1) if isinstance(space, spaces.MultiDiscrete)
+                 else np.zeros(1, np.int64))
+        return lambda a: (np.asarray(a) + start).astype(dtype).reshape((-1,) + shape)
     if isinstance(space, spaces.Discrete):
         start = int(space.start)
         if start == 0:

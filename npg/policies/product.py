@@ -23,7 +23,7 @@ from ..checks import check_positive_int
 from ..backend import default_xp
 from ..distributions import product as P
 from ..nn import mlp_forward, mlp_init, resolve_float_dtype
-from .base import as_generator
+from .base import Policy, as_generator
 from .mlp import _check_activation, _check_bool, check_hidden, mlp_param_shapes
 
 __all__ = ["MLPProductPolicy", "PRODUCT_KINDS"]
@@ -31,12 +31,12 @@ __all__ = ["MLPProductPolicy", "PRODUCT_KINDS"]
 PRODUCT_KINDS = ("multi_discrete", "multi_binary")
 
 
-class MLPProductPolicy:
+class MLPProductPolicy(Policy):
     """pi(a|s) a product of categoricals (``kind="multi_discrete"``, ``nvec``) or of Bernoullis
     (``kind="multi_binary"``, ``nvec = (2,) * K``) with logits z = mlp(s).
 
     Parameters: {"W1": [obs_dim, H_1], "b1", ..., "WL": [H_{L-1}, W], "bL": [W]}.
-    Actions: int64 [B, K].
+    Actions: int64 [B, K]. Distribution parameters: ``npg.distributions.product.ProductLogits``.
     """
 
     def __init__(self, obs_dim: int, nvec, kind: str = "multi_discrete",
@@ -54,6 +54,16 @@ class MLPProductPolicy:
         self.orthogonal = _check_bool("orthogonal", orthogonal)
         self.width = sum(self.nvec) if kind == "multi_discrete" else len(self.nvec)
 
+    @classmethod
+    def for_spec(cls, spec, hidden=(64, 64), activation="tanh", orthogonal=False):
+        """The policy for an ``npg.envs.SpaceInfo`` with product actions (``spec.nvec``;
+        ``spec.binary`` selects Bernoulli bits)."""
+        if getattr(spec, "nvec", None) is None:
+            raise ValueError("spec must describe MultiDiscrete or MultiBinary actions (spec.nvec "
+                             "set); got a spec without nvec")
+        return cls(spec.obs_dim, spec.nvec, "multi_binary" if spec.binary else "multi_discrete",
+                   hidden, activation, orthogonal)
+
     def __repr__(self):
         return (f"MLPProductPolicy(obs_dim={self.obs_dim}, nvec={self.nvec}, kind={self.kind!r}, "
                 f"hidden={self.hidden}, activation={self.activation!r})")
@@ -70,57 +80,54 @@ class MLPProductPolicy:
         return mlp_init(self.sizes, as_generator(rng), self.activation, self.orthogonal, gain,
                         resolve_float_dtype(default_xp(), dtype), out_gain)
 
-    # ------------------------------------------------------------------ checks
-    def _obs(self, params, obs):
-        obs = np.asarray(obs)
-        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"obs must have shape [B, {self.obs_dim}]; got {obs.shape}")
-        if not np.all(np.isfinite(obs)):
-            raise ValueError("obs must be finite")
-        return obs.astype(params["W1"].dtype, copy=False)
+    # ------------------------------------------------------------------ network
+    def forward(self, params, obs, check: bool = True):
+        """``(ProductLogits(z = mlp(obs) [B, W], nvec, binary), vjp)``; ``vjp(d_z [B, W],
+        per_sample=False) -> grads`` (backpropagation, ``npg.nn.mlp_forward``). Params and obs
+        are checked (``Policy.check_obs``) unless ``check=False``."""
+        if check:
+            obs = self.check_obs(params, obs)
+        z, net_vjp = mlp_forward(params, obs, self.activation, check=check)
 
-    def forward(self, params, obs):
-        """Logits z = mlp(obs) [B, W]; ``vjp(d_z [B, W]) -> grads`` (backpropagation)."""
-        z, net_vjp = mlp_forward(params, self._obs(params, obs), self.activation)
-        return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
+        def vjp(d_z, per_sample: bool = False):
+            return net_vjp(d_z, per_sample, input_grad=False)[0]
+        return P.ProductLogits(z, self.nvec, self.kind == "multi_binary"), vjp
 
     def dist_params(self, params, obs):
+        """The ``ProductLogits`` of pi(.|s_b) (forward without the vjp)."""
         return self.forward(params, obs)[0]
 
     # ------------------------------------------------------------------ distribution
-    def terms(self, z, act):
-        """(log pi [B], H [B], d_dist) at logits z for actions act [B, K]
-        (``product.md_terms`` / ``product.bern_terms``)."""
-        if self.kind == "multi_discrete":
-            return P.md_terms(z, act, self.nvec)
-        return P.bern_terms(z, act)
+    def terms(self, dist, act, mask=None, onehot=None):
+        """(log pi [B], H [B], d_dist) at ``dist`` (the forward's ``ProductLogits``, or its
+        logits z [B, W]) for actions act [B, K] (``product.md_terms`` /
+        ``product.bern_terms``). An action mask needs a Discrete space (TypeError)."""
+        if mask is not None:
+            raise TypeError("an action mask needs a Discrete action space; these actions are "
+                            "MultiDiscrete / MultiBinary")
+        z = dist.z if isinstance(dist, P.ProductLogits) else dist
+        return P.ProductLogits(z, self.nvec, self.kind == "multi_binary").terms(act)
 
     def log_prob(self, params, obs, act):
         """log pi(a_b | s_b) [B]."""
-        return self.terms(self.dist_params(params, obs), act)[0]
+        return self.dist_params(params, obs).log_prob(act)
 
     def entropy(self, params, obs):
         """H(pi(.|s_b)) [B]."""
-        z = self.dist_params(params, obs)
-        return P.md_entropy(z, self.nvec) if self.kind == "multi_discrete" else P.bern_entropy(z)
+        return self.dist_params(params, obs).entropy()
 
     def score_sum(self, params, obs, act, w):
         """grad_theta sum_b w_b log pi(a_b|s_b) = vjp(w_b d log pi_b / d z_b); w [B]."""
-        z, vjp = self.forward(params, obs)
-        w = np.asarray(w, dtype=z.dtype)
-        if w.shape != (z.shape[0],):
-            raise ValueError(f"w must have shape [{z.shape[0]}]; got {w.shape}")
-        _, _, d_dist = self.terms(z, act)
-        return vjp(d_dist(w))
+        dist, vjp = self.forward(params, obs)
+        w = np.asarray(w, dtype=dist.z.dtype)
+        if w.shape != (dist.z.shape[0],):
+            raise ValueError(f"w must have shape [{dist.z.shape[0]}]; got {w.shape}")
+        return vjp(dist.terms(act)[2](w))
 
     def sample(self, params, obs, rng):
         """a_b ~ pi(.|s_b), int64 [B, K], from the numpy Generator (or seed) ``rng``."""
-        z = self.dist_params(params, obs)
-        rng = as_generator(rng)
-        return (P.md_sample(z, self.nvec, rng) if self.kind == "multi_discrete"
-                else P.bern_sample(z, rng))
+        return self.dist_params(params, obs).sample(as_generator(rng))
 
     def mode(self, params, obs):
         """The most probable joint action per observation, int64 [B, K]."""
-        z = self.dist_params(params, obs)
-        return P.md_mode(z, self.nvec) if self.kind == "multi_discrete" else P.bern_mode(z)
+        return self.dist_params(params, obs).mode()

@@ -53,12 +53,20 @@ def test_unsupported_observation_spaces_raise_typeerror_naming_them(space):
         obs_encoder(space)
 
 
-@pytest.mark.parametrize("space", UNSUPPORTED_OBS[:2] + [spaces.MultiDiscrete([2, 2]),
-                                                         spaces.Box(0, 3, (2,), np.int64)],
+@pytest.mark.parametrize("space", UNSUPPORTED_OBS[:2] + [spaces.Box(0, 3, (2,), np.int64)],
                          ids=lambda s: type(s).__name__)
 def test_unsupported_action_spaces_raise_typeerror(space):
     with pytest.raises(TypeError, match="action space"):
         space_info(_Holder(spaces.Box(-1, 1, (2,)), space))
+
+
+def test_multidiscrete_and_multibinary_actions_are_supported():
+    """Refused until issue 16's product policies were wired in; now K integer dimensions
+    (tests/envs/test_multi_action.py covers them end to end)."""
+    md = space_info(_Holder(spaces.Box(-1, 1, (2,)), spaces.MultiDiscrete([2, 2])))
+    assert (md.discrete, md.act_dim, md.nvec, md.binary) == (False, 2, (2, 2), False)
+    mb = space_info(_Holder(spaces.Box(-1, 1, (2,)), spaces.MultiBinary(3)))
+    assert (mb.discrete, mb.act_dim, mb.nvec, mb.binary) == (False, 3, (2, 2, 2), True)
 
 
 def test_space_info_rejects_things_without_spaces():

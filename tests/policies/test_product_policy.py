@@ -94,3 +94,44 @@ def test_bad_input():
         pol.log_prob(params, obs, act + 5)
     with pytest.raises(ValueError, match="w must"):
         pol.score_sum(params, obs, act, np.ones(3))
+
+
+@pytest.mark.parametrize("kind", ["multi_discrete", "multi_binary"])
+def test_contracts_over_every_joint_action(kind):
+    """Enumerating every joint action a of (3, 1, 2) or (2, 2): sum_a pi(a|s) = 1 and
+    sum_a pi(a|s) grad log pi(a|s) = 0 (the score has mean zero), per observation."""
+    import itertools
+    pol, params, obs, _, _ = make(kind, 4)
+    joint = np.array(list(itertools.product(*[range(n) for n in pol.nvec])))    # [J, K]
+    for s in obs:
+        o = np.repeat(s[None], len(joint), axis=0)
+        p = np.exp(pol.log_prob(params, o, joint))
+        np.testing.assert_allclose(p.sum(), 1.0, rtol=1e-13)
+        g = pol.score_sum(params, o, joint, p)
+        for k in g:
+            np.testing.assert_allclose(g[k], 0.0, atol=1e-14)
+
+
+@pytest.mark.parametrize("kind", ["multi_discrete", "multi_binary"])
+def test_zero_weights_dtype_and_repeatability(kind):
+    pol, params, obs, act, _ = make(kind, 5)
+    g0 = pol.score_sum(params, obs, act, np.zeros(4))
+    assert all(np.all(v == 0.0) for v in g0.values()) and set(g0) == set(params)
+    p32 = pol.init(np.random.default_rng(0), dtype="float32")
+    g = pol.score_sum(p32, obs, act, np.ones(4))
+    assert all(v.dtype == np.float32 and v.shape == p32[k].shape for k, v in g.items())
+    assert pol.log_prob(p32, obs, act).dtype == np.float32
+    a, b = pol.score_sum(params, obs, act, np.ones(4)), pol.score_sum(params, obs, act, np.ones(4))
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert np.array_equal(pol.sample(params, obs, 3), pol.sample(params, obs, 3))
+
+
+def test_for_spec_reads_the_space_info():
+    from npg.envs import SpaceInfo
+    md = SpaceInfo(3, "box", None, False, None, 2, None, None, (3, 4))
+    mb = SpaceInfo(3, "box", None, False, None, 2, None, None, (2, 2), True)
+    assert MLPProductPolicy.for_spec(md).kind == "multi_discrete"
+    assert MLPProductPolicy.for_spec(md).width == 7
+    assert MLPProductPolicy.for_spec(mb, hidden=(4,)).kind == "multi_binary"
+    with pytest.raises(ValueError, match="spec must describe"):
+        MLPProductPolicy.for_spec(SpaceInfo(3, "box", None, True, 2, None, None, None))
