@@ -1,7 +1,7 @@
 """tanh in the compiled kernels against NumPy's and libm's, in ns per element on a [256, 64] block
 (one hidden layer of PPO's minibatch), best of 7 timings in one run.
 
-    float64  np.tanh (NumPy's own loop) | math.tanh in a Numba loop (libm) | npg's _tanh64 loop
+    float64  np.tanh (NumPy's own loop) | math.tanh in a Numba loop (libm) | npg's tanh64 loop
     float32  np.tanh                    | npg's rational tanh32 loop
 
 Not part of the test suite.
@@ -44,7 +44,7 @@ def main(argv=None):
     x32, o64, o32 = x64.astype(np.float32), np.empty(n), np.empty(n, np.float32)
     rows = [("float64 np.tanh", _ns(lambda: np.tanh(x64, out=o64), n)),
             ("float64 math.tanh (libm) in Numba", _ns(lambda: _libm_tanh(x64, o64), n)),
-            ("float64 npg _tanh64", _ns(lambda: tanh64_array(x64, o64), n)),
+            ("float64 npg tanh64", _ns(lambda: tanh64_array(x64, o64), n)),
             ("float32 np.tanh", _ns(lambda: np.tanh(x32, out=o32), n)),
             ("float32 npg tanh32", _ns(lambda: K.tanh32(x32, o32), n))]
     print(f"tanh on {a.rows} x {a.cols} = {n:,} elements, ns per element (best of 7)")

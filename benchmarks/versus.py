@@ -21,6 +21,7 @@ Stable-Baselines3 is an optional benchmark dependency (``pip install stable-base
 CPU torch), never a dependency of npg; without it the script says so and exits 0.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/versus.py [--rounds 3] [--workloads ...]
+                                                       [--threads auto|1|2]
 """
 
 from __future__ import annotations
@@ -42,11 +43,14 @@ _NPG = """
 import sys
 from npg.app.agent import Agent
 from npg.app.presets import preset
-env, steps, dtype = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+env, steps, dtype, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 p = preset(env, "ppo")
 def make():
-    return Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=0,
-                 normalize_obs=p["normalize_obs"], scale_reward=p["scale_reward"])
+    a = Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=0,
+              normalize_obs=p["normalize_obs"], scale_reward=p["scale_reward"])
+    if threads != "auto":
+        a.algo.fast_threads = int(threads)
+    return a
 per = p["config"]["n_envs"] * p["config"]["n_steps"]
 make().learn(per, progress=False)                       # warm-up: Numba cache / compile
 import resource, time
@@ -109,6 +113,9 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     ap.add_argument("--json", default=None, help="also write every measurement here")
+    ap.add_argument("--threads", default="auto", choices=["auto", "1", "2"],
+                    help="npg's update threads (PPO.fast_threads; auto: 2 for minibatches of "
+                         ">= 128 rows)")
     a = ap.parse_args(argv)
     if not available("stable_baselines3"):
         print("versus: Stable-Baselines3 is not installed (pip install stable-baselines3 with "
@@ -123,7 +130,7 @@ def main(argv=None) -> int:
         per = {"npg": [], "sb3": []}
         for r in range(a.rounds):
             for who in (("npg", "sb3") if r % 2 == 0 else ("sb3", "npg")):
-                n, cpu, wall = (child(_NPG, env, steps, dtype) if who == "npg"
+                n, cpu, wall = (child(_NPG, env, steps, dtype, a.threads) if who == "npg"
                                 else child(_SB3, env, steps))
                 per[who].append(n / cpu)
                 rows.append({"workload": name, "who": who, "round": r, "steps": n,

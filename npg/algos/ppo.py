@@ -19,25 +19,22 @@ layers, 0.01 for the policy head and 1 for the value head, zero biases; Adam wit
 separate actor and critic networks; per-minibatch advantage normalisation; global gradient
 clipping; linear annealing; truncated episodes bootstrap from V(real final observation).
 
-The gradient of one minibatch uses one forward and one vjp per network: the loss layer
-(``npg.losses``) gives d L / d logp, d L / d H and d L / d v per sample; the distribution
-layer turns d L / d logp and d L / d H into d L / d dist_params; the network vjp does the rest.
-``PPO.loss_and_grad`` is exactly that function (tested against finite differences of the
-loss it returns).
-
-Fast path (``fast_path = True``, the default): for NumPy train states with a categorical actor
-and a separate critic, ``update`` runs ``npg.engine.acting.inner_loop`` (the same loop in
-preallocated buffers with fused Numba kernels; float32 tanh by a rational approximation within
-5e-7) and ``act`` / ``value`` skip the generic dispatch. Both agree with the reference path to
-floating-point rounding (tests/engine/test_ppo_engine.py); ``algo.fast_path = False`` selects the
-reference path.
+The gradient of one minibatch (``loss_and_grad``, tested against finite differences of the
+loss it returns) is the chain rule in three layers: the loss layer (``npg.losses``) gives
+d L / d logp, d L / d H and d L / d v per sample; the distribution layer (``policy.terms``)
+turns the first two into d L / d dist_params; the networks' vjps do the rest.
 
 gSDE (``use_sde=True``, Box actions; Raffin, Kober & Stulp 2022): the actor is
 ``npg.policies.sde.MLPSDEPolicy``, a | s ~ N(mu(s), diag(phi(s)^2 @ exp(2 L) + eps)) with
 phi the mean network's last hidden layer (held constant in the variance) and L = log_std
-[H, K]; the loss is the same with this density (``policy.terms``, here ``npg.distributions.sde.terms``). Acting takes the noise
-matrices E [N, H, K] from the caller (``act(..., noise=E)``: a = mu + phi E), which owns
-them (``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
+[H, K]; the loss is the same with this density. Acting takes the noise matrices E [N, H, K]
+from the caller (``act(..., noise=E)``: a = mu + phi E), which owns them
+(``npg.app.sde_noise.SDENoise``, driven by ``npg.app.agent.Agent``).
+
+The engine (``npg.engine.ppo``): where it applies (NumPy train states, a separate actor of any
+of the three kinds and critic), ``update`` runs the epochs as one compiled call and ``act`` /
+``value`` one compiled call per step; both agree with the reference path above to rounding
+(tests/engine/test_ppo_engine*.py). ``algo.fast_path = False`` selects the reference path.
 """
 
 from __future__ import annotations
@@ -46,18 +43,15 @@ import math
 
 import numpy as np
 
-from ..checks import check_finite
 from ..backend import get_xp, to_numpy
-from ..distributions import categorical, gaussian, sde
+from ..checks import check_finite
+from ..distributions import categorical, sde
+from ..engine import ppo as engine
 from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
-from ..nn import mlp_forward
 from ..optim import Adam, clip_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
-from ..engine import acting, ppo_loop
-from ..engine.flat import FlatLayout
-from ..distributions.product import ProductLogits
 from .base import (Algorithm, as_generator, check_progress, check_update_stats,
                    check_value_targets)
 from .ppo_config import PPOConfig
@@ -81,7 +75,7 @@ class PPO(Algorithm):
     name = "ppo"
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
-    fast_threads = 2        # 1: the compiled loop runs actor and critic on one thread
+    fast_threads = None     # 1 or 2 threads for the compiled update; None: by minibatch size
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)
@@ -135,123 +129,6 @@ class PPO(Algorithm):
         return Adam(lr=constant(lr), eps=self.config.adam_eps)
 
     # ------------------------------------------------------------------ the loss
-    def _actor(self, params, obs, phi_sg=None):
-        """``self.policy.forward`` without its input checks (they run once per update, in
-        ``_batch``): logits = mlp(obs) [B, A], or (mean = mlp(obs) [B, K], clip(log_std)
-        broadcast to [B, K]), or with use_sde (mean [B, K], phi [B, H], clip(log_std) [H, K])
-        (``npg.policies.sde.sde_forward``; ``phi_sg`` replaces the variance's features);
-        vjp(d_dist) -> grads (the clip passes gradient only inside)."""
-        act = self.config.activation
-        if self.config.shared:                        # the shared trunk's (checked) forward
-            return self.policy.forward(params, obs)
-        if self.config.use_sde:
-            from ..policies.sde import sde_forward
-            return sde_forward(params, obs, act, phi_sg)
-        if self.spec.discrete:
-            z, net_vjp = mlp_forward(params, obs, act)
-            return z, lambda d_z: net_vjp(d_z, input_grad=False)[0]
-        if self.spec.nvec is not None:                # product actions: logits [B, W]
-            z, net_vjp = mlp_forward(params, obs, act)
-            return (ProductLogits(z, self.spec.nvec, self.spec.binary),
-                    lambda d_z: net_vjp(d_z, input_grad=False)[0])
-        mean, net_vjp = mlp_forward(params, obs, act)
-        xp, log_std = get_xp(mean), params["log_std"]
-        inside = xp.astype((log_std >= gaussian.LOG_STD_MIN) & (log_std <= gaussian.LOG_STD_MAX),
-                           mean.dtype)
-        ls = xp.broadcast_to(gaussian.clip_log_std(log_std), tuple(mean.shape))
-
-        def vjp(d):
-            grads = net_vjp(d[0], input_grad=False)[0]
-            grads["log_std"] = xp.sum(d[1], axis=0) * inside
-            return grads
-        return (mean, ls), vjp
-
-    def _checked_obs(self, params, obs):
-        """obs [M, D] on the params' backend and dtype, finite (the only per-call check of the
-        acting path: the train state comes from ``init``/``update`` and is checked there)."""
-        if not hasattr(obs, "shape"):
-            raise TypeError(f"obs must be an array [M, {self.spec.obs_dim}]; got "
-                            f"{type(obs).__name__}")
-        obs = self.obs_array(obs, params["W1"])
-        if len(obs.shape) != 2 or int(obs.shape[1]) != self.spec.obs_dim:
-            raise ValueError(f"obs must have shape [M, {self.spec.obs_dim}]; got "
-                             f"{tuple(obs.shape)}")
-        check_finite("obs", obs)
-        return obs
-
-    def _dist_params(self, params, obs):
-        return self._actor(params, self._checked_obs(params, obs))[0]
-
-    def _value(self, params, obs):
-        return self._critic(params, self._checked_obs(params, obs))[0]
-
-    def _fast_numpy(self, params) -> bool:
-        return self.fast_path and type(params["W1"]) is np.ndarray and not self.config.shared
-
-    def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
-        """``Algorithm.act``; for NumPy categorical actors through ``acting.act_categorical``
-        (the same operations and draws without the per-call dispatch: bitwise equal).
-
-        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
-        a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
-        logp is log pi(a | obs) under ``npg.distributions.sde``."""
-        params = state["policy"]
-        if mask is not None and not self.spec.discrete:
-            self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
-        if self.config.use_sde:
-            return self._act_sde(params, obs, rng, deterministic, noise)
-        if mask is not None or not (self.spec.discrete and self._fast_numpy(params)):
-            return super().act(state, obs, rng, deterministic, mask)
-        obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
-        rng = rng if deterministic else as_generator(rng)
-        a, logp = acting.act_categorical(params, obs, rng, deterministic, self.config.activation)
-        return a, a, logp
-
-    def _act_sde(self, params, obs, rng, deterministic, noise):
-        mean, phi, ls = self._dist_params(params, obs)
-        if deterministic:
-            a = mean
-        elif noise is None:
-            a = sde.sample(mean, phi, ls, as_generator(rng))
-        else:
-            a = sde.noise_action(mean, phi, get_xp(mean).asarray(noise, dtype=mean.dtype))
-        lp = to_numpy(sde.log_prob(mean, phi, ls, a))
-        a = to_numpy(a)
-        return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
-
-    def fused_acting(self, state) -> bool:
-        """True when ``act_value`` computes action and value in one compiled call (NumPy
-        categorical actor with a separate critic, fast path on)."""
-        return self.spec.discrete and self._fast_numpy(state["policy"])
-
-    def act_value(self, state, obs, rng, mask=None):
-        """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
-        observations, in one call of ``acting.act_value_categorical`` where
-        ``fused_acting(state)`` (same draws and numbers as the two calls), else the two calls."""
-        if mask is not None or not self.fused_acting(state):     # masked: the checked act
-            return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
-        obs = acting.check_obs_shape(obs, self.spec.obs_dim, state["policy"]["W1"].dtype)
-        a, logp, v = acting.act_value_categorical(state["policy"], state["critic"], obs,
-                                                     as_generator(rng), self.config.activation)
-        return a, a, logp, v
-
-    def value(self, state, obs):
-        """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
-        if self._fast_numpy(state["policy"]):
-            params = state["critic"]
-            obs = acting.check_obs(obs, self.spec.obs_dim, params["W1"].dtype)
-            return acting.value(params, obs, self.config.activation)
-        if not self.config.shared:
-            return super().value(state, obs)
-        params = state["policy"]
-        return to_numpy(self.policy.value(params, self._checked_obs(params, obs)))
-
-    def _critic(self, params, obs):
-        """``self.critic.forward`` without its input checks: v = mlp(obs)[:, 0] [B];
-        vjp(d_v [B]) -> grads."""
-        out, net_vjp = mlp_forward(params, obs, self.config.activation)
-        return out[:, 0], lambda d_v: net_vjp(d_v[:, None], input_grad=False)[0]
-
     def loss_and_grad(self, params, mb, clip_range: float):
         """The PPO loss of one minibatch and its gradient.
 
@@ -262,12 +139,13 @@ class PPO(Algorithm):
         with A normalised over the minibatch when ``norm_adv`` (a constant: it does not
         depend on theta).
         Gradient: grad_theta L = vjp_pi(d dist_params), d dist_params from d L / d logp
-        (``clipped_surrogate``) and d L / d H (``entropy_loss``) through the distribution;
+        (``clipped_surrogate``) and d L / d H (``entropy_loss``) through ``policy.terms``;
         grad_phi L = vjp_V(vf_coef d L_V / d v) (``value_loss``).
 
-        params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with obs [B, D], act [B] or [B, K],
-        logp_old [B], adv [B], ret [B] (targets y), v_old [B]; optional onehot [B, A]; finite
-        arrays on the params' backend and dtype (``update`` builds and checks them once).
+        params: {"policy": ..., "critic": ...} ({"policy": ...} when shared); mb: dict with
+        obs [B, D], act [B] or [B, K], logp_old [B], adv [B], ret [B] (targets y), v_old [B];
+        optional onehot [B, A] and mask [B, A]; finite arrays on the params' backend and dtype
+        (``update`` builds and checks them once, so the forward passes skip their checks).
         With use_sde, phi is held constant in the variance (a stop-gradient): the gradient is
         that of L with the variance's features fixed at their current value; an optional
         mb["phi_sg"] [B, H] fixes them explicitly (tests difference the loss that way).
@@ -278,22 +156,19 @@ class PPO(Algorithm):
         xp = get_xp(adv)
         if c.norm_adv:
             adv = (adv - xp.mean(adv)) / (xp.std(adv) + _ADV_EPS)
-        onehot = mb.get("onehot")
-        if self.spec.discrete and onehot is None:
-            onehot = categorical.one_hot(act, self.spec.n_actions, adv.dtype)
         if c.shared:
-            (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs)
+            (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs, check=False)
         else:
-            dist, pi_vjp = (self._actor(params["policy"], obs, mb["phi_sg"]) if "phi_sg" in mb
-                            else self._actor(params["policy"], obs))
-            v, v_vjp = self._critic(params["critic"], obs)
-        logp, ent, d_dist = self.policy.terms(dist, act, mask=mb.get("mask"), onehot=onehot)
-        # the loss layer (npg.losses; inputs validated once per update in ``_batch``)
-        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range, check=False)
+            dist, pi_vjp = self._actor(params["policy"], obs, mb.get("phi_sg"))
+            v, v_vjp = self.critic.forward(params["critic"], obs, check=False)
+        logp, ent, d_dist = self.policy.terms(dist, act, mask=mb.get("mask"),
+                                              onehot=mb.get("onehot"))
+        loss_pi, d_logp, stats = clipped_surrogate(logp, mb["logp_old"], adv, clip_range,
+                                                   check=False)
         loss_h, d_ent = entropy_loss(ent, check=False)
         vf_clip = c.clip_range_vf
         loss_v, d_v = value_loss(v, mb["ret"], mb["v_old"] if vf_clip else None, vf_clip,
-                                check=False)
+                                 check=False)
         loss = loss_pi + c.vf_coef * loss_v + c.ent_coef * loss_h
         d_z = d_dist(d_logp, c.ent_coef * d_ent if c.ent_coef else None)
         if c.shared:
@@ -303,6 +178,14 @@ class PPO(Algorithm):
         stats.update(policy_loss=float(loss_pi), value_loss=float(loss_v),
                      entropy=float(xp.mean(ent)))
         return loss, grads, stats
+
+    def _actor(self, params, obs, phi_sg=None):
+        """The actor's unchecked forward; with gSDE and ``phi_sg`` given, the variance's
+        features are those (``npg.policies.sde.sde_forward``)."""
+        if phi_sg is None:
+            return self.policy.forward(params, obs, check=False)
+        from ..policies.sde import sde_forward
+        return sde_forward(params, obs, self.config.activation, phi_sg)
 
     # ------------------------------------------------------------------ the update
     def _batch(self, state, rollout):
@@ -334,56 +217,40 @@ class PPO(Algorithm):
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch
 
-    @staticmethod
-    def _pack_opt(layout, opt_states):
-        """Per-network Adam states -> one Adam state over theta (``{"step", "m.theta",
-        "v.theta"}``); the networks' step counts are equal by construction."""
-        out = {"step": int(opt_states["policy"]["step"])}
-        for buf in ("m", "v"):
-            tree: dict = {}
-            for g, k, *_ in layout.entries:
-                tree.setdefault(g, {})[k] = opt_states[g][f"{buf}.{k}"]
-            out[f"{buf}.theta"] = layout.pack(tree)
-        return out
+    def _step(self, params, grads, opt_states, opt):
+        """Clip the global norm over all networks together (actor and critic), then one Adam
+        step per network. Returns ``(params, opt_states)``."""
+        c = self.config
+        if c.max_grad_norm is not None:
+            flat = {(n, k): g for n in grads for k, g in grads[n].items()}
+            flat = clip_by_global_norm(flat, c.max_grad_norm)[0]
+            grads = {n: {k: flat[(n, k)] for k in grads[n]} for n in grads}
+        stepped = {n: opt.step(params[n], grads[n], opt_states[n]) for n in params}
+        return {n: p for n, (p, _) in stepped.items()}, {n: s for n, (_, s) in stepped.items()}
 
-    @staticmethod
-    def _unpack_opt(layout, flat_state):
-        m, v = layout.unpack(flat_state["m.theta"]), layout.unpack(flat_state["v.theta"])
-        return {g: {"step": int(flat_state["step"]), **{f"m.{k}": a for k, a in m[g].items()},
-                    **{f"v.{k}": a for k, a in v[g].items()}} for g in m}
-
-    @staticmethod
-    def _inner_loop(algo, layout, theta, opt_state, batch, lr, clip, rng):
+    def _epochs(self, params, opt_states, batch, lr, clip, rng):
         """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch
-        into minibatches, each one ``loss_and_grad``, global-norm clipping and an Adam step on
-        the flat theta (``FlatLayout``); stops early on target KL. Returns ``(theta, opt_state,
-        stat sums, steps evaluated, steps taken)``. ``npg.engine.acting.inner_loop`` is the
-        same loop in preallocated buffers."""
-        c = algo.config
+        into minibatches, each one ``loss_and_grad`` and ``_step``; stops early on target KL.
+        Returns ``(params, opt_states, stat sums, steps evaluated, steps taken)``; the engine's
+        ``npg.engine.ppo.update`` has the same contract."""
+        c = self.config
         xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
         n_mb = max(1, math.ceil(B / c.batch_size))
-        opt = algo._optimizer(lr)
-        sums, n_eval, n_taken, stop = {}, 0, 0, False
+        opt = self._optimizer(lr)
+        sums, n_eval, n_taken = {}, 0, 0
         for _ in range(c.n_epochs):
             for idx in np.array_split(rng.permutation(B), n_mb):
                 ix = xp.asarray(idx)
                 mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
-                _, grads, st = algo.loss_and_grad(layout.unpack(theta), mb, clip)
+                _, grads, st = self.loss_and_grad(params, mb, clip)
                 n_eval += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + v
                 if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
-                    stop = True
-                    break
-                g = layout.pack(grads)
-                if c.max_grad_norm is not None:     # one global norm over actor and critic
-                    g = clip_by_global_norm({"theta": g}, c.max_grad_norm)[0]["theta"]
-                new, opt_state = opt.step({"theta": theta}, {"theta": g}, opt_state)
-                theta = new["theta"]
+                    return params, opt_states, sums, n_eval, n_taken
+                params, opt_states = self._step(params, grads, opt_states, opt)
                 n_taken += 1
-            if stop:
-                break
-        return theta, opt_state, sums, n_eval, n_taken
+        return params, opt_states, sums, n_eval, n_taken
 
     def update(self, state, rollout, progress, rng):
         """One PPO update from ``rollout``; returns ``(state, stats)``.
@@ -403,19 +270,71 @@ class PPO(Algorithm):
         B = int(batch["adv"].shape[0])
         if B == 0:
             raise ValueError("rollout has no valid steps to learn from")
-        layout = FlatLayout.of({net: state[net] for net in self.nets})
-        theta, opt_state = layout.pack(state), self._pack_opt(layout, state["opt"])
-        compiled = (self.fast_path and "mask" not in batch  # masked: the reference loop
-                    and acting.applies(self, theta))
-        loop = ppo_loop.inner_loop if compiled else self._inner_loop
-        theta, opt_state, sums, n_eval, n_taken = loop(self, layout, theta, opt_state, batch, lr,
-                                                        clip, rng)
-        state = dict(state)
-        state.update(layout.unpack(theta))
-        state["opt"] = self._unpack_opt(layout, opt_state)
+        params = {net: state[net] for net in self.nets}
+        if (self.fast_path and "mask" not in batch                  # masked: the reference
+                and engine.applies(c, self.spec, state["policy"]) and engine.ready(self, "update")):
+            out = engine.update(c, self.spec, params, state["opt"], batch, lr, clip, rng,
+                                self._optimizer(lr), self.fast_threads)
+        else:
+            out = self._epochs(params, state["opt"], batch, lr, clip, rng)
+        params, opt_states, sums, n_eval, n_taken = out
+        state = dict(state, opt=opt_states, **params)
         state["step"] = int(state.get("step", 0)) + 1
         stats = {k: v / n_eval for k, v in sums.items()}
         check_update_stats(stats, "PPO")
         stats.update(explained_variance=explained_variance(batch["v_old"], batch["ret"]),
                      n_updates=n_taken, lr=lr, clip_range=clip)
         return state, stats
+
+    # ------------------------------------------------------------------ acting
+    def _fast(self, params) -> bool:
+        """Whether acting takes the engine (``npg.engine.ppo``: applies, and ready)."""
+        return (self.fast_path and engine.applies(self.config, self.spec, params)
+                and engine.ready(self, "acting"))
+
+    def act(self, state, obs, rng, deterministic=False, noise=None, mask=None):
+        """``Algorithm.act``, on the engine where it applies (the same draws; the mode of a Box
+        policy always from the checked path, bitwise the policy's ``mode``).
+
+        With use_sde: a = mu + phi E for ``noise`` E [M, H, K] (``npg.app.sde_noise.SDENoise``),
+        a fresh draw from N(mu, v) per row when ``noise`` is None, the mean when deterministic;
+        logp is log pi(a | obs) under ``npg.distributions.sde``."""
+        params = state["policy"]
+        if mask is not None and not self.spec.discrete:
+            self.action_mask(mask, None)                    # TypeError: a mask needs Discrete
+        if mask is None and (self.spec.discrete or not deterministic) and self._fast(params):
+            rng = rng if deterministic else as_generator(rng)
+            return engine.act(self.config, self.spec, params, obs, rng, deterministic, noise)
+        if not self.config.use_sde:
+            return super().act(state, obs, rng, deterministic, mask)
+        mean, phi, ls = self.policy.forward(params, obs)[0]
+        if deterministic:
+            a = mean
+        elif noise is None:
+            a = sde.sample(mean, phi, ls, as_generator(rng))
+        else:
+            a = sde.noise_action(mean, phi, get_xp(mean).asarray(noise, dtype=mean.dtype))
+        lp = to_numpy(sde.log_prob(mean, phi, ls, a))
+        a = to_numpy(a)
+        return np.clip(a, self.spec.act_low, self.spec.act_high).astype(a.dtype, copy=False), a, lp
+
+    def fused_acting(self, state) -> bool:
+        """True when ``act_value`` computes action and value in one compiled call."""
+        return engine.fused(self.config, self.spec, state["policy"]) and self._fast(state["policy"])
+
+    def act_value(self, state, obs, rng, mask=None):
+        """``(env_action, action, logp, V(obs))``: a sampled ``act`` and ``value`` on the same
+        observations, in one engine call where ``fused_acting(state)`` (same draws and numbers
+        as the two calls), else the two calls."""
+        if mask is not None or not self.fused_acting(state):
+            return (*self.act(state, obs, rng, mask=mask), self.value(state, obs))
+        return engine.act_value(self.config, self.spec, state["policy"], state["critic"], obs,
+                                as_generator(rng))
+
+    def value(self, state, obs):
+        """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
+        if self._fast(state["policy"]):
+            return engine.value(self.config, self.spec, state["critic"], obs)
+        if not self.config.shared:
+            return super().value(state, obs)
+        return to_numpy(self.policy.value(state["policy"], obs))

@@ -1,8 +1,4 @@
-"""PPO's fast path on NumPy: which updates it applies to, and acting without the dispatch.
-
-For NumPy train states of a categorical MLP actor with a separate MLP critic (the tuned
-CartPole configuration and every Discrete task), PPO's update runs the compiled inner loop of
-``npg.engine.ppo_loop`` (``applies`` says when), and acting runs here.
+"""Acting without the dispatch: categorical MLP actors and MLP critics on NumPy.
 
 Acting (``act_categorical``, ``value``, ``act_value_categorical``) runs once per environment
 step on a few observations, where the checked path's validation and generic dispatch cost ~10x
@@ -13,40 +9,35 @@ same Gumbel draws as ``npg.distributions.categorical.sample``; log pi(a) comes f
 ~1e-6, the approximate tanh, which the float32 training forward uses too); actions are the
 same except where two perturbed logits tie to within that rounding. The only check left is
 that the observations are finite. The weight tuples the kernels take are built once per
-parameter dict and reused while the dict holds the same arrays (``_weights``).
+parameter dict and reused while the dict holds the same arrays (``weights``).
 """
 
 from __future__ import annotations
+
+import operator
 
 import numpy as np
 
 from ..backend import to_numpy
 from . import kernels as K
-from .tanh import tanh64_exp_inplace
 
-__all__ = ["applies", "mlp_infer", "check_obs_shape", "check_obs", "act_categorical", "value",
+__all__ = ["weights", "mlp_infer", "check_obs_shape", "check_obs", "act_categorical", "value",
            "act_value_categorical"]
-
-def applies(algo, theta) -> bool:
-    """True when ``ppo_loop.inner_loop`` can run this update (else the reference loop)."""
-    return (type(theta) is np.ndarray and algo.spec.discrete and not algo.config.shared
-            and algo.config.activation in K.ACT_CODES)
-
 
 # ------------------------------------------------------------------------------- acting
 
 _SMALL_BATCH = 64        # up to this many rows, ``kernels.mlp_small`` beats BLAS calls
-_CACHE: dict = {}        # id(params) -> (params, arrays, (Ws, bs)); see ``_weights``
+_CACHE: dict = {}        # id(params) -> (params, (keys, arrays), (Ws, bs)); see ``weights``
 
 
-def _weights(params) -> tuple[tuple, tuple]:
+def weights(params) -> tuple[tuple, tuple]:
     """``((W_1, ..., W_L), (b_1, ..., b_L))`` of an MLP's params dict, C-contiguous, for the
     kernels. Cached per dict while it holds the very same (contiguous) arrays, so in-place
     changes are seen and a replaced array is noticed; a non-contiguous array is copied on
     every call instead."""
     hit = _CACHE.get(id(params))
-    if hit is not None and hit[0] is params and all(
-            params[k] is a for k, a in hit[1].items()) and len(hit[1]) == len(params):
+    if (hit is not None and hit[0] is params and hit[1][0] == tuple(params)
+            and all(map(operator.is_, hit[1][1], params.values()))):
         return hit[2]
     L = 1
     while f"W{L + 1}" in params:
@@ -58,24 +49,24 @@ def _weights(params) -> tuple[tuple, tuple]:
            for l, (w, b) in enumerate(zip(Ws, bs))):
         if len(_CACHE) >= 8:
             _CACHE.clear()
-        _CACHE[id(params)] = (params, dict(params), out)
+        _CACHE[id(params)] = (params, (tuple(params), tuple(params.values())), out)
     return out
 
 
 def mlp_infer(params, x, activation: str):
     """mlp(x) [M, n_L] without checks or saved activations: h_l = f(h_{l-1} W_l + b_l),
-    identity output layer. Up to 64 rows through ``kernels.mlp_small`` (one call, float32
-    tanh by the kernels' rational approximation, as in training); more rows by the NumPy
-    operations of ``npg.nn.mlp_forward``. Both agree with ``mlp_forward`` to rounding (5e-7 in
-    float32: the approximate tanh)."""
+    identity output layer. Up to 64 rows through ``kernels.mlp_small`` (one call), more by
+    NumPy's matmul and ``kernels.bias_act``; both with the engine's tanh (float32: the
+    rational approximation, as in training), so they agree with ``npg.nn.mlp_forward`` to
+    rounding (5e-7 in float32)."""
+    Ws, bs = weights(params)
+    code = K.act_code(activation, x.dtype)
     if x.shape[0] <= _SMALL_BATCH:
-        Ws, bs = _weights(params)
-        return K.mlp_small(np.ascontiguousarray(x), Ws, bs, K.act_code(activation, x.dtype))
-    h, L = x, len(_weights(params)[0])
-    for l in range(1, L + 1):
-        a = h @ params[f"W{l}"]
-        a += params[f"b{l}"]
-        h = _activate(activation, a) if l < L else a
+        return K.mlp_small(np.ascontiguousarray(x), Ws, bs, code)
+    h = x
+    for l, (W, b) in enumerate(zip(Ws, bs)):
+        h = h @ W
+        K.bias_act(h, b, code if l < len(Ws) - 1 else K.ACT_CODES["identity"])
     return h
 
 
@@ -117,8 +108,8 @@ def value(params, obs, activation: str):
 def act_value_categorical(actor, critic, obs, rng, activation: str):
     """``act_categorical`` (sampled) and ``value`` in one kernel call (``act_value_small``):
     (action [M] int64, log pi(action) [M], V(obs) [M]); obs must be finite (ValueError)."""
-    Wa, ba = _weights(actor)
-    Wc, bc = _weights(critic)
+    Wa, ba = weights(actor)
+    Wc, bc = weights(critic)
     M, A = obs.shape[0], Wa[-1].shape[1]
     g = np.asarray(rng.gumbel(size=(M, A)), dtype=obs.dtype)
     a, logp, v = np.empty(M, np.int64), np.empty(M, obs.dtype), np.empty(M, obs.dtype)
@@ -126,11 +117,3 @@ def act_value_categorical(actor, critic, obs, rng, activation: str):
                              K.act_code(activation, obs.dtype), g, a, logp, v):
         raise ValueError("obs must be finite (no NaN or inf)")
     return a, logp, v
-
-
-def _activate(name: str, a: np.ndarray) -> np.ndarray:
-    """f(a) in place for a NumPy pre-activation buffer: the engine's float64 tanh
-    (``tanh.tanh64_exp_inplace``, within 4e-15 of np.tanh), np.tanh in float32, relu."""
-    if name == "tanh":
-        return tanh64_exp_inplace(a) if a.dtype == np.float64 else np.tanh(a, out=a)
-    return np.maximum(a, 0, out=a) if name == "relu" else a

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..backend import get_xp
 
-__all__ = ["FlatLayout"]
+__all__ = ["FlatLayout", "pack_adam", "unpack_adam"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,23 @@ class FlatLayout:
             out.setdefault(g, {})[k] = (theta[a:b].reshape(shape) if xp is np
                                         else xp.reshape(theta[a:b], shape))
         return out
+
+
+def pack_adam(layout: FlatLayout, states: Mapping) -> dict:
+    """Per-network Adam states ``{group: {"step", "m.<key>", "v.<key>"}}`` (``npg.optim.Adam``)
+    -> one Adam state over theta ``{"step", "m.theta", "v.theta"}`` (the step counts of the
+    networks are equal: one optimizer steps them together)."""
+    out = {"step": int(next(iter(states.values()))["step"])}
+    for buf in ("m", "v"):
+        tree: dict = {}
+        for g, k, *_ in layout.entries:
+            tree.setdefault(g, {})[k] = states[g][f"{buf}.{k}"]
+        out[f"{buf}.theta"] = layout.pack(tree)
+    return out
+
+
+def unpack_adam(layout: FlatLayout, flat_state: Mapping) -> dict:
+    """The inverse of ``pack_adam`` (arrays are views into m.theta and v.theta)."""
+    m, v = layout.unpack(flat_state["m.theta"]), layout.unpack(flat_state["v.theta"])
+    return {g: {"step": int(flat_state["step"]), **{f"m.{k}": a for k, a in m[g].items()},
+                **{f"v.{k}": a for k, a in v[g].items()}} for g in m}

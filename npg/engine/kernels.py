@@ -1,5 +1,6 @@
-"""Numba kernels of PPO's fast path (NumPy arrays only; ``npg.engine.ppo_loop`` runs the
-update from them, ``npg.engine.acting`` acts with them).
+"""Numba kernels of PPO's fast path (NumPy arrays only; ``npg.engine.mlp`` and
+``npg.engine.ppo_loop`` run the update from them, ``npg.engine.acting`` and
+``npg.engine.acting_continuous`` act with them; the loss layer is ``npg.engine.ppo_losses``).
 
 Each kernel fuses a few elementwise operations of the reference path into one pass over arrays
 the caller preallocated.
@@ -26,9 +27,10 @@ code cannot call NumPy's ufunc loops, and Numba's ``math.tanh`` is libm's scalar
 this loop vectorises; the four hidden layers of PPO's two 64-64 networks hold 65k activations
 per minibatch. float64 tanh (code 0) is ``npg.engine.tanh``: within 2 ulp of the correctly
 rounded value (as libm's ``tanh`` is; NumPy's within 1), and, unlike libm's, it vectorises.
-``benchmarks/tanh.py``, [256, 64] block, ns per element in one run: float64 libm 19.0, engine.tanh
-3.1, np.tanh 1.6; float32 tanh32 0.46, np.tanh 0.36 (NumPy's own loops are SIMD on this
-AVX-512 machine; on machines without, its float32 tanh measured 2.6-6 ns).
+``benchmarks/tanh.py``, [256, 64] block, ns per element in one run on an AVX-512 machine: float64
+libm 19.0, engine.tanh 3.1, np.tanh 1.6; float32 tanh32 0.46, np.tanh 0.36 (NumPy's own loops
+are SIMD there; on the AVX2 development machine (AMD EPYC) np.tanh is scalar libm in float64,
+~13 ns, and its float32 tanh measured 2.6-6 ns).
 
 All kernels use ``error_model="numpy"`` (float division follows IEEE instead of raising
 ZeroDivisionError; the check it would need blocks vectorisation). Their divisors are B, std + 1e-8,
@@ -46,8 +48,8 @@ from numba import njit
 from .tanh import tanh64
 
 __all__ = ["ACT_CODES", "FAST_TANH", "act_code", "TANH_CLAMP", "tanh32", "bias_act",
-           "act_grad_colsum", "head_forward", "head_backward", "ppo_policy_loss", "ppo_value_loss", "categorical_act",
-           "act_value_small", "mlp_small", "sum_squares", "adam_step"]
+           "act_grad_colsum", "head_forward", "head_backward", "categorical_act",
+           "act_value_small", "mlp_small", "mlp_small_features", "sum_squares", "adam_step"]
 
 ACT_CODES = {"tanh": 0, "relu": 1, "identity": 2}
 FAST_TANH = 3
@@ -188,98 +190,6 @@ def head_backward(h, WT, d_out, gWT, gb, g, gb_prev, code):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def ppo_policy_loss(z, act, logp_old, adv, eps, ent_coef, norm_adv, d_z, out):
-    """PPO's policy terms for a categorical policy and their derivatives (``PPO.loss_and_grad``).
-
-    z [B, A] logits, act [B] int, logp_old/adv [B]; eps the clip range. Writes d_z = dL/dz
-    [B, A] for L = L_clip + ent_coef L_H and out[1] = L_clip, out[3] = L_H,
-    out[4] = approx_kl, out[5] = clip_fraction, out[6] = mean entropy, where
-        A_n = (A - mean A) / (std A + 1e-8)  (norm_adv),  log pi = z - logsumexp(z),
-        r = exp(log pi_a - logp_old),  L_clip = -(1/B) sum min(r A_n, clip(r, 1-eps, 1+eps) A_n),
-        dL_clip/dlogp = -(1/B) r A_n unless the clip is active (then 0),
-        dlogp/dz = onehot(a) - pi,  dH/dz = -pi (log pi + H),  L_H = -(1/B) sum H,
-        approx_kl = (1/B) sum (r - 1) - log r,  clip_fraction = (1/B) #{|r - 1| > eps}.
-    """
-    B, A = z.shape
-    mean, scale = 0.0, 1.0
-    if norm_adv:
-        for b in range(B):
-            mean += adv[b]
-        mean /= B
-        var = 0.0
-        for b in range(B):
-            var += (adv[b] - mean) ** 2
-        scale = math.sqrt(var / B) + 1e-8
-    lo, hi = 1.0 - eps, 1.0 + eps
-    l_pi = l_h = kl = n_clip = 0.0
-    d_h = ent_coef * (-1.0 / B)                 # ent_coef dL_H/dH
-    for b in range(B):
-        m = z[b, 0]
-        for j in range(1, A):
-            m = max(m, z[b, j])
-        s = 0.0
-        for j in range(A):
-            e = math.exp(z[b, j] - m)
-            d_z[b, j] = e                       # scratch: exp(z_j - m)
-            s += e
-        lse = m + math.log(s)
-        ent = 0.0
-        for j in range(A):
-            pi = d_z[b, j] / s
-            ent -= pi * (z[b, j] - lse)
-            d_z[b, j] = pi                      # scratch: pi_j
-        a = act[b]
-        log_r = (z[b, a] - lse) - logp_old[b]
-        r = math.exp(log_r)
-        adv_b = (adv[b] - mean) / scale if norm_adv else adv[b]
-        surr = r * adv_b
-        surr_clip = min(max(r, lo), hi) * adv_b
-        l_pi -= min(surr, surr_clip)
-        clipped = (adv_b > 0 and r > hi) or (adv_b < 0 and r < lo)
-        d_logp = 0.0 if clipped else -surr / B
-        kl += (r - 1.0) - log_r
-        n_clip += 1.0 if abs(r - 1.0) > eps else 0.0
-        l_h -= ent
-        for j in range(A):
-            pi = d_z[b, j]
-            d = d_logp * ((1.0 if j == a else 0.0) - pi)
-            if d_h != 0.0:
-                d -= d_h * (pi * ((z[b, j] - lse) + ent))
-            d_z[b, j] = d
-    l_pi /= B
-    l_h /= B
-    out[1], out[3] = l_pi, l_h
-    out[4], out[5], out[6] = kl / B, n_clip / B, -l_h
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
-def ppo_value_loss(v, ret, v_old, vf_coef, vf_clip, d_v, out):
-    """PPO's value term: out[2] = L_V and d_v = vf_coef dL_V/dv [B] for values v [B],
-    targets ret [B] and the rollout's values v_old [B]:
-        L_V = (1/2B) sum (v - y)^2,   dL_V/dv = (v - y) / B,
-    or, when vf_clip > 0, the clipped form of ``npg.losses.value_loss``:
-        v_c = v_old + clip(v - v_old, -vf_clip, vf_clip),
-        L_V = (1/2B) sum max((v - y)^2, (v_c - y)^2)  (gradient of the larger branch; the
-        clipped branch passes gradient only where |v - v_old| < vf_clip).
-    """
-    B = v.shape[0]
-    l_v = 0.0
-    for b in range(B):
-        err = v[b] - ret[b]
-        if vf_clip > 0:
-            dv = v[b] - v_old[b]
-            err_c = min(max(dv, -vf_clip), vf_clip) + v_old[b] - ret[b]
-            sq, sq_c = err * err, err_c * err_c
-            l_v += max(sq, sq_c)
-            g = err if sq >= sq_c else (err_c if abs(dv) < vf_clip else 0.0)
-        else:
-            l_v += err * err
-            g = err
-        d_v[b] = vf_coef * (g / B)
-    out[2] = l_v / (2 * B)
-
-
-@njit(cache=True, nogil=True, error_model="numpy")
 def mlp_small(x, Ws, bs, code):
     """mlp(x) [M, n_L] for a few rows x [M, n_0] (acting): h_l = f(h_{l-1} W_l + b_l) for the
     hidden layers, identity output; Ws, bs tuples of the weights [n_{l-1}, n_l] and biases.
@@ -288,10 +198,19 @@ def mlp_small(x, Ws, bs, code):
     BLAS calls whose fixed cost dominates at M = 8; each output is b_j + sum_k h_k W_kj,
     summed in order k (BLAS may sum in another order: equal to rounding).
     """
+    return mlp_small_features(x, Ws, bs, code)[1]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def mlp_small_features(x, Ws, bs, code):
+    """``(h_{L-1}, mlp(x))``: ``mlp_small`` and the input of its output layer (the last hidden
+    layer, or x itself without hidden layers; gSDE's features phi)."""
     M = x.shape[0]
     h = x
+    h_prev = x
     L = len(Ws)
     for l in range(L):
+        h_prev = h
         W, b = Ws[l], bs[l]
         n_in, n_out = W.shape
         out = np.empty((M, n_out), x.dtype)
@@ -316,7 +235,7 @@ def mlp_small(x, Ws, bs, code):
                     for j in range(n_out):
                         out[i, j] = max(out[i, j], 0.0)
         h = out
-    return h
+    return h_prev, h
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

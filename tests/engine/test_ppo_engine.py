@@ -15,8 +15,10 @@ from hypothesis import assume, given, settings, strategies as st
 
 from npg.engine import kernels as K
 from npg.engine.tanh import tanh64_array
-from npg.engine import acting, ppo_loop
+from npg.engine import ppo as engine
+from npg.engine import ppo_loop, ppo_losses
 from npg.engine.flat import FlatLayout
+from npg.engine.records import STEP_STATS, Hyper
 from npg.algos.ppo import PPO, PPOConfig
 from npg.envs import make_vec_env, space_info
 from npg.optim import Adam, clip_by_global_norm
@@ -129,6 +131,11 @@ def test_bias_act_and_backward_match_numpy(dtype, name):
                                atol=1e-6 if dtype == np.float32 else 1e-14)
 
 
+def _hyper(**kw):
+    """A ``records.Hyper`` with every field 0 but those given."""
+    return Hyper(**{**dict.fromkeys(Hyper._fields, 0.0), **kw})
+
+
 @pytest.mark.parametrize("max_norm", [-1.0, 1e-3, 1e3])
 def test_clip_adam_equals_clip_by_global_norm_then_adam(max_norm):
     rng = np.random.default_rng(1)
@@ -138,9 +145,8 @@ def test_clip_adam_equals_clip_by_global_norm_then_adam(max_norm):
     g_ref = g if max_norm < 0 else clip_by_global_norm({"t": g}, max_norm)[0]["t"]
     new, s = opt.step({"t": theta}, {"t": g_ref}, {"step": 3, "m.t": m, "v.t": v})
     th, mm, vv = theta.copy(), m.copy(), v.copy()
-    hp = np.zeros(11)
-    hp[5], hp[7:] = max_norm, (0.01, opt.b1, opt.b2, opt.eps)
-    ppo_loop._clip_adam(th, g, mm, vv, 3, hp)
+    hp = _hyper(max_norm=max_norm, lr=0.01, b1=opt.b1, b2=opt.b2, eps=opt.eps)
+    ppo_loop.clip_adam(th, g, mm, vv, 3, hp)
     np.testing.assert_allclose(th, new["t"], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(mm, s["m.t"], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(vv, s["v.t"], rtol=1e-14, atol=1e-15)
@@ -166,23 +172,25 @@ def test_loss_kernel_equals_loss_and_grad(kw):
           "v_old": rng.standard_normal(B) * 0.1}
     params = {"policy": state["policy"], "critic": state["critic"]}
     loss, grads, stats = algo.loss_and_grad(params, mb, 0.1)
-    z = algo._actor(params["policy"], obs)[0]
-    v = algo._critic(params["critic"], obs)[0]
+    z = algo.policy.forward(params["policy"], obs, check=False)[0]
+    v = algo.critic.forward(params["critic"], obs, check=False)[0]
     c = algo.config
-    d_z, d_v, out = np.empty((B, 2)), np.empty(B), np.empty(7)
-    K.ppo_policy_loss(z, mb["act"], mb["logp_old"], mb["adv"], 0.1, c.ent_coef, c.norm_adv,
-                      d_z, out)
-    K.ppo_value_loss(v, mb["ret"], mb["v_old"], c.vf_coef, c.clip_range_vf or -1.0, d_v, out)
-    total = out[1] + c.vf_coef * out[2] + c.ent_coef * out[3]
+    d_z, d_v, outs = np.empty((B, 2)), np.empty(B), np.zeros(1, STEP_STATS)
+    hp = _hyper(clip=0.1, ent_coef=c.ent_coef, norm_adv=float(c.norm_adv))
+    ppo_losses.policy_loss(0, z, obs, mb["act"], np.zeros((B, 0)), np.zeros(0), mb["logp_old"],
+                           mb["adv"], hp, d_z, np.zeros(0), outs[0])
+    ppo_losses.value_loss(v, mb["ret"], mb["v_old"], c.vf_coef, c.clip_range_vf or -1.0, d_v,
+                          outs[0])
+    out = outs[0]
+    total = out["policy_loss"] + c.vf_coef * out["value_loss"] + c.ent_coef * out["entropy_loss"]
     np.testing.assert_allclose(total, float(loss), rtol=1e-13)
-    for key, i in zip(("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"),
-                      (1, 2, 4, 5, 6)):
-        np.testing.assert_allclose(out[i], stats[key], rtol=1e-12, atol=1e-15)
+    for key in ("policy_loss", "value_loss", "approx_kl", "clip_fraction", "entropy"):
+        np.testing.assert_allclose(out[key], stats[key], rtol=1e-12, atol=1e-15)
     # the kernel's d_z / d_v through the reference vjps give the FD-checked reference gradient
-    np.testing.assert_allclose(algo._actor(params["policy"], obs)[1](d_z)["W2"],
-                               grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
-    np.testing.assert_allclose(algo._critic(params["critic"], obs)[1](d_v)["W1"],
-                               grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
+    pi_vjp = algo.policy.forward(params["policy"], obs, check=False)[1]
+    v_vjp = algo.critic.forward(params["critic"], obs, check=False)[1]
+    np.testing.assert_allclose(pi_vjp(d_z)["W2"], grads["policy"]["W2"], rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(v_vjp(d_v)["W1"], grads["critic"]["W1"], rtol=1e-12, atol=1e-16)
     envs.close()
 
 
@@ -206,7 +214,7 @@ def test_fast_update_equals_reference_update(dtype, kw):
     algo, envs = _algo(dtype=dtype, **dict({"n_epochs": 4}, **kw))
     state = algo.init(np.random.default_rng(0))
     roll = _rollout(algo, envs, state)
-    assert acting.applies(algo, algo.policy.init(0, dtype=dtype)["W1"])
+    assert engine.applies(algo.config, algo.spec, algo.policy.init(0, dtype=dtype))
     fast, st_fast = algo.update(state, roll, 0.25, np.random.default_rng(3))
     algo.fast_path = False
     ref, st_ref = algo.update(state, roll, 0.25, np.random.default_rng(3))
@@ -230,9 +238,9 @@ def test_fast_update_equals_reference_update(dtype, kw):
     envs.close()
 
 
-def test_fast_path_does_not_apply_to_gaussian_or_shared():
+def test_fast_path_does_not_apply_to_shared():
     algo, envs = _algo(shared=True)
-    assert not acting.applies(algo, np.zeros(3))
+    assert not engine.applies(algo.config, algo.spec, algo.init(0)["policy"])
     envs.close()
 
 
@@ -273,10 +281,11 @@ def test_fast_act_and_value_equal_the_checked_ones(dtype):
 
 def _fast_loss_and_grad(algo, layout, theta, mb, clip, threads=1):
     """One minibatch through the compiled path (``ppo_loop``, as ``inner_loop`` runs it)."""
-    loss, grad, _ = ppo_loop.minibatch_loss_and_grad(algo, layout, theta, mb, clip, threads)
+    loss, grad, _ = ppo_loop.minibatch_loss_and_grad("categorical", algo.config, layout, theta,
+                                                     mb, clip, threads)
     P = layout.unpack(theta)
-    z = algo._actor(P["policy"], mb["obs"])[0]
-    v = algo._critic(P["critic"], mb["obs"])[0]
+    z = algo.policy.forward(P["policy"], mb["obs"], check=False)[0]
+    v = algo.critic.forward(P["critic"], mb["obs"], check=False)[0]
     return loss, grad, z, v
 
 
@@ -350,7 +359,8 @@ def test_minibatch_gradient_equals_the_reference_gradient(threads):
     mb = {k: v[:24] for k, v in batch.items()}
     layout = FlatLayout.of({n: state[n] for n in algo.nets})
     theta = layout.pack(state)
-    loss, grad, _ = ppo_loop.minibatch_loss_and_grad(algo, layout, theta, mb, 0.1, threads)
+    loss, grad, _ = ppo_loop.minibatch_loss_and_grad("categorical", algo.config, layout, theta,
+                                                     mb, 0.1, threads)
     ref_loss, ref_grads, _ = algo.loss_and_grad(layout.unpack(theta), mb, 0.1)
     np.testing.assert_allclose(loss, float(ref_loss), rtol=1e-13)
     np.testing.assert_allclose(grad, layout.pack(ref_grads), rtol=1e-10, atol=1e-15)
@@ -360,19 +370,17 @@ def test_minibatch_gradient_equals_the_reference_gradient(threads):
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
 def test_non_finite_gradient_is_a_clear_error(bad):
     theta, m, v = np.zeros(4), np.zeros(4), np.zeros(4)
-    hp = np.zeros(11)
-    hp[5], hp[7:] = 0.5, (0.01, 0.9, 0.999, 1e-5)
+    hp = _hyper(max_norm=0.5, lr=0.01, b1=0.9, b2=0.999, eps=1e-5)
     with pytest.raises(ValueError, match="not finite"):
-        ppo_loop._clip_adam(theta, np.array([1.0, bad, 0.0, 2.0]), m, v, 0, hp)
+        ppo_loop.clip_adam(theta, np.array([1.0, bad, 0.0, 2.0]), m, v, 0, hp)
     assert np.all(theta == 0)                  # nothing was applied
 
 
 def test_huge_finite_gradient_is_clipped_not_overflowed():
     """||g||^2 overflows float64 for |g| ~ 1e300; the norm is recomputed from g / max|g|."""
     theta, m, v = np.zeros(2), np.zeros(2), np.zeros(2)
-    hp = np.zeros(11)
-    hp[5], hp[7:] = 0.5, (0.01, 0.9, 0.999, 1e-5)
-    ppo_loop._clip_adam(theta, np.array([3e300, 4e300]), m, v, 0, hp)
+    hp = _hyper(max_norm=0.5, lr=0.01, b1=0.9, b2=0.999, eps=1e-5)
+    ppo_loop.clip_adam(theta, np.array([3e300, 4e300]), m, v, 0, hp)
     np.testing.assert_allclose(m, 0.1 * np.array([0.3, 0.4]), rtol=1e-12)   # (1-b1) * clipped g
 
 
