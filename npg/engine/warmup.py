@@ -172,7 +172,7 @@ def _sources_stamp() -> str:
     """A hash of what the cached machine code depends on: npg's, Numba's and Python's versions
     and each compiled source file's modification time and size (Numba's own staleness test)."""
     import numba
-    from .. import __version__
+    from ..version import VERSION as __version__
     here = os.path.dirname(os.path.abspath(__file__))
     files = sorted(os.path.join(here, f) for f in os.listdir(here) if f.endswith(".py"))
     files.append(os.path.join(os.path.dirname(here), "returns", "_kernels.py"))
