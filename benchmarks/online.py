@@ -61,13 +61,13 @@ def sensitivity(task: str, env: str, algo: str, horizons=(200, 1000, 2000, 4000)
         print(f"SENSITIVITY {task} steps={k} rel={rel:.2e} same_episodes={same}", flush=True)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--ref-steps", type=int, default=600)
     p.add_argument("--sensitivity", action="store_true")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     if args.sensitivity:
         for task, (env, algo) in TASKS.items():
             sensitivity(task, env, algo)

@@ -9,9 +9,9 @@ Prints env steps per second of
                 default) and, with --blas-default, with OpenBLAS's own thread pool;
 and the ratio training / env only. Training and collection use PPO's fast path (acting in one
 compiled call per step, ``npg.engine.acting``; the whole update in one compiled call,
-``npg.engine.ppo_loop``, with the actor's and the critic's halves of each minibatch step on
-two threads, ``PPO.fast_threads = 2``, the default). ``--one-thread`` also measures
-``fast_threads = 1``; ``--reference`` the reference path (``PPO.fast_path = False``:
+``npg.engine.ppo``, with the actor's and the critic's halves of each minibatch step on two
+threads for minibatches of 128 rows or more, ``PPO.fast_threads = None``, the default).
+``--one-thread`` also measures ``fast_threads = 1``; ``--reference`` the reference path (``PPO.fast_path = False``:
 ``loss_and_grad`` per minibatch, the checked acting path). Each figure is the best of
 --repeats runs after a warm-up (the first call compiles or loads Numba's cache). Not part of
 the test suite.
@@ -19,11 +19,18 @@ the test suite.
 ``--breakdown`` splits one float32 cycle (collect 256 env steps, then one update) into its parts,
 each the best of many timed calls in this run: the environment alone, acting (32 calls of the
 collector's act_fn), the rest of collection, the compiled minibatch steps
-(``ppo_loop.inner_loop``), the rest of the update (GAE, batch assembly, packing), and, as a
+(``npg.engine.ppo.update``), the rest of the update (GAE, batch assembly, packing), and, as a
 floor for the minibatch steps, the BLAS products they contain timed alone with ``np.matmul``.
 
     python benchmarks/throughput.py [--steps 20480] [--repeats 3] [--blas-default] [--reference]
-                                    [--one-thread] [--breakdown]
+                                    [--one-thread] [--breakdown] [--online] [--limit] [--cold]
+
+The issue-13 lines come from the scripts beside this one, run in this process: ``--online``
+prints ``ONLINE <task> <env steps/s>`` (``online.py``: frozenlake_ac, cartpole_ac,
+frozenlake_qac, per CPU-second, engine and reference), ``--limit`` prints ``LIMIT <task>
+mflop_per_step=... gemm_gflops=... share_one_core=...% share_two_cores=...%`` (``limit.py``)
+and ``--cold`` prints ``COLD cold=<s> warm=<s> ratio=<x>`` for ``npg train CartPole-v1`` with a
+fresh ``NUMBA_CACHE_DIR`` (``cold.py``).
 """
 
 from __future__ import annotations
@@ -35,8 +42,7 @@ import timeit
 import numpy as np
 
 from npg.app.agent import Agent
-from npg.engine import ppo_loop
-from npg.engine.flat import FlatLayout
+from npg.engine import ppo as engine
 from npg.engine.blas import blas_threads
 from npg.envs import make_vec_env
 
@@ -69,7 +75,7 @@ def collect_only(steps: int, dtype: str, fast: bool = True) -> float:
     return (steps // 256) * 256 / dt
 
 
-def training(steps: int, dtype: str, threads, fast: bool = True, fast_threads: int = 2) -> float:
+def training(steps: int, dtype: str, threads, fast: bool = True, fast_threads=None) -> float:
     agent = Agent("CartPole-v1", "ppo", dict(TUNED, dtype=dtype), seed=0)
     agent.algo.fast_path = fast
     agent.algo.fast_threads = fast_threads
@@ -125,12 +131,11 @@ def breakdown(n_epochs: int = 20) -> list[tuple[str, float]]:
         rollout = col.collect(act_fn, value_fn, 32)
         obs = np.ascontiguousarray(rollout.obs[0])
         batch = algo._batch(state, rollout)
-        layout = FlatLayout.of({net: state[net] for net in algo.nets})
 
         def steps():
-            theta, opt = layout.pack(state), algo._pack_opt(layout, state["opt"])
-            ppo_loop.inner_loop(algo, layout, theta, opt, batch, 1e-3, 0.2,
-                                    np.random.default_rng(0))
+            engine.update(algo.config, algo.spec, {n: state[n] for n in algo.nets},
+                          state["opt"], batch, 1e-3, 0.2, np.random.default_rng(0),
+                          algo._optimizer(1e-3))
 
         envs, a0 = col.envs, np.zeros(8, np.int64)
         t = _ms_interleaved({"env": lambda: envs.step(a0), "act": lambda: act_fn(obs)}, 500)
@@ -169,7 +174,16 @@ def main(argv=None):
                    help="also measure the reference (checked, unfused) path")
     p.add_argument("--breakdown", action="store_true",
                    help="also split one float32 cycle into its parts (ms)")
+    p.add_argument("--online", action="store_true", help="ONLINE lines (online.py)")
+    p.add_argument("--limit", action="store_true", help="LIMIT lines (limit.py)")
+    p.add_argument("--cold", action="store_true", help="the COLD line (cold.py)")
     a = p.parse_args(argv)
+    if a.online or a.limit or a.cold:
+        import cold, limit, online            # the scripts beside this one
+        for flag, script in ((a.online, online), (a.limit, limit), (a.cold, cold)):
+            if flag:
+                script.main([])
+        return
     env = best(env_only, a.repeats, a.steps)
     print(f"CartPole-v1 x8 (CartPoleVectorEnv), {a.steps:,} steps per measurement, best of "
           f"{a.repeats}")
