@@ -52,6 +52,8 @@ STEP_STATS = np.dtype([(k, np.float64) for k in STAT_KEYS])
 """loss = policy_loss + vf_coef value_loss + ent_coef entropy_loss (L_clip, L_V, L_H = -mean H),
 approx_kl = mean (r - 1) - log r, clip_fraction = mean [|r - 1| > eps], entropy = mean H."""
 
+#: The structured dtype of one dense layer inside the flat theta: offsets of W [n_in, n_out] and
+#: b [n_out], the sizes, and the offset of its [rows, n_out] block in an activation buffer.
 LAYER = np.dtype([("w", np.int64), ("b", np.int64), ("n_in", np.int64), ("n_out", np.int64),
                   ("h", np.int64)])
 
