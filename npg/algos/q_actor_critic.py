@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..checks import check_finite
+from ..checks import check_finite, check_positive_int
 from ..backend import get_xp, to_numpy
 from ._common import (PGConfig, actor_loss_and_grad, as_batch, one_step_update,
                       init_critic, init_policy, make_critic, make_optimizer, make_policy)
@@ -42,16 +42,45 @@ class QACConfig(PGConfig):
     n_steps: int = 1             T steps per update (1: online, an update every step).
     gamma: float = 0.99          discount.
     baseline: bool = False       weight the actor by Q - V (an advantage) instead of Q.
+    q_input: str = "state"       the critic's input: "state", Q(s, .) = one network s -> A
+                                 outputs (``MLPQ``, hidden ``hidden``; ``LinearQ`` with
+                                 policy="linear"); "pair", Q(s, a) = mlp([obs, onehot(a)])
+                                 with one output (``npg.values_sa.MLPStateActionQ``, hidden
+                                 ``critic_hidden``, any policy): the source texts' critic.
+    critic_hidden: tuple = (20, 10)   hidden widths of the "pair" critic (the texts' 20-10-1
+                                 on FrozenLake's 16 + 4 inputs); unused with q_input="state".
     policy, lr, critic_lr, optimizer, max_grad_norm: see ``PGConfig``.
+
+    What the defaults are for: the textbook QAC update (SARSA critic, actor weighted by
+    Q(s, a)), one update per step. They do NOT learn CartPole-v1 or FrozenLake-v1 (measured,
+    5 seeds; ``python benchmarks/traces_learning.py --only qac``): the actor's weight Q(s, a)
+    has the sign of the return, not of the advantage, so every taken action is reinforced and
+    the softmax turns deterministic before Q is accurate. For a learner on those tasks use
+    ``ac`` (or ``baseline=True`` here, which weights by Q - V).
     """
 
     n_envs: int = 1
     n_steps: int = 1
     baseline: bool = False
+    q_input: str = "state"
+    critic_hidden: tuple = (20, 10)
 
     def __post_init__(self):
         super().__post_init__()
         self.baseline = check_bool_field("baseline", self.baseline)
+        if not isinstance(self.q_input, str):
+            raise TypeError(f"q_input must be a str, 'state' or 'pair'; got "
+                            f"{type(self.q_input).__name__}")
+        if self.q_input not in ("state", "pair"):
+            raise ValueError(f"q_input must be 'state' or 'pair'; got {self.q_input!r}")
+        hidden = self.critic_hidden
+        if isinstance(hidden, int) and not isinstance(hidden, bool):
+            hidden = (hidden,)
+        if not isinstance(hidden, (tuple, list)):
+            raise TypeError(f"critic_hidden must be a tuple of positive ints; got "
+                            f"{type(hidden).__name__}")
+        self.critic_hidden = tuple(check_positive_int(f"critic_hidden[{i}]", h)
+                                   for i, h in enumerate(hidden))
 
 
 def sarsa_targets(rew, terminated, truncated, valid, q_next_in, next_value, gamma):
