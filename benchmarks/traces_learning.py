@@ -35,13 +35,13 @@ TASKS = {
     "cartpole ac_lambda": (CP, "ac_lambda",
                            {"hidden": (32,), "lam": 0.8, "critic_lam": 0.8, "lr": 5e-4,
                             "critic_lr": 5e-3, "gamma": 0.99, "discount_actor": False},
-                           100_000, "train", 195.0),
+                           200_000, "train", 195.0),
     "cartpole vtrace lag 4": (CP, "vtrace",
                               {"behaviour_lag": 4, "lr": 1e-3, "critic_lr": 1e-3,
                                "n_envs": 8, "n_steps": 32}, 200_000, "train", 195.0),
-    "cartpole ac defaults": (CP, "ac", {}, 20_000, "eval", 195.0),
+    "cartpole ac defaults": (CP, "ac", {}, 50_000, "eval", 195.0),
     "frozenlake ac defaults": (FL, "ac", {}, 50_000, "eval", 0.5),
-    "cartpole qac defaults": (CP, "qac", {}, 20_000, "eval", 195.0),
+    "cartpole qac defaults": (CP, "qac", {}, 50_000, "eval", 195.0),
     "frozenlake qac defaults": (FL, "qac", {}, 50_000, "eval", 0.5),
 }
 

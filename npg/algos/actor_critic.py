@@ -61,7 +61,8 @@ class ACConfig(PGConfig):
                                  actions, MLP) instead of separate actor and critic.
     vf_coef: float = 0.5         weight of the value loss (>= 0).
     ent_coef: float = 0.0        weight of the entropy bonus (>= 0).
-    lr: float = 1e-3             actor learning rate (Adam).
+    lr: float = 1e-3             actor learning rate (Adam). 1e-3 learns CartPole-v1 (5/5
+                                 seeds by 50k steps); 1e-2 collapses it (class docstring).
     critic_lr: float = 1e-3      critic learning rate (Adam).
     policy, optimizer, max_grad_norm, log_std_init: see ``PGConfig``.
 
