@@ -132,9 +132,15 @@ def init_policy(policy, config: PGConfig, spec, rng) -> dict:
 
 
 def make_critic(config: PGConfig, spec, action_values: bool = False):
-    """V(s) (or Q(s, .) with ``action_values``): linear in [1, obs] or an MLP, as ``policy``."""
+    """V(s) (or Q(s, .) with ``action_values``): linear in [1, obs] or an MLP, as ``policy``;
+    with ``action_values`` and ``config.q_input == "pair"``, the MLP Q(s, a) over
+    [obs, onehot(a)] (``npg.values_sa.MLPStateActionQ``, hidden ``config.critic_hidden``)."""
     from .. import values
     from ..features import Polynomial
+    if action_values and getattr(config, "q_input", "state") == "pair":
+        from ..values_sa import MLPStateActionQ
+        return MLPStateActionQ(spec.obs_dim, spec.n_actions, config.critic_hidden,
+                               config.activation)
     if config.policy == "linear":
         phi = Polynomial(spec.obs_dim, 1)
         return values.LinearQ(phi, spec.n_actions) if action_values else values.LinearValue(phi)
