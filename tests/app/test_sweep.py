@@ -154,6 +154,18 @@ def test_a_killed_sweep_resumes_and_ends_with_the_same_runs(reference, tmp_path)
         assert_same_run(ref / "jobs" / jid, tmp_path / "jobs" / jid)
 
 
+def test_a_job_killed_while_writing_its_spec_restarts_clean(reference, tmp_path):
+    # SIGKILL between writing job.json's temporary file and renaming it leaves the temporary
+    # behind (the killed-sweep test above hit this by timing); the fresh restart removes it.
+    ref, _ = reference
+    job = tmp_path / "jobs" / "c000-s1"
+    job.mkdir(parents=True)
+    (job / "job.json.tmp-12345").write_text('{"half": ')
+    res = run_sweep(tiny_plan(), tmp_path, backend="serial")
+    assert res["done"] == ["c000-s0", "c000-s1"]
+    assert_same_run(ref / "jobs" / "c000-s1", job)
+
+
 def _cli(argv):
     p = argparse.ArgumentParser(prog="npg")
     sweep_cli.add_parser(p.add_subparsers(dest="command"))

@@ -102,8 +102,9 @@ def _train(spec: dict, job_dir: str, upto: int) -> dict:
         if os.path.isdir(job_dir) else True
     if fresh:
         prepare(job_dir, force=True)
-        for name in (DONE_FILE, ERROR_FILE):
-            if os.path.exists(os.path.join(job_dir, name)):
+        for name in os.listdir(job_dir):            # results, and what a killed writer left
+            if name in (DONE_FILE, ERROR_FILE) or name.startswith(
+                    tuple(f"{f}.tmp-" for f in (JOB_FILE, DONE_FILE, ERROR_FILE))):
                 os.unlink(os.path.join(job_dir, name))
         _write_json(os.path.join(job_dir, JOB_FILE), spec)
         kw = spec.get("agent_kwargs", {})
