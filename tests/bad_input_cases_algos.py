@@ -19,7 +19,7 @@ def _kind(cls, f):
         return "str"
     if isinstance(d, bool):
         return "bool"
-    if f.name in ("hidden",):
+    if f.name in ("hidden", "critic_hidden"):
         return "hidden"
     if f.name in ("sde_sample_freq", "n_step"):
         return "int_or_special"
