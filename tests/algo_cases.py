@@ -194,3 +194,21 @@ def gaussian_bandit_J(algo, state) -> float:
     mean, log_std = algo.policy.forward(state["policy"], np.ones((1, 1)))[0]
     mu, sigma = float(np.asarray(mean)[0, 0]), float(np.exp(np.asarray(log_std)[0, 0]))
     return 1.0 - (mu - 1.0) ** 2 - sigma ** 2
+
+
+# ----------------------------------------------------------------------------- PPO FD batches
+
+def ppo_fd_minibatch(algo, rng, obs_dim: int, B: int = 6):
+    """A PPO train state with its policy moved off the init (N(0, 0.5^2) per weight) and a
+    random minibatch of B steps acted by it: logp_old and v_old perturbed so that ratios and
+    value clips are not trivially 1 and 0. Returns ``(state, mb)``; draws from ``rng`` in a
+    fixed order (init, perturbation, obs, acting, the rest)."""
+    state = algo.init(rng)
+    state["policy"] = {k: a + rng.normal(scale=0.5, size=a.shape)
+                       for k, a in state["policy"].items()}
+    obs = rng.normal(size=(B, obs_dim))
+    _, act, logp = algo.act(state, obs, rng)
+    mb = {"obs": obs, "act": act, "logp_old": logp + rng.uniform(-0.3, 0.3, B),
+          "adv": rng.normal(size=B), "ret": rng.normal(size=B),
+          "v_old": algo.value(state, obs) + rng.normal(scale=0.3, size=B)}
+    return state, mb

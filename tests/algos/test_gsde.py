@@ -10,6 +10,7 @@ from gymnasium import spaces
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from algo_cases import ppo_fd_minibatch
 from npg.app.agent import Agent
 from npg.algos import PPO, PPOConfig
 from npg.distributions import gaussian, sde
@@ -190,15 +191,8 @@ def test_ppo_minibatch_gradient_matches_fd_of_loss(seed, norm_adv):
     algo = _algo(ent_coef=0.1, vf_coef=0.7, clip_range_vf=0.2, norm_adv=norm_adv,
                  log_std_init=-0.3)
     rng = np.random.default_rng(seed)
-    state = algo.init(rng)
-    state["policy"] = {k: v + rng.normal(scale=0.5, size=v.shape)
-                       for k, v in state["policy"].items()}
-    B = 6
-    obs = rng.normal(size=(B, 2))
-    _, act, logp = algo.act(state, obs, rng)
-    mb = {"obs": obs, "act": act, "logp_old": logp + rng.uniform(-0.3, 0.3, B),
-          "adv": rng.normal(size=B), "ret": rng.normal(size=B),
-          "v_old": algo.value(state, obs) + rng.normal(scale=0.3, size=B)}
+    state, mb = ppo_fd_minibatch(algo, rng, obs_dim=2)
+    obs, act, B = mb["obs"], mb["act"], len(mb["obs"])
     params = {net: state[net] for net in algo.nets}
     (mu, phi, ls), _ = algo._actor(params["policy"], obs)
     r = np.exp(sde.log_prob(mu, phi, ls, act) - mb["logp_old"])

@@ -25,6 +25,7 @@ from npg.optim import Adam, clip_by_global_norm
 from npg.envs.rollout import Collector
 from npg.schedules import constant
 from npg.testing import check_grad
+from algo_cases import ppo_fd_minibatch
 
 
 # ------------------------------------------------------------------------------- float32 tanh
@@ -300,17 +301,10 @@ def test_fast_minibatch_gradient_matches_fd_of_its_loss(seed, norm_adv, activati
                          activation=activation), space_info(envs))
     envs.close()
     rng = np.random.default_rng(seed)
-    state = algo.init(rng)
-    state["policy"] = {k: a + rng.normal(scale=0.5, size=a.shape)
-                       for k, a in state["policy"].items()}
+    state, mb = ppo_fd_minibatch(algo, rng, obs_dim=4)
+    obs, act, B = mb["obs"], mb["act"], len(mb["obs"])
     layout = FlatLayout.of({n: state[n] for n in algo.nets})
     theta = layout.pack(state)
-    B = 6
-    obs = rng.normal(size=(B, 4))
-    _, act, logp = algo.act(state, obs, rng)
-    mb = {"obs": obs, "act": act, "logp_old": logp + rng.uniform(-0.3, 0.3, B),
-          "adv": rng.normal(size=B), "ret": rng.normal(size=B),
-          "v_old": algo.value(state, obs) + rng.normal(scale=0.3, size=B)}
     loss, grad, z, v = _fast_loss_and_grad(algo, layout, theta, mb, 0.2)
     # stay away from the kinks of the clipped losses and of relu
     log_pi = z - np.log(np.exp(z).sum(1, keepdims=True))

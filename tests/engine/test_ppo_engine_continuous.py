@@ -16,6 +16,7 @@ from npg.engine.flat import FlatLayout
 from npg.envs import make_vec_env, space_info
 from npg.envs.rollout import Collector
 from npg.testing import check_grad
+from algo_cases import ppo_fd_minibatch
 
 
 def _algo(use_sde, **kw):
@@ -115,17 +116,10 @@ def test_gaussian_compiled_gradient_matches_fd_of_its_loss(seed, norm_adv):
                space_info(envs))
     envs.close()
     rng = np.random.default_rng(seed)
-    state = algo.init(rng)
-    state["policy"] = {k: a + rng.normal(scale=0.5, size=a.shape)
-                       for k, a in state["policy"].items()}
+    state, mb = ppo_fd_minibatch(algo, rng, obs_dim=3)
+    obs, act, B = mb["obs"], mb["act"], len(mb["obs"])
     layout = FlatLayout.of({n: state[n] for n in algo.nets})
     theta = layout.pack(state)
-    B = 6
-    obs = rng.normal(size=(B, 3))
-    _, act, logp = algo.act(state, obs, rng)
-    mb = {"obs": obs, "act": act, "logp_old": logp + rng.uniform(-0.3, 0.3, B),
-          "adv": rng.normal(size=B), "ret": rng.normal(size=B),
-          "v_old": algo.value(state, obs) + rng.normal(scale=0.3, size=B)}
 
     def compiled(t):
         return ppo_loop.minibatch_loss_and_grad("gaussian", algo.config, layout, t, mb, 0.2)
