@@ -34,7 +34,7 @@ from numba import njit
 from .online_nets import ACT_CODES, backward, forward, layer_table
 
 __all__ = ["ACT_CODES", "OPT_CODES", "IX_FIELDS", "HYPER", "layer_table", "forward",
-           "backward", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
+           "backward", "max_and_sum_exp", "act_greedy_gumbel", "expected_q", "q_expected", "workspace_size", "views", "act",
            "online_step_ac", "online_step_qac", "adam_step", "rmsprop_step"]
 
 OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
@@ -43,16 +43,24 @@ OPT_CODES = {"adam": 0, "rmsprop": 1, "sgd": 2}
 # ------------------------------------------------------------------------------- losses
 
 @njit(cache=True, error_model="numpy")
+def max_and_sum_exp(z):
+    """(m, s) = (max_j z_j, sum_j exp(z_j - m)) for logits z [A]: softmax(z)_j = exp(z_j - m) / s
+    and log softmax(z)_j = (z_j - m) - log s, with no exp overflowing."""
+    m = z[0]
+    for j in range(1, z.shape[0]):
+        m = max(m, z[j])
+    s = 0.0
+    for j in range(z.shape[0]):
+        s += math.exp(z[j] - m)
+    return m, s
+
+
+@njit(cache=True, error_model="numpy")
 def _actor_grad(z, a, weight, ent_coef, d_z):
     """d_z = dL_pi/dz for L_pi = -weight log pi(a) - ent_coef H; returns (log pi(a), H,
     L_pi) (``npg.algos._common.actor_loss_terms`` at B = 1)."""
     A = z.shape[0]
-    m = z[0]
-    for j in range(1, A):
-        m = max(m, z[j])
-    s = 0.0
-    for j in range(A):
-        s += math.exp(z[j] - m)
+    m, s = max_and_sum_exp(z)
     lse = math.log(s)
     ent = 0.0
     for j in range(A):
@@ -80,24 +88,14 @@ def act_greedy_gumbel(theta, net, x, H, code, g):
     for j in range(1, z.shape[0]):
         if z[j] + g[j] > best:
             best, a = z[j] + g[j], j
-    m = z[0]
-    for j in range(1, z.shape[0]):
-        m = max(m, z[j])
-    s = 0.0
-    for j in range(z.shape[0]):
-        s += math.exp(z[j] - m)
+    m, s = max_and_sum_exp(z)
     return a, (z[a] - m) - math.log(s)
 
 
 @njit(cache=True, error_model="numpy")
 def expected_q(z, q):
     """sum_a pi(a) q_a with pi = softmax(z) = exp((z - max z) - log sum exp(z - max z))."""
-    m = z[0]
-    for j in range(1, z.shape[0]):
-        m = max(m, z[j])
-    s = 0.0
-    for j in range(z.shape[0]):
-        s += math.exp(z[j] - m)
+    m, s = max_and_sum_exp(z)
     lse = math.log(s)
     v = 0.0
     for j in range(z.shape[0]):

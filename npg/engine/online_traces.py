@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 
 from .online_kernels import (H_DECAY_C, H_DECAY_PI, H_GAMMA, I_CODE, I_REPLACING, I_SPLIT,
-                             _observe, act_greedy_gumbel, views)
+                             _observe, act_greedy_gumbel, max_and_sum_exp, views)
 from .online_nets import backward, forward
 
 __all__ = ["online_step_lambda"]
@@ -55,12 +55,7 @@ def _lambda_update(w, ix, s, a, r, term, ended, s_next, lr_pi, lr_c, i_t):
     backward(theta, w.grad, w.net_c, s, w.H_c, w.d_c, w.D1, w.D2, code)
     top = w.net_pi[w.net_pi.shape[0] - 1]        # logits z(s) from the act that chose a
     zl = w.H_pi[top[4]:top[4] + top[3]]
-    m = zl[0]
-    for j in range(1, zl.shape[0]):
-        m = max(m, zl[j])
-    tot = 0.0
-    for j in range(zl.shape[0]):
-        tot += math.exp(zl[j] - m)
+    m, tot = max_and_sum_exp(zl)
     for j in range(zl.shape[0]):
         w.d_z[j] = 1.0 * ((1.0 if j == a else 0.0) - math.exp(zl[j] - m) / tot)
     backward(theta, w.grad, w.net_pi, s, w.H_pi, w.d_z, w.D1, w.D2, code)
