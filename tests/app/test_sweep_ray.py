@@ -5,6 +5,7 @@ serial ones; Optuna trials run on it; an address that does not answer is a clear
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,6 +17,11 @@ import pytest
 # `ray start` clusters use token authentication (Ray >= 2.5x), and Ray reads the driver's
 # RAY_AUTH_MODE when it is imported: set it before the import (no other test imports Ray)
 os.environ.setdefault("RAY_AUTH_MODE", "token")
+if not (os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH")
+        or os.path.exists(os.path.expanduser("~/.ray/auth_token"))):
+    # a fresh machine has no token: one for this process and the head node it starts (the
+    # head inherits the environment), as `ray get-auth-token --generate` would make
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'npg[ray]')")
 
 from npg.app.sweep import run_sweep  # noqa: E402
@@ -75,7 +81,10 @@ def cluster():
         finally:
             backend.close()
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)      # our head's session only, never `ray stop`
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)  # our head's session only, never `ray stop`
+        except ProcessLookupError:               # it exited on its own (a failed start)
+            pass
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:        # Ray drains for 30 s: not needed here
