@@ -15,6 +15,8 @@ trains; npg in its default dtype unless the name says f32):
     cartpole_ppo       CartPole-v1, npg float64 (the default)      20,480 steps
     cartpole_ppo_f32   CartPole-v1, npg float32                    20,480 steps
     pendulum_gsde      Pendulum-v1 with gSDE                        8,192 steps
+    pendulum_gsde_sync the same on gymnasium's SyncVectorEnv          8,192 steps
+                       (pendulum_gsde: npg's vectorised Pendulum-v1, which "auto" picks)
     lunarlander_ppo    LunarLander-v3 (needs Box2D)                32,768 steps
 
 Stable-Baselines3 is an optional benchmark dependency (``pip install stable-baselines3`` beside a
@@ -34,19 +36,20 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = {"cartpole_ppo": ("CartPole-v1", 20_480, "float64"),
-             "cartpole_ppo_f32": ("CartPole-v1", 20_480, "float32"),
-             "pendulum_gsde": ("Pendulum-v1", 8_192, "float64"),
-             "lunarlander_ppo": ("LunarLander-v3", 32_768, "float64")}
+WORKLOADS = {"cartpole_ppo": ("CartPole-v1", 20_480, "float64", "auto"),
+             "cartpole_ppo_f32": ("CartPole-v1", 20_480, "float32", "auto"),
+             "pendulum_gsde": ("Pendulum-v1", 8_192, "float64", "auto"),
+             "pendulum_gsde_sync": ("Pendulum-v1", 8_192, "float64", "sync"),
+             "lunarlander_ppo": ("LunarLander-v3", 32_768, "float64", "auto")}
 
 _NPG = """
 import sys
 from npg.app.agent import Agent
 from npg.app.presets import preset
-env, steps, dtype, threads = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+env, steps, dtype, threads, vec = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
 p = preset(env, "ppo")
 def make():
-    a = Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=0,
+    a = Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=0, vectorization=vec,
               normalize_obs=p["normalize_obs"], scale_reward=p["scale_reward"])
     if threads != "auto":
         a.algo.fast_threads = int(threads)
@@ -123,14 +126,14 @@ def main(argv=None) -> int:
         return 0
     rows = []
     for name in a.workloads:
-        env, steps, dtype = WORKLOADS[name]
+        env, steps, dtype, vec = WORKLOADS[name]
         if env.startswith("LunarLander") and not available("Box2D"):
             print(f"versus: {name} skipped (Box2D not installed)")
             continue
         per = {"npg": [], "sb3": []}
         for r in range(a.rounds):
             for who in (("npg", "sb3") if r % 2 == 0 else ("sb3", "npg")):
-                n, cpu, wall = (child(_NPG, env, steps, dtype, a.threads) if who == "npg"
+                n, cpu, wall = (child(_NPG, env, steps, dtype, a.threads, vec) if who == "npg"
                                 else child(_SB3, env, steps))
                 per[who].append(n / cpu)
                 rows.append({"workload": name, "who": who, "round": r, "steps": n,

@@ -31,6 +31,7 @@ from ..checks import check_positive_int
 from ..algos import get_algorithm, make_config
 from ..envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
 from ..envs.ids import check_env_id
+from ..envs.make import has_vector_class
 from ..envs.spaces import MASK_OBS_KEY, action_decoder, batch_encoder, single_spaces
 from .evaluation import check_seed
 from .interrupt import TrainingInterrupted, deferred_interrupt
@@ -49,16 +50,16 @@ VECTORIZATIONS = ("auto", "sync", "async", "vector_entry_point")
 _STREAMS = ("init", "act", "update", "predict")
 
 
-def _resolve_mode(env, vectorization: str) -> str:
-    """"auto": the environment's own vectorised class where it registers one, else "sync"."""
+def _resolve_mode(env, vectorization: str, env_kwargs=None) -> str:
+    """"auto": the environment's own vectorised class where it has one (gymnasium's registered
+    ``vector_entry_point``, or npg's for Pendulum-v1: ``npg.envs.make.OWN_VECTOR_ENVS``), else
+    "sync"."""
     if vectorization not in VECTORIZATIONS:
         raise ValueError(f"vectorization must be one of {VECTORIZATIONS}; got {vectorization!r}")
     if vectorization != "auto":
         return vectorization
-    if isinstance(env, str):
-        import gymnasium as gym
-        if gym.spec(env.rpartition(":")[2]).vector_entry_point is not None:
-            return "vector_entry_point"
+    if isinstance(env, str) and has_vector_class(env, env_kwargs):
+        return "vector_entry_point"
     return "sync"
 
 
@@ -76,7 +77,8 @@ class Agent:
                     algorithm's config dataclass (validated there; unknown keys raise).
     seed            non-negative int; everything random derives from it.
     vectorization   "auto" (default: the environment's own vector class where registered, as
-                    CartPole's, else "sync"), "sync", "async" or "vector_entry_point".
+                    CartPole's, or npg's own for Pendulum-v1; else "sync"), "sync", "async"
+                    or "vector_entry_point".
     normalize_obs   running observation normalisation (``ObsNormalizer``), saved with the agent.
     scale_reward    reward scaling by the running std of the discounted return
                     (``RewardScaler`` with the config's gamma), saved with the agent.
@@ -151,7 +153,7 @@ class Agent:
         elif isinstance(env, str) or callable(env):
             if isinstance(env, str):
                 check_env_id(env, allow_import=True)
-            self.vectorization = _resolve_mode(env, vectorization)
+            self.vectorization = _resolve_mode(env, vectorization, self.env_kwargs)
             self.envs = make_vec_env(env, self.config.n_envs, mode=self.vectorization,
                                      seed=self.seed, **self.env_kwargs)
             self.env_id = env if isinstance(env, str) else None

@@ -20,6 +20,7 @@ asked otherwise.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Callable
 
@@ -27,10 +28,26 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from ..checks import check_positive_int
+from .pendulum_vector import PendulumVectorEnv
 
-__all__ = ["make_vec_env", "autoreset_mode_of", "MODES"]
+__all__ = ["make_vec_env", "autoreset_mode_of", "has_vector_class", "MODES", "OWN_VECTOR_ENVS"]
 
 MODES = ("sync", "async", "vector_entry_point")
+
+# npg's vectorised classes for registered ids whose gymnasium registration has none; mode
+# "vector_entry_point" builds them (with the registration's time limit), and "auto" picks them
+OWN_VECTOR_ENVS = {"Pendulum-v1": PendulumVectorEnv}
+
+
+def has_vector_class(env_id: str, kwargs: dict | None = None) -> bool:
+    """Whether a registered id ("module:Env-v0" allowed) has a vectorised class: its own
+    ``vector_entry_point`` in gymnasium's registry, or one of ``OWN_VECTOR_ENVS`` that takes
+    the constructor ``kwargs`` (its ``KWARGS``)."""
+    env_id = env_id.rpartition(":")[2]
+    if gym.spec(env_id).vector_entry_point is not None:
+        return True
+    own = OWN_VECTOR_ENVS.get(env_id)
+    return own is not None and set(kwargs or {}) <= set(own.KWARGS)
 
 
 def _as_autoreset_mode(mode) -> AutoresetMode:
@@ -117,8 +134,15 @@ def _build(env_id, num_envs, mode, autoreset_mode, kwargs) -> VectorEnv:
             raise ValueError("mode 'vector_entry_point' supports only the environment's own "
                              f"autoreset mode (NEXT_STEP); got {autoreset_mode}")
         if gym.spec(env_id).vector_entry_point is None:
-            raise ValueError(f"mode 'vector_entry_point' needs an environment with its own "
-                             f"vectorised class; {env_id!r} has none (use 'sync' or 'async')")
+            if env_id not in OWN_VECTOR_ENVS:
+                raise ValueError(f"mode 'vector_entry_point' needs an environment with its own "
+                                 f"vectorised class; {env_id!r} has none (use 'sync' or "
+                                 f"'async')")
+            spec = gym.spec(env_id)
+            envs = OWN_VECTOR_ENVS[env_id](num_envs=num_envs,
+                                           max_episode_steps=spec.max_episode_steps, **kwargs)
+            envs.spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **kwargs})
+            return envs
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
                         vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)

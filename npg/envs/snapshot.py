@@ -10,8 +10,9 @@ flags and the ``numpy.random.Generator`` of ``Env.np_random``) npg saves that st
 
 What is captured, for each object of the environment's chain (the vector env, its sub-envs,
 every wrapper and the unwrapped env): every attribute whose value is a numeric or bool NumPy
-array, a Python or NumPy number, a bool, None, a tuple of numbers, or a Generator (its
-``bit_generator.state``). Strings, spaces, specs, dicts and lists are skipped: in the supported
+array, a Python or NumPy number, a bool, None, a tuple of numbers, a Generator (its
+``bit_generator.state``) or a tuple of Generators (one per copy of a vectorised class).
+Strings, spaces, specs, dicts and lists are skipped: in the supported
 classes they are constants of the construction (transition tables, maps) or buffers rewritten
 on every step (``SyncVectorEnv._env_obs``). An attribute of any other type is an error, so that
 no unknown state is dropped silently.
@@ -19,9 +20,9 @@ no unknown state is dropped silently.
 Which environments: ``supported(envs)`` names the classes whose state is captured completely
 (checked by tests that a save, a load in a new process and further training equal training on
 in one process bit for bit): gymnasium's ``SyncVectorEnv`` over gymnasium's classic-control
-and toy-text environments and npg's own, ``CartPoleVectorEnv``, and gymnasium's common wrappers
-(TimeLimit, OrderEnforcing, PassiveEnvChecker). Anything else (Box2D's physics world, MuJoCo's
-simulator, an ``AsyncVectorEnv``'s subprocesses, rendering environments) holds state npg cannot
+and toy-text environments and npg's own, ``CartPoleVectorEnv``, npg's ``PendulumVectorEnv``,
+and gymnasium's common wrappers (TimeLimit, OrderEnforcing, PassiveEnvChecker). Anything else
+(Box2D's physics world, MuJoCo's simulator, an ``AsyncVectorEnv``'s subprocesses, rendering environments) holds state npg cannot
 save as data; for those ``supported`` returns the reason and a loaded agent starts from freshly
 reset environments (``npg.app.agent.Agent.load`` warns, saying exactly that).
 
@@ -101,6 +102,9 @@ def _encode(value, key, arrays):
     enc = _encode_scalar(value)
     if enc is not None:
         return enc
+    if isinstance(value, tuple) and value and all(isinstance(v, np.random.Generator)
+                                                  for v in value):
+        return {"generators": [v.bit_generator.state for v in value]}     # one per copy
     if isinstance(value, tuple):
         items = [_encode_scalar(v) for v in value]
         if all(e is not None for e in items):
@@ -156,6 +160,14 @@ def _decode(name, enc, current, arrays):
             raise ValueError(f"env state: attribute {name!r} has an invalid generator state "
                              f"({err})") from None
         return g
+    if "generators" in enc:
+        states = enc["generators"]
+        if not (isinstance(current, tuple) and isinstance(states, list)
+                and len(states) == len(current)):
+            raise ValueError(f"env state: attribute {name!r} must be a tuple of "
+                             f"{len(current) if isinstance(current, tuple) else 0} generators")
+        return tuple(_decode(name, {"generator": st}, g, arrays)
+                     for st, g in zip(states, current))
     if "numpy" in enc:
         if enc["numpy"] not in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16",
                                 "uint32", "uint64", "float16", "float32", "float64"):
