@@ -92,6 +92,11 @@ CASES = [
                            "ent_coef": 0.01, "anneal_lr": True, "lr": 1e-3}),
     ("FrozenLake-v1", "qac", None),
     ("FrozenLake-v1", "qac", {"policy": "linear", "baseline": True, "hidden": (8,)}),
+    ("FrozenLake-v1", "qac", {"q_input": "pair"}),
+    ("CartPole-v1", "qac", {"q_input": "pair", "critic_hidden": (6, 5), "hidden": (8,),
+                            "baseline": False, "optimizer": "rmsprop", "max_grad_norm": 0.5}),
+    ("FrozenLake-v1", "qac", {"q_input": "pair", "policy": "linear", "activation": "relu",
+                              "critic_hidden": (7,), "anneal_lr": True}),
     ("CartPole-v1", "a2c", {"n_envs": 1, "n_steps": 1, "hidden": (16, 16)}),
     ("CartPole-v1", "ac_lambda", None),
     ("FrozenLake-v1", "ac_lambda", {"trace": "replacing", "discount_actor": False,
@@ -121,13 +126,16 @@ def test_steps_and_stats_equal_reference(env, algo, config):
 @pytest.mark.slow
 @pytest.mark.parametrize("env,algo,tol", [("FrozenLake-v1", "ac", 1e-8),
                                           ("FrozenLake-v1", "qac", 1e-8),
+                                          ("FrozenLake-v1", "qac_pair", 1e-8),
                                           ("CartPole-v1", "ac", None)])
 def test_thousand_steps_equal_reference(env, algo, tol):
     """1,000 steps in two learn calls: the same draws, actions and episodes bit for bit;
     parameters to the tolerance that the dynamics' own sensitivity allows (module docstring).
     CartPole's Adam run is chaotic (a 1-ulp change of one weight, same code: 5e-3 after 1,000
     steps, module docstring), so there only the run is compared."""
-    e, r = _agent(env, algo, True), _agent(env, algo, False)
+    config = {"q_input": "pair"} if algo == "qac_pair" else None
+    algo = algo.removesuffix("_pair")
+    e, r = _agent(env, algo, True, config), _agent(env, algo, False, config)
     for a in (e, r):
         a.learn(400, progress=False)
         a.learn(600, progress=False)
