@@ -1,7 +1,7 @@
 """Online actor-critics: env steps per CPU-second of ``Agent.learn`` with one env and one update
 per step, on the compiled online loop (``npg.engine.online``) and on the reference loop.
 
-    python benchmarks/online.py [--rounds 3] [--steps 20000] [--ref-steps 600]
+    python benchmarks/online.py [--rounds 3] [--steps 20000] [--ref-steps 600] [--only TASK]
 
 Prints, per task, medians over interleaved rounds (engine, reference, engine, ...), each a
 fresh agent that first learns 200 steps (compilation, warm caches) and is then timed by
@@ -32,11 +32,12 @@ from npg.algos.base import state_to_flat
 
 TASKS = {"frozenlake_ac": ("FrozenLake-v1", "ac"), "cartpole_ac": ("CartPole-v1", "ac"),
          "frozenlake_qac": ("FrozenLake-v1", "qac"),
+         "frozenlake_qac_pair": ("FrozenLake-v1", "qac", {"q_input": "pair"}),
          "cartpole_ac_lambda": ("CartPole-v1", "ac_lambda")}
 
 
-def rate(env: str, algo: str, steps: int, engine: bool) -> float:
-    agent = npg.Agent(env, algo=algo, seed=0)
+def rate(env: str, algo: str, steps: int, engine: bool, config=None) -> float:
+    agent = npg.Agent(env, algo=algo, seed=0, config=config)
     agent.online_engine = engine
     agent.learn(200, progress=False)
     t = time.process_time()
@@ -44,8 +45,9 @@ def rate(env: str, algo: str, steps: int, engine: bool) -> float:
     return steps / (time.process_time() - t)
 
 
-def sensitivity(task: str, env: str, algo: str, horizons=(200, 1000, 2000, 4000)) -> None:
-    runs = [npg.Agent(env, algo=algo, seed=0) for _ in range(2)]
+def sensitivity(task: str, env: str, algo: str, config=None,
+                horizons=(200, 1000, 2000, 4000)) -> None:
+    runs = [npg.Agent(env, algo=algo, seed=0, config=config) for _ in range(2)]
     W = runs[1].state["critic"]["W2"]
     W[0, 0] = np.nextafter(W[0, 0], np.inf)
     done = 0
@@ -67,16 +69,18 @@ def main(argv=None) -> None:
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--ref-steps", type=int, default=600)
     p.add_argument("--sensitivity", action="store_true")
+    p.add_argument("--only", default=None, help="substring of the task names to run")
     args = p.parse_args(argv)
+    tasks = {k: v for k, v in TASKS.items() if args.only is None or args.only in k}
     if args.sensitivity:
-        for task, (env, algo) in TASKS.items():
-            sensitivity(task, env, algo)
+        for task, spec in tasks.items():
+            sensitivity(task, *spec)
         return
-    for task, (env, algo) in TASKS.items():
+    for task, spec in tasks.items():
         fast, ref = [], []
         for _ in range(args.rounds):
-            fast.append(rate(env, algo, args.steps, True))
-            ref.append(rate(env, algo, args.ref_steps, False))
+            fast.append(rate(*spec[:2], args.steps, True, *spec[2:]))
+            ref.append(rate(*spec[:2], args.ref_steps, False, *spec[2:]))
         print(f"ONLINE {task} {statistics.median(fast):.0f}", flush=True)
         print(f"ONLINE {task}_reference {statistics.median(ref):.0f}", flush=True)
 

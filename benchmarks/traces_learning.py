@@ -8,7 +8,11 @@
 
 Prints one line per run (with the loop that ran it: the compiled online engine where
 ``npg.engine.online.applies`` returns None, else the reason for the reference loop) and a
-summary per task (how many seeds met the target).
+summary per task (how many seeds met the target). On FrozenLake each line also gives the
+exact success rate within the 100-step limit of the learned greedy policy and of the learned
+stochastic policy, and the policy's mean entropy over the non-terminal states
+(``npg.mdp.frozen_lake``, ``finite_horizon_objective``): the 100-episode evaluation is
+within about +-0.05 of the first. The optimum within 100 steps is 0.744.
 
     python benchmarks/traces_learning.py [--seeds 0 1 2 3 4] [--only cartpole] [--scale 1]
         [--set lr=1e-3 --set hidden=32,]     (override the task's config; Python literals)
@@ -29,9 +33,8 @@ from npg.engine.online import applies
 FL, CP = "FrozenLake-v1", "CartPole-v1"
 # name: (env, algo, config, env steps, metric, target)
 TASKS = {
-    "frozenlake ac_lambda": (FL, "ac_lambda",
-                             {"policy": "linear", "lam": 0.9, "critic_lam": 0.9, "lr": 0.5,
-                              "critic_lr": 0.5, "gamma": 0.99}, 60_000, "eval", 0.5),
+    "frozenlake ac_lambda": (FL, "ac_lambda", {"lr": 0.02, "critic_lr": 0.02},
+                             60_000, "eval", 0.5),
     "cartpole ac_lambda": (CP, "ac_lambda",
                            {"hidden": (32,), "lam": 0.8, "critic_lam": 0.8, "lr": 5e-4,
                             "critic_lr": 5e-3, "gamma": 0.99, "discount_actor": False},
@@ -57,6 +60,19 @@ def parse_set(items) -> dict:
     return out
 
 
+def exact_frozenlake(agent) -> str:
+    """Exact success within 100 steps of the greedy and of the stochastic learned policy, and
+    the mean entropy (nats) of pi(.|s) over the non-terminal states (one-hot observations)."""
+    from npg.mdp import finite_horizon_objective, frozen_lake
+    mdp = frozen_lake("4x4", is_slippery=True, gamma=0.99)
+    pi = np.asarray(agent.algo.policy.probs(agent.state["policy"], np.eye(mdp.n_states)))
+    greedy = np.eye(pi.shape[1])[np.argmax(pi, axis=1)]
+    live = ~np.asarray(mdp.terminal)
+    ent = -np.sum(pi * np.log(np.maximum(pi, 1e-300)), axis=1)[live].mean()
+    return (f"exact greedy {finite_horizon_objective(mdp, greedy, 100):.3f}, stochastic "
+            f"{finite_horizon_objective(mdp, pi, 100):.3f}, entropy {ent:.2f}")
+
+
 def run(env, algo, cfg, steps, metric, seed):
     """Train one seed; the metric (mean of 100 greedy evaluation episodes, or of the last 20
     training episodes), the loop used and the CPU seconds."""
@@ -67,7 +83,8 @@ def run(env, algo, cfg, steps, metric, seed):
     cpu = time.process_time() - t0
     value = (float(np.mean(agent.evaluate(100))) if metric == "eval"
              else agent.mean_return(20))
-    return value, ("engine" if why is None else f"reference ({why})"), cpu
+    loop = "engine" if why is None else f"reference ({why})"
+    return value, loop + (f"; {exact_frozenlake(agent)}" if env == FL else ""), cpu
 
 
 def main(argv=None):

@@ -14,7 +14,9 @@ Raffin 2020, https://github.com/DLR-RM/rl-baselines3-zoo), translated field by f
   rollout size; LunarLander's ``-v2`` entries serve gymnasium's ``-v3``.
 
 The other presets are npg's own examples' settings (``examples/01..07``), with the figures
-their docstrings report. ``steps`` is the zoo's ``n_timesteps`` (npg's measured budget for
+their docstrings report, and ``ac_lambda``'s measured settings
+(``benchmarks/traces_learning.py``; ``ACLambdaConfig`` explains why FrozenLake's steps are 40
+times CartPole's). ``steps`` is the zoo's ``n_timesteps`` (npg's measured budget for
 CartPole). ``threshold`` is the task's usual "solved" return, used by
 ``benchmarks/learning.py --presets``.
 
@@ -86,6 +88,15 @@ PRESETS: dict[tuple[str, str], dict] = {
         config=dict(shared=True, hidden=(32,), n_envs=8, n_steps=5, n_step=5, gamma=0.99,
                     lr=3e-3, vf_coef=0.5, ent_coef=0.01),
         steps=300_000, threshold=0.7, source="npg examples/03_frozenlake_shared_actor_critic.py"),
+    ("FrozenLake-v1", "ac_lambda"): dict(
+        config=dict(n_envs=1, n_steps=1, gamma=0.99, lr=0.02, critic_lr=0.02),
+        steps=60_000, threshold=0.7,
+        source="npg benchmarks/traces_learning.py (greedy success 0.63-0.67, 5 seeds)"),
+    ("CartPole-v1", "ac_lambda"): dict(
+        config=dict(n_envs=1, n_steps=1, gamma=0.99, hidden=(32,), lam=0.8, critic_lam=0.8,
+                    lr=5e-4, critic_lr=5e-3, discount_actor=False),
+        steps=200_000, threshold=195,
+        source="npg benchmarks/traces_learning.py (last-20 mean >= 195 on 5/5 seeds)"),
     ("CartPole-v0", "reinforce"): dict(
         config=dict(policy="linear", n_envs=32, n_steps=200, gamma=0.99, lr=0.1,
                     optimizer="adam", returns="reward_to_go"),

@@ -1,14 +1,15 @@
 """The online actor-critics on the engine: one environment, one compiled update per step.
 
-``npg.algos.ActorCritic`` and ``npg.algos.QActorCritic`` with ``n_envs = n_steps = 1`` update
-after every environment step (Sutton & Barto 2018, sec. 13.5). Through the generic loop (the
-collector, a rollout of one step, the checked networks and optimizers) a step costs ~4 ms, of
-which the arithmetic is a few microseconds. ``OnlineLearner`` is that loop's compiled twin: per
-step, one stepper call on the single environment (``online_env``), one encoding of the
+``npg.algos.ActorCritic`` and ``npg.algos.QActorCritic`` (either critic: Q(s, .) in one pass, or
+the pair critic Q(s, a) = mlp([s, onehot(a)]), ``online_pair``) with ``n_envs = n_steps = 1``
+update after every environment step (Sutton & Barto 2018, sec. 13.5). Through the generic loop
+(the collector, a rollout of one step, the checked networks and optimizers) a step costs ~4 ms,
+of which the arithmetic is a few microseconds. ``OnlineLearner`` is that loop's compiled twin:
+per step, one stepper call on the single environment (``online_env``), one encoding of the
 observation, and one kernel call (``online_kernels``) that does the critic's TD update, the
-actor's update and the optimizer step; one more kernel call draws the next action. The draws
-are the reference's: the Gumbel noise of ``categorical.sample`` from the same Generator, drawn
-in blocks and rewound to the exact count used when the learner closes.
+actor's update and the optimizer step; one more kernel call draws the next action. The draws are
+the reference's: the Gumbel noise of ``categorical.sample`` from the same Generator, drawn in
+blocks and rewound to the exact count used when the learner closes.
 
 Semantics are the collector's (``npg.envs.rollout``) and the updaters': the step after an
 episode's end is a phantom (its action drawn and ignored, no update); a terminated step never
@@ -34,9 +35,11 @@ from ..envs.spaces import has_mask_key, policy_obs_space, single_spaces
 from ..features import Polynomial
 from ..policies import LinearSoftmaxPolicy, MLPCategoricalPolicy
 from ..values import LinearQ, LinearValue, MLPQ, MLPValue
+from ..values_sa import MLPStateActionQ
 from .flat import FlatLayout
 from . import online_env
 from . import online_kernels as K
+from .online_pair import online_step_qac_pair
 from .online_traces import online_step_lambda
 
 __all__ = ["applies", "OnlineLearner"]
@@ -45,7 +48,7 @@ _BLOCK = 1024                     # Gumbel rows drawn per Generator call
 
 
 def _net_reason(net, kind: str) -> str | None:
-    if isinstance(net, (MLPCategoricalPolicy, MLPValue, MLPQ)):
+    if isinstance(net, (MLPCategoricalPolicy, MLPValue, MLPQ, MLPStateActionQ)):
         return None if net.activation in K.ACT_CODES else f"activation {net.activation!r}"
     if isinstance(net, (LinearSoftmaxPolicy, LinearValue, LinearQ)):
         phi = net.features
@@ -123,8 +126,9 @@ class OnlineLearner:
         self.algo, self.collector, self.rng, self.block = algo, collector, act_rng, int(block)
         self.kind = ("qac" if isinstance(algo, QActorCritic) else
                      "ac_lambda" if isinstance(algo, ActorCriticLambda) else "ac")
-        self._kernel = {"ac": K.online_step_ac, "qac": K.online_step_qac,
-                        "ac_lambda": online_step_lambda}[self.kind]
+        pair = isinstance(algo.critic, MLPStateActionQ)
+        self._kernel = {"ac": K.online_step_ac, "ac_lambda": online_step_lambda,
+                        "qac": online_step_qac_pair if pair else K.online_step_qac}[self.kind]
         c = algo.config
         self.layout = lay = FlatLayout.of({"policy": state["policy"],
                                            "critic": state["critic"]})
@@ -148,7 +152,8 @@ class OnlineLearner:
         net_c, n_c = K.layer_table(_entries(lay, "critic", algo.critic))
         wide = int(max(net_pi[:, 2:4].max(), net_c[:, 2:4].max()))
         split = sum(e[4] - e[3] for e in lay.entries if e[0] == "policy")
-        code = K.ACT_CODES[getattr(algo.policy, "activation", "tanh")]
+        code = K.ACT_CODES[getattr(algo.policy, "activation", None)      # one code: a linear
+                           or getattr(algo.critic, "activation", "tanh")]   # policy has none
         head = dict(P=lay.size, SPLIT=split, D=int(algo.spec.obs_dim), A=self.A,
                     BLOCK=self.block, L_PI=len(net_pi), L_C=len(net_c), N_PI=n_pi, N_C=n_c,
                     WIDE=wide, N_OUT_C=int(net_c[-1, 3]), KIND=int(self.kind == "qac"),

@@ -21,6 +21,11 @@ policy's arrays, then the critic's), with no Python in between:
 Results agree with the reference to rounding (its products run through BLAS in another order;
 tanh is ``npg.engine.tanh.tanh64``, within 2 ulp); ``tests/engine/test_online.py`` checks
 parameters after thousands of steps. ``cache=True``, no fastmath, no random numbers inside.
+
+Numba's on-disk cache checks only the timestamp of the file that defines a kernel, not of the
+files whose functions it calls: a change here (the workspace layout of ``views``, say) must
+come with a change to ``online_traces.py`` and ``online_pair.py`` too, or their cached kernels
+run with the old layout (a segmentation fault, measured) until the cache is cleared.
 """
 
 from __future__ import annotations
@@ -296,10 +301,10 @@ def workspace_size(ix: np.ndarray) -> int:
     """Length of the float workspace that ``views`` cuts for the record ``ix``."""
     P, D, A, B = int(ix[I_P]), int(ix[I_D]), int(ix[I_A]), int(ix[I_BLOCK])
     return (len(HYPER) + 4 * P + int(ix[I_N_PI]) + 2 * int(ix[I_N_C]) + 2 * int(ix[I_WIDE]) + A
-            + int(ix[I_N_OUT_C]) + 2 * D + N_STATS + B * A)
+            + int(ix[I_N_OUT_C]) + 2 * D + 2 * (D + A) + N_STATS + B * A)
 
 
-Work = namedtuple("Work", "hp theta grad m v H_pi H_c H_c2 D1 D2 d_z d_c s stats gumbel "
+Work = namedtuple("Work", "hp theta grad m v H_pi H_c H_c2 D1 D2 d_z d_c s stats gumbel x "
                           "net_pi net_c")
 
 
@@ -307,10 +312,11 @@ Work = namedtuple("Work", "hp theta grad m v H_pi H_c H_c2 D1 D2 d_z d_c s stats
 def views(ws, ix):
     """The named slices of the float workspace ws (and the layer tables of ix), in order:
     hp, theta, grad, m, v [P], H_pi, H_c, H_c2 (the Q critic's forward at s'), D1, D2,
-    d_z [A], d_c, s [2, D] (the two observation rows), stats, gumbel [BLOCK, A]."""
+    d_z [A], d_c, s [2, D] (the two observation rows), stats, gumbel [BLOCK, A], x [2, D + A]
+    (the pair critic's inputs [s, onehot(a)] at s and s')."""
     P, D, A = ix[I_P], ix[I_D], ix[I_A]
     sizes = (len(HYPER), P, P, P, P, ix[I_N_PI], ix[I_N_C], ix[I_N_C], ix[I_WIDE], ix[I_WIDE],
-             A, ix[I_N_OUT_C], 2 * D, N_STATS, ix[I_BLOCK] * A)
+             A, ix[I_N_OUT_C], 2 * D, N_STATS, ix[I_BLOCK] * A, 2 * (D + A))
     offs = np.zeros(len(sizes) + 1, np.int64)
     for i in range(len(sizes)):
         offs[i + 1] = offs[i] + sizes[i]
@@ -320,7 +326,7 @@ def views(ws, ix):
     cut = [ws[offs[i]:offs[i + 1]] for i in range(len(sizes))]
     return Work(cut[0], cut[1], cut[2], cut[3], cut[4], cut[5], cut[6], cut[7], cut[8], cut[9],
                 cut[10], cut[11], cut[12].reshape((2, D)), cut[13],
-                cut[14].reshape((ix[I_BLOCK], A)), net_pi, net_c)
+                cut[14].reshape((ix[I_BLOCK], A)), cut[15].reshape((2, D + A)), net_pi, net_c)
 
 
 @njit(cache=True, error_model="numpy")

@@ -10,7 +10,9 @@ online workspace of ``online_kernels`` (the traces z^theta, z^w in its ``m`` sli
     w       <- w + alpha^w delta z^w,   theta <- theta + alpha^theta delta z^theta
     z       <- 0 after a step that ends the episode
 
-``cache=True``, no fastmath, no random numbers inside.
+``cache=True``, no fastmath, no random numbers inside. Its kernels call ``online_kernels``'
+(``views``: the workspace layout, with the pair critic's input rows ``x`` last), whose
+changes Numba's cache does not track: see that module's docstring.
 """
 
 from __future__ import annotations

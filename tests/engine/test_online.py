@@ -83,6 +83,37 @@ def test_forward_backward_equal_mlp_forward(hidden, activation):
     assert sq == pytest.approx(float(np.sum(grad * grad)), rel=1e-13)   # |h (x) g|^2 = |h|^2|g|^2
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_pair_critic_kernels_equal_mlp_state_action_q(activation):
+    """pair_q(s, j) = MLPStateActionQ's Q(s, j), pair_expected = sum_j pi(j|s) Q(s, j), and
+    the backward at the taken pair = the vjp of value_forward, to rounding."""
+    from npg.engine import online_pair as OP
+    from npg.values_sa import MLPStateActionQ
+    rng = np.random.default_rng(2)
+    D, A = 5, 3
+    critic = MLPStateActionQ(D, A, (6, 4), activation)
+    params = critic.init(rng)
+    lay = FlatLayout.of({"critic": params})
+    ent = {k: (shape, start) for _, k, shape, start, _ in lay.entries}
+    net, n_h = K.layer_table([(ent[f"W{l}"][1], ent[f"b{l}"][1]) + ent[f"W{l}"][0]
+                              for l in range(1, 4)])
+    theta, code = lay.pack({"critic": params}), K.ACT_CODES[activation]
+    s, z = rng.standard_normal(D), rng.standard_normal(A)
+    x, H = np.zeros(D + A), np.zeros(n_h)
+    q_ref, _ = critic.forward(params, s[None])
+    q = [OP.pair_q(theta, net, s, x, j, H, code) for j in range(A)]
+    np.testing.assert_allclose(q, q_ref[0], rtol=1e-13, atol=1e-15)
+    pi = np.exp(z - z.max()) / np.exp(z - z.max()).sum()
+    v = OP.pair_expected(theta, net, z, s, x, H, code)
+    assert v == pytest.approx(float(pi @ q_ref[0]), rel=1e-13, abs=1e-15)
+    OP.pair_q(theta, net, s, x, 1, H, code)                 # x, H: the pair (s, 1)
+    grad, D1, D2 = np.zeros_like(theta), np.zeros(16), np.zeros(16)
+    K.backward(theta, grad, net, x, H, np.array([0.7]), D1, D2, code)
+    _, vjp = critic.value_forward(params, s[None], np.array([1]))
+    np.testing.assert_allclose(grad, lay.pack({"critic": vjp(np.array([0.7]))}), rtol=1e-12,
+                               atol=1e-15)
+
+
 # ------------------------------------------------------------------------------- updates
 
 CASES = [
@@ -92,6 +123,11 @@ CASES = [
                            "ent_coef": 0.01, "anneal_lr": True, "lr": 1e-3}),
     ("FrozenLake-v1", "qac", None),
     ("FrozenLake-v1", "qac", {"policy": "linear", "baseline": True, "hidden": (8,)}),
+    ("FrozenLake-v1", "qac", {"q_input": "pair"}),
+    ("CartPole-v1", "qac", {"q_input": "pair", "critic_hidden": (6, 5), "hidden": (8,),
+                            "baseline": False, "optimizer": "rmsprop", "max_grad_norm": 0.5}),
+    ("FrozenLake-v1", "qac", {"q_input": "pair", "policy": "linear", "activation": "relu",
+                              "critic_hidden": (7,), "anneal_lr": True}),
     ("CartPole-v1", "a2c", {"n_envs": 1, "n_steps": 1, "hidden": (16, 16)}),
     ("CartPole-v1", "ac_lambda", None),
     ("FrozenLake-v1", "ac_lambda", {"trace": "replacing", "discount_actor": False,
@@ -121,13 +157,16 @@ def test_steps_and_stats_equal_reference(env, algo, config):
 @pytest.mark.slow
 @pytest.mark.parametrize("env,algo,tol", [("FrozenLake-v1", "ac", 1e-8),
                                           ("FrozenLake-v1", "qac", 1e-8),
+                                          ("FrozenLake-v1", "qac_pair", 1e-8),
                                           ("CartPole-v1", "ac", None)])
 def test_thousand_steps_equal_reference(env, algo, tol):
     """1,000 steps in two learn calls: the same draws, actions and episodes bit for bit;
     parameters to the tolerance that the dynamics' own sensitivity allows (module docstring).
     CartPole's Adam run is chaotic (a 1-ulp change of one weight, same code: 5e-3 after 1,000
     steps, module docstring), so there only the run is compared."""
-    e, r = _agent(env, algo, True), _agent(env, algo, False)
+    config = {"q_input": "pair"} if algo == "qac_pair" else None
+    algo = algo.removesuffix("_pair")
+    e, r = _agent(env, algo, True, config), _agent(env, algo, False, config)
     for a in (e, r):
         a.learn(400, progress=False)
         a.learn(600, progress=False)
