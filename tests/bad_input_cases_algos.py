@@ -292,6 +292,10 @@ def device_cases() -> list[Case]:
              lambda: Agent("CartPole-v1", "ac_lambda", device=__import__(
                  "array_api_strict").Device("device1")), ValueError,
              ("device", "'ac_lambda'", "NumPy only")),
+        Case(D, "MultiDiscrete actions on a device", lambda: Agent(
+             "npg.envs.multi_action:npg/Dials-v0", "ppo",
+             device=__import__("array_api_strict").Device("device1")), ValueError,
+             ("device", "MultiDiscrete", "NumPy only")),
         Case(D, "update: rollout on array_api_strict, train state on NumPy",
              lambda: _device_update(False), TypeError,
              ("rollout lives on array_api_strict", "train state lives on numpy")),

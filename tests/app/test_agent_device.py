@@ -19,10 +19,23 @@ from npg.app.agent_device import device_algorithms
 from npg.backend import device_of, namespace_of, resolve_device
 
 SMALL = dict(n_envs=2, n_steps=16, hidden=(8,))
+
+
+def _masked(**_):
+    from npg.envs.masked import MaskedLine
+    return MaskedLine()
+
+
 CASES = {        # id: (env, algo, config overrides)
     "ppo": ("CartPole-v1", "ppo", dict(SMALL, batch_size=16, n_epochs=2)),
     "ppo-box": ("Pendulum-v1", "ppo", dict(SMALL, batch_size=16, n_epochs=2)),
+    "vtrace": ("CartPole-v1", "vtrace", SMALL),
+    "vtrace-lag": ("CartPole-v1", "vtrace", dict(SMALL, behaviour_lag=2, rho_bar=0.5)),
     "ppo-shared": ("CartPole-v1", "ppo", dict(SMALL, batch_size=16, n_epochs=2, shared=True)),
+    "ppo-gsde": ("Pendulum-v1", "ppo", dict(SMALL, batch_size=16, n_epochs=2, use_sde=True,
+                                            sde_sample_freq=4)),
+    "ppo-masked": (_masked, "ppo", dict(SMALL, batch_size=16, n_epochs=2)),
+    "reinforce-masked": (_masked, "reinforce", SMALL),
     "a2c": ("CartPole-v1", "a2c", SMALL),
     "a2c-box": ("Pendulum-v1", "a2c", SMALL),
     "ac-nstep-relu": ("CartPole-v1", "ac", dict(SMALL, n_step=3, activation="relu")),
@@ -139,7 +152,7 @@ def test_save_and_load_onto_a_device(xp, algo, tmp_path):
 
 
 def test_device_algorithms_are_named():
-    assert {"ppo", "a2c", "ac", "reinforce", "qac"} <= set(device_algorithms())
+    assert {"ppo", "a2c", "ac", "reinforce", "qac", "vtrace"} <= set(device_algorithms())
 
 
 # ------------------------------------------------------------------ bad input
@@ -173,6 +186,13 @@ def test_numpy_only_algorithm_is_refused_by_name():
     assert only_numpy
     with pytest.raises(ValueError, match=f"algo '{only_numpy[0]}' updates on NumPy only"):
         Agent("CartPole-v1", only_numpy[0], device=strict.Device("device1"))
+
+
+def test_product_actions_are_refused_off_the_cpu():
+    import array_api_strict as strict
+    from npg.envs.multi_action import DIALS_ID
+    with pytest.raises(ValueError, match="MultiDiscrete / MultiBinary actions run on NumPy only"):
+        Agent(DIALS_ID, "ppo", device=strict.Device("device1"))
 
 
 def _ppo_and_rollout():
@@ -218,3 +238,26 @@ def test_rollout_to_is_one_copy_and_back():
     back = moved.to(np)
     for k in ("obs", "act", "logp", "rew", "value", "next_value", "valid", "last_obs"):
         np.testing.assert_array_equal(getattr(back, k), getattr(ro, k))
+
+
+def test_cli_device_option(tmp_path, capsys):
+    """`npg train --device cpu` is the default NumPy agent; `--device cuda` without CuPy exits 2
+    with one line naming the argument; `npg resume --device` loads onto that device."""
+    import io
+
+    from npg.app import cli
+    run = str(tmp_path / "r")
+    args = ["--quiet", "--eval-episodes", "0", "--set", "hidden=8", "--set", "n_steps=16",
+            "--set", "batch_size=16", "--set", "n_epochs=1"]
+    assert cli.main(["train", "CartPole-v1", "--steps", "128", "--out", run, "--device", "cpu",
+                     *args], out=io.StringIO()) == 0
+    assert cli.main(["resume", run, "--steps", "128", "--quiet", "--eval-episodes", "0",
+                     "--device", "cpu"], out=io.StringIO()) == 0
+    assert Agent.load(run).env_steps == 256
+    if importlib.util.find_spec("cupy") is None:
+        capsys.readouterr()
+        with pytest.raises(SystemExit) as info:
+            cli.main(["train", "CartPole-v1", "--steps", "64", "--out", str(tmp_path / "c"),
+                      "--device", "cuda", *args], out=io.StringIO())
+        assert info.value.code == 2
+        assert "device='cuda' needs CuPy" in capsys.readouterr().err
