@@ -275,6 +275,17 @@ def _device_update(mixed: bool):
     return algo.update(state, ro.to(strict), 0.0, 0)
 
 
+def _numpy_only_on_device():
+    """``Agent(device=...)``'s check for an Algorithm that leaves ``any_namespace`` False."""
+    import array_api_strict as strict
+    from npg.algos import Algorithm
+    from npg.app.agent_device import resolve
+
+    class NumpyOnly(Algorithm):
+        name = "numpy_only"
+    return resolve(strict.Device("device1"), NumpyOnly)
+
+
 def device_cases() -> list[Case]:
     """``Agent(device=...)`` and the updaters' namespace boundary (the missing-CuPy case only
     where CuPy is not installed)."""
@@ -288,10 +299,8 @@ def device_cases() -> list[Case]:
              ValueError, ("device", "cuda:N")),
         Case(D, "device 3", lambda: Agent("CartPole-v1", "ppo", device=3), TypeError,
              ("device must be", "int")),
-        Case(D, "a NumPy-only algorithm (ac_lambda) on a device",
-             lambda: Agent("CartPole-v1", "ac_lambda", device=__import__(
-                 "array_api_strict").Device("device1")), ValueError,
-             ("device", "'ac_lambda'", "NumPy only")),
+        Case(D, "an algorithm without any_namespace on a device", _numpy_only_on_device,
+             ValueError, ("device", "'numpy_only'", "NumPy only")),
         Case(D, "MultiDiscrete actions on a device", lambda: Agent(
              "npg.envs.multi_action:npg/Dials-v0", "ppo",
              device=__import__("array_api_strict").Device("device1")), ValueError,

@@ -11,7 +11,8 @@ What crosses the boundary, and where (each in one place):
                     (``act_fn``): the gymnasium boundary, where the environments need NumPy.
     rollouts        collected on the host (``npg.envs.rollout.Collector``), copied to the device
                     once per update, at the top of ``algo.update`` (``Algorithm.rollout_on``,
-                    ``Rollout.to``); returns, advantages and the minibatch loop run there.
+                    ``Rollout.to``); returns, advantages and the minibatch loop run there (the
+                    online trace methods copy one observation row per transition instead).
     randomness      every draw comes from the agent's NumPy Generators on the host and is
                     copied to the device once (Gumbel noise, Gaussian noise, minibatch
                     permutations), so one seed gives the same learning on every module, up to

@@ -43,6 +43,8 @@ CASES = {        # id: (env, algo, config overrides)
     "reinforce-mean": ("CartPole-v1", "reinforce", dict(SMALL, baseline="mean",
                                                         returns="episode")),
     "qac": ("CartPole-v1", "qac", SMALL),
+    "ac_lambda": ("CartPole-v1", "ac_lambda", dict(SMALL, n_steps=8, trace="replacing")),
+    "ac_avg": ("CartPole-v1", "ac_avg", dict(SMALL, n_steps=8)),
     "qac-pair": ("CartPole-v1", "qac", dict(SMALL, q_input="pair", critic_hidden=(8,))),
 }
 STEPS = 96                      # three rollouts of 2 x 16 steps: three updates
@@ -100,7 +102,7 @@ def test_learning_on_a_device_matches_numpy(xp, case):
     ref = _reference(env, algo, config)
     _assert_on(agent, xp)
     _assert_same_state(agent.state, ref.state)
-    assert agent.n_updates == ref.n_updates == 3
+    assert agent.n_updates == ref.n_updates == STEPS // (config["n_envs"] * config["n_steps"])
     np.testing.assert_allclose(agent.episode_returns, ref.episode_returns)
 
 
@@ -152,7 +154,8 @@ def test_save_and_load_onto_a_device(xp, algo, tmp_path):
 
 
 def test_device_algorithms_are_named():
-    assert {"ppo", "a2c", "ac", "reinforce", "qac", "vtrace"} <= set(device_algorithms())
+    assert {"ppo", "a2c", "ac", "reinforce", "qac", "vtrace", "ac_lambda", "ac_avg"} <= set(
+        device_algorithms())
 
 
 # ------------------------------------------------------------------ bad input
@@ -180,12 +183,18 @@ def test_bad_device_names_the_argument(device, err, words):
 
 
 def test_numpy_only_algorithm_is_refused_by_name():
+    # Every registered algorithm runs on a device; one that does not set any_namespace is
+    # refused by name (and accepted on the CPU).
     import array_api_strict as strict
-    only_numpy = sorted(set(__import__("npg.algos", fromlist=["ALGORITHMS"]).ALGORITHMS)
-                        - set(device_algorithms()))
-    assert only_numpy
-    with pytest.raises(ValueError, match=f"algo '{only_numpy[0]}' updates on NumPy only"):
-        Agent("CartPole-v1", only_numpy[0], device=strict.Device("device1"))
+    from npg.algos import ALGORITHMS, Algorithm
+    from npg.app.agent_device import resolve
+    assert set(device_algorithms()) == set(ALGORITHMS)
+
+    class NumpyOnly(Algorithm):
+        name = "numpy_only"
+    with pytest.raises(ValueError, match="algo 'numpy_only' updates on NumPy only"):
+        resolve(strict.Device("device1"), NumpyOnly)
+    assert resolve("cpu", NumpyOnly) == (np, None)
 
 
 def test_product_actions_are_refused_off_the_cpu():
