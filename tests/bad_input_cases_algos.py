@@ -301,10 +301,6 @@ def device_cases() -> list[Case]:
              ("device must be", "int")),
         Case(D, "an algorithm without any_namespace on a device", _numpy_only_on_device,
              ValueError, ("device", "'numpy_only'", "NumPy only")),
-        Case(D, "MultiDiscrete actions on a device", lambda: Agent(
-             "npg.envs.multi_action:npg/Dials-v0", "ppo",
-             device=__import__("array_api_strict").Device("device1")), ValueError,
-             ("device", "MultiDiscrete", "NumPy only")),
         Case(D, "update: rollout on array_api_strict, train state on NumPy",
              lambda: _device_update(False), TypeError,
              ("rollout lives on array_api_strict", "train state lives on numpy")),

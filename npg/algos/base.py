@@ -321,7 +321,9 @@ class Algorithm:
             dist = categorical.mask_logits(dist, self.action_mask(mask, dist))
         if isinstance(dist, ProductLogits):             # MultiDiscrete / MultiBinary: [M, K]
             a = dist.mode() if deterministic else dist.sample(as_generator(rng))
-            return a, a, to_numpy(dist.log_prob(a))
+            lp = dist.log_prob(a)
+            a = to_numpy(a)
+            return a, a, to_numpy(lp)
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))

@@ -61,16 +61,8 @@ def resolve(device, algo_class) -> tuple:
 
 def to_device(agent, state: dict) -> dict:
     """``state`` (NumPy, from ``init`` or a checkpoint) on the agent's module and device: one
-    copy of every array; the NumPy state itself for a CPU agent (no copy). MultiDiscrete /
-    MultiBinary actions (``npg.distributions.product``, NumPy only) are a ValueError off the
-    CPU."""
-    if agent.xp is np:
-        return state
-    if getattr(agent.spec, "nvec", None) is not None:
-        agent.close()
-        raise ValueError(f"device={agent.device!r}: MultiDiscrete / MultiBinary actions run on "
-                         f"NumPy only (npg.distributions.product); use device=None")
-    return tree_to(state, agent.xp, agent.device)
+    copy of every array; the NumPy state itself for a CPU agent (no copy)."""
+    return state if agent.xp is np else tree_to(state, agent.xp, agent.device)
 
 
 def act_fn(agent, value_fn):

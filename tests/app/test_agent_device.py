@@ -36,6 +36,10 @@ CASES = {        # id: (env, algo, config overrides)
                                             sde_sample_freq=4)),
     "ppo-masked": (_masked, "ppo", dict(SMALL, batch_size=16, n_epochs=2)),
     "reinforce-masked": (_masked, "reinforce", SMALL),
+    "ppo-multidiscrete": ("npg.envs.multi_action:npg/Dials-v0", "ppo",
+                          dict(SMALL, batch_size=16, n_epochs=2, ent_coef=0.01)),
+    "a2c-multibinary": ("npg.envs.multi_action:npg/Switches-v0", "a2c", SMALL),
+    "reinforce-multidiscrete": ("npg.envs.multi_action:npg/Dials-v0", "reinforce", SMALL),
     "a2c": ("CartPole-v1", "a2c", SMALL),
     "a2c-box": ("Pendulum-v1", "a2c", SMALL),
     "ac-nstep-relu": ("CartPole-v1", "ac", dict(SMALL, n_step=3, activation="relu")),
@@ -195,13 +199,6 @@ def test_numpy_only_algorithm_is_refused_by_name():
     with pytest.raises(ValueError, match="algo 'numpy_only' updates on NumPy only"):
         resolve(strict.Device("device1"), NumpyOnly)
     assert resolve("cpu", NumpyOnly) == (np, None)
-
-
-def test_product_actions_are_refused_off_the_cpu():
-    import array_api_strict as strict
-    from npg.envs.multi_action import DIALS_ID
-    with pytest.raises(ValueError, match="MultiDiscrete / MultiBinary actions run on NumPy only"):
-        Agent(DIALS_ID, "ppo", device=strict.Device("device1"))
 
 
 def _ppo_and_rollout():
