@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..backend import create, get_xp, namespace_of, to_numpy
+from ..backend import create, namespace_of, to_numpy
 
 __all__ = ["Rollout"]
 
@@ -68,8 +68,9 @@ class Rollout:
 
     @property
     def xp(self):
-        """The array module of the step fields (NumPy for a collected rollout)."""
-        return get_xp(self.valid)
+        """The array module of the step fields (NumPy for a collected rollout), named as
+        ``npg.backend.namespace_of`` names it (so that it compares with the state's)."""
+        return namespace_of(self.valid) or np
 
     @property
     def n_valid(self) -> int:
