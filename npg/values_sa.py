@@ -62,7 +62,8 @@ class MLPStateActionQ:
         check_ndim("obs", obs, (2,), f"a batch of observations [B, {self.obs_dim}]")
         if int(obs.shape[1]) != self.obs_dim:
             raise ValueError(f"obs must have shape [B, {self.obs_dim}]; got {tuple(obs.shape)}")
-        obs = xp.asarray(obs, dtype=like.dtype)
+        obs = (xp.asarray(obs, dtype=like.dtype) if get_xp(obs) is xp else   # host obs: one
+               create(xp, "asarray", obs, dtype=like.dtype, device=device_of(like)))  # copy
         check_finite("obs", obs)
         return xp, obs
 
