@@ -38,6 +38,9 @@ __all__ = [
     "device_of",
     "create",
     "same_namespace",
+    "resolve_device",
+    "tree_to",
+    "cumulative_max",
 ]
 
 _DEFAULT: list[ModuleType] = [np]
@@ -225,3 +228,104 @@ def create(xp: ModuleType, name: str, *args, device=None, **kwargs):
         with device:
             return fn(*args, **kwargs)
     return fn(*args, device=device, **kwargs)
+
+
+_DEVICE_FORMS = ("None or 'cpu' (NumPy), 'cuda' or 'cuda:N' (CuPy on GPU N), or a device object "
+                 "of an array-API namespace (e.g. array_api_strict.Device('device1'))")
+
+
+def _cuda_device(device: str, name: str):
+    """(cupy, cupy.cuda.Device(N)) for "cuda" / "cuda:N"; ImportError / RuntimeError naming
+    ``name`` when CuPy is missing or sees no such GPU."""
+    _, _, index = device.partition(":")
+    if index and not index.isdigit():
+        raise ValueError(f"{name} must be 'cuda' or 'cuda:N' with N a GPU index; got {device!r}")
+    try:
+        cp = importlib.import_module("cupy")
+    except ImportError as exc:
+        raise ImportError(f"{name}={device!r} needs CuPy (pip install 'npg[cuda]') and an "
+                          f"NVIDIA GPU; CuPy is not installed") from exc
+    try:
+        count = int(cp.cuda.runtime.getDeviceCount())
+    except Exception as exc:    # CUDARuntimeError, a missing driver: no GPU to run on
+        raise RuntimeError(f"{name}={device!r}: CuPy sees no CUDA GPU ({exc})") from exc
+    n = int(index) if index else 0
+    if not 0 <= n < count:
+        raise RuntimeError(f"{name}={device!r}: CuPy sees {count} CUDA GPU(s); there is no GPU {n}")
+    return cp, cp.cuda.Device(n)
+
+
+def resolve_device(device, name: str = "device"):
+    """``(xp, dev)``: the array module and device that ``device`` names.
+
+    None or "cpu" -> ``(numpy, None)``; "cuda" / "cuda:N" -> ``(cupy, cupy.cuda.Device(N))``
+    (ImportError without CuPy, RuntimeError when CuPy sees no such GPU); a device object ->
+    its namespace, inferred from the object (a ``cupy.cuda.Device``, or any device listed by
+    its package's ``__array_namespace_info__().devices()``, such as
+    ``array_api_strict.Device("device1")``). Anything else is a TypeError / ValueError that
+    names ``name`` and lists the accepted forms.
+    """
+    if device is None:
+        return np, None
+    if isinstance(device, str):
+        key = device.strip().lower()
+        if key == "cpu":
+            return np, None
+        if key == "cuda" or key.startswith("cuda:"):
+            return _cuda_device(key, name)
+        raise ValueError(f"{name} must be {_DEVICE_FORMS}; got {device!r}")
+    top = type(device).__module__.split(".")[0]
+    if top == "cupy":
+        return importlib.import_module("cupy"), device
+    if top not in ("builtins", "numpy"):
+        try:
+            xp = importlib.import_module(top)
+            devices = xp.__array_namespace_info__().devices()
+        except (ImportError, AttributeError, TypeError):
+            devices = ()
+        if any(device == d for d in devices):
+            return xp, device
+    raise TypeError(f"{name} must be {_DEVICE_FORMS}; got {type(device).__name__} {device!r}")
+
+
+def tree_to(tree, xp: ModuleType, device=None):
+    """A copy of the nested dicts ``tree`` with every array moved to ``xp`` on ``device``
+    (``xp = numpy``: NumPy copies via ``to_numpy``); Python scalars and None unchanged.
+
+    This is the one explicit conversion between the host and a device for whole train states
+    (``npg.app.agent``: onto the device after ``init`` and ``load``, back to NumPy to save).
+    """
+    out = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out[k] = tree_to(v, xp, device)
+        elif namespace_of(v) is None:
+            out[k] = v
+        elif xp is np:
+            out[k] = to_numpy(v)
+        else:
+            out[k] = create(xp, "asarray", to_numpy(v) if namespace_of(v) is not xp else v,
+                            device=device)
+    return out
+
+
+def cumulative_max(x, reverse: bool = False, minimum: bool = False):
+    """Running maximum (or ``minimum``) of ``x`` along axis 0, from the end with ``reverse``:
+    ``out[t] = max(x[0], ..., x[t])`` (reverse: ``max(x[t], ..., x[T-1])``).
+
+    NumPy: ``np.maximum.accumulate`` (the array-API standard has no running maximum); other
+    modules: one elementwise max per row (exact: the values are only compared).
+    """
+    xp = get_xp(x)
+    if xp is np:
+        op = np.minimum if minimum else np.maximum
+        return op.accumulate(x[::-1], axis=0)[::-1] if reverse else op.accumulate(x, axis=0)
+    op = xp.minimum if minimum else xp.maximum
+    T = int(x.shape[0])
+    order = range(T - 1, -1, -1) if reverse else range(T)
+    rows: dict[int, object] = {}
+    prev = None
+    for t in order:
+        prev = x[t:t + 1, ...] if prev is None else op(prev, x[t:t + 1, ...])
+        rows[t] = prev
+    return xp.concat([rows[t] for t in range(T)], axis=0) if T else x

@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 
 from .checks import check_finite, check_float, check_result_finite, max_abs
-from .backend import get_xp
+from .backend import create, device_of, get_xp
 
 __all__ = ["policy_gradient_loss", "clipped_surrogate", "value_loss", "entropy_loss",
            "value_overflow_hint",
@@ -209,7 +209,8 @@ def entropy_loss(ent, check: bool = True):
     xp = get_xp(ent)
     B = ent.shape[0]
     if not check:
-        return -xp.sum(ent) / B, xp.full(ent.shape, -1.0 / B, dtype=ent.dtype)
+        return -xp.sum(ent) / B, create(xp, "full", ent.shape, -1.0 / B, dtype=ent.dtype,
+                                        device=device_of(ent))
     _check_vec("ent", ent)
     out = entropy_loss(ent, check=False)
     check_result_finite("entropy_loss", out[0], f"the sum of the entropies (max |H| = "

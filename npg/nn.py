@@ -40,7 +40,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from .checks import as_generator, check_finite, check_ndim, check_positive, check_positive_int
-from .backend import default_xp, get_xp
+from .backend import create, default_xp, device_of, get_xp
 
 __all__ = ["ACTIVATIONS", "tanh", "relu", "identity", "activation_fn", "dense", "mlp_forward",
            "mlp_apply", "mlp_init", "mlp_sizes", "n_layers", "orthogonal_matrix", "default_gain",
@@ -93,7 +93,7 @@ def relu(x):
     so ``vjp(d_y) = d_y * [y > 0]`` (from the output).
     """
     xp = get_xp(x)
-    y = xp.maximum(x, xp.zeros((), dtype=x.dtype))
+    y = xp.maximum(x, create(xp, "zeros", (), dtype=x.dtype, device=device_of(x)))
     return y, lambda d_y, overwrite=False: _relu_backward(y, d_y, overwrite)
 
 

@@ -31,7 +31,7 @@ import numbers
 from typing import Callable, Mapping
 
 from .checks import check_finite, check_positive, check_real, check_shape, max_abs
-from .backend import get_xp
+from .backend import create, device_of, get_xp
 from .params import global_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
@@ -131,7 +131,9 @@ def _zero_state(params: Mapping, buffers: tuple[str, ...]) -> dict:
 
 def _buffer(xp, x, like):
     """A state buffer on the parameters' array module and dtype (state may come from np.load)."""
-    return xp.astype(xp.asarray(x), like.dtype)
+    if get_xp(x) is not xp:                       # a NumPy buffer: onto like's device, once
+        x = create(xp, "asarray", x, device=device_of(like))
+    return xp.astype(x, like.dtype)
 
 
 class SGD:
@@ -303,6 +305,7 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
         raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {s:.3g} "
                          f"and ||g|| > {float(xp.finfo(dtype).max):.3g}; the gradients have "
                          f"diverged (lower the learning rate or scale the loss)")
-    scale = max_norm / xp.maximum(norm, xp.asarray(max_norm, dtype=dtype))
+    scale = max_norm / xp.maximum(norm, create(xp, "asarray", max_norm, dtype=dtype,
+                                              device=device_of(norm)))
     clipped = {k: g * xp.astype(scale, g.dtype) for k, g in grads.items()}
     return clipped, norm

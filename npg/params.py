@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from .backend import default_xp, get_xp
+from .backend import create, default_xp, device_of, get_xp
 
 Params = dict  # str -> array
 
@@ -86,7 +86,8 @@ def global_norm(grads: Mapping):
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
     s = xp.max(xp.stack([xp.max(xp.abs(xp.astype(g, dtype)))
-                         if g.size else xp.asarray(0, dtype=dtype) for g in grads.values()]))
+                         if g.size else create(xp, "asarray", 0, dtype=dtype, device=device_of(g))
+                         for g in grads.values()]))
     safe = xp.where(s > 0, s, xp.ones_like(s))
     return safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from .checks import (as_generator, check_actions, check_finite, check_ndim, check_positive_int,
                       check_shape)
-from .backend import get_xp
+from .backend import create, device_of, get_xp
 from .nn import mlp_forward, mlp_init
 from .losses import value_loss
 
@@ -62,7 +62,8 @@ class MLPStateActionQ:
         check_ndim("obs", obs, (2,), f"a batch of observations [B, {self.obs_dim}]")
         if int(obs.shape[1]) != self.obs_dim:
             raise ValueError(f"obs must have shape [B, {self.obs_dim}]; got {tuple(obs.shape)}")
-        obs = xp.asarray(obs, dtype=like.dtype)
+        obs = (xp.asarray(obs, dtype=like.dtype) if get_xp(obs) is xp else   # host obs: one
+               create(xp, "asarray", obs, dtype=like.dtype, device=device_of(like)))  # copy
         check_finite("obs", obs)
         return xp, obs
 
@@ -71,8 +72,8 @@ class MLPStateActionQ:
         xp, obs = self._obs(params, obs)
         check_shape("act", act, (obs.shape[0],), "one action index per observation")
         check_actions("act", act, self.n_actions)
-        onehot = xp.astype(xp.asarray(act)[:, None] == xp.arange(self.n_actions)[None, :],
-                           obs.dtype)
+        classes = create(xp, "arange", self.n_actions, device=device_of(obs))
+        onehot = xp.astype(xp.asarray(act)[:, None] == classes[None, :], obs.dtype)
         out, vjp = mlp_forward(params, xp.concat([obs, onehot], axis=1), self.activation)
         return out[:, 0], lambda d_v: vjp(d_v[:, None], input_grad=False)[0]
 
@@ -81,9 +82,10 @@ class MLPStateActionQ:
         skips validating params and obs."""
         xp, obs = self._obs(params, obs) if check else (get_xp(obs), obs)
         B, A = int(obs.shape[0]), self.n_actions
-        rows = xp.reshape(xp.broadcast_to(obs[:, None, :], (B, A, self.obs_dim)),
+        rows = xp.reshape(xp.broadcast_to(obs[:, None, ...], (B, A, self.obs_dim)),
                           (B * A, self.obs_dim))
-        eye = xp.reshape(xp.broadcast_to(xp.eye(A, dtype=obs.dtype)[None], (B, A, A)),
+        eye = create(xp, "eye", A, dtype=obs.dtype, device=device_of(obs))
+        eye = xp.reshape(xp.broadcast_to(eye[None, ...], (B, A, A)),
                          (B * A, A))
         out, vjp = mlp_forward(params, xp.concat([rows, eye], axis=1), self.activation)
         return (xp.reshape(out[:, 0], (B, A)),

@@ -261,5 +261,58 @@ def mdp_cases() -> list[Case]:
     ]
 
 
+# ------------------------------------------------------------------------------ devices
+
+def _device_update(mixed: bool):
+    """A PPO update with a rollout on array_api_strict and a NumPy train state (mixed=False),
+    or with a train state whose policy is on array_api_strict and critic on NumPy."""
+    import array_api_strict as strict
+    from npg.backend import tree_to
+    algo, state = _ppo()
+    ro = _rollout(algo, state)
+    if mixed:
+        return algo.update(dict(state, policy=tree_to(state["policy"], strict)), ro, 0.0, 0)
+    return algo.update(state, ro.to(strict), 0.0, 0)
+
+
+def _numpy_only_on_device():
+    """``Agent(device=...)``'s check for an Algorithm that leaves ``any_namespace`` False."""
+    import array_api_strict as strict
+    from npg.algos import Algorithm
+    from npg.app.agent_device import resolve
+
+    class NumpyOnly(Algorithm):
+        name = "numpy_only"
+    return resolve(strict.Device("device1"), NumpyOnly)
+
+
+def device_cases() -> list[Case]:
+    """``Agent(device=...)`` and the updaters' namespace boundary (the missing-CuPy case only
+    where CuPy is not installed)."""
+    import importlib.util
+    from npg.app.agent import Agent
+    D = "Agent device"
+    out = [
+        Case(D, "device 'tpu'", lambda: Agent("CartPole-v1", "ppo", device="tpu"), ValueError,
+             ("device must be", "'cuda'", "'tpu'")),
+        Case(D, "device 'cuda:x'", lambda: Agent("CartPole-v1", "ppo", device="cuda:x"),
+             ValueError, ("device", "cuda:N")),
+        Case(D, "device 3", lambda: Agent("CartPole-v1", "ppo", device=3), TypeError,
+             ("device must be", "int")),
+        Case(D, "an algorithm without any_namespace on a device", _numpy_only_on_device,
+             ValueError, ("device", "'numpy_only'", "NumPy only")),
+        Case(D, "update: rollout on array_api_strict, train state on NumPy",
+             lambda: _device_update(False), TypeError,
+             ("rollout lives on array_api_strict", "train state lives on numpy")),
+        Case(D, "update: train state on two array modules", lambda: _device_update(True),
+             TypeError, ("policy/W1", "array_api_strict", "critic/W1", "numpy")),
+    ]
+    if importlib.util.find_spec("cupy") is None:
+        out.append(Case(D, "device 'cuda' without CuPy",
+                        lambda: Agent("CartPole-v1", "ppo", device="cuda"), ImportError,
+                        ("device='cuda'", "needs CuPy")))
+    return out
+
+
 def algo_cases() -> list[Case]:
-    return config_cases() + update_cases() + mdp_cases()
+    return config_cases() + update_cases() + mdp_cases() + device_cases()

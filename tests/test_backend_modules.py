@@ -59,3 +59,30 @@ def test_moving_an_mdp_to_cupy_without_cupy_is_a_clear_error():
     import npg.mdp as M
     with pytest.raises(ImportError, match="backend 'cupy' needs CuPy"):
         M.random_mdp(3, 2, 0).to("cupy")
+
+
+def test_cumulative_max_matches_numpy(xp):
+    from npg.backend import cumulative_max, to_numpy
+    x = np.random.default_rng(0).integers(-5, 5, (7, 3))
+    a = xp.asarray(x)
+    np.testing.assert_array_equal(to_numpy(cumulative_max(a)), np.maximum.accumulate(x, 0))
+    np.testing.assert_array_equal(to_numpy(cumulative_max(a, reverse=True, minimum=True)),
+                                  np.minimum.accumulate(x[::-1], 0)[::-1])
+    assert cumulative_max(xp.asarray(np.zeros((0, 2)))).shape[0] == 0
+
+
+def test_resolve_device_and_tree_to():
+    import array_api_strict as strict
+    from npg.backend import resolve_device, tree_to, to_numpy
+    dev = strict.Device("device1")
+    assert resolve_device(dev) == (strict, dev)
+    assert resolve_device(None) == (np, None) and resolve_device("cpu") == (np, None)
+    tree = {"a": np.arange(3.0), "n": {"b": np.ones((2, 2), bool), "k": 3}, "s": None}
+    moved = tree_to(tree, strict, dev)
+    assert moved["a"].device == dev and moved["n"]["b"].device == dev and moved["n"]["k"] == 3
+    back = tree_to(moved, np)
+    np.testing.assert_array_equal(back["a"], tree["a"])
+    assert isinstance(back["n"]["b"], np.ndarray) and back["s"] is None
+    np.testing.assert_array_equal(to_numpy(moved["n"]["b"]), tree["n"]["b"])
+    with pytest.raises(TypeError, match="device must be"):
+        resolve_device(object())

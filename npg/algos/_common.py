@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_xp
+from ..backend import get_xp, to_numpy
 from ..distributions import categorical, gaussian, sde
 from ..losses import entropy_loss, policy_gradient_loss, value_loss
 from ..optim import SGD, Adam, RMSprop, clip_by_global_norm
@@ -252,7 +252,7 @@ def one_step_update(algo, state: dict, rollout, progress) -> tuple[dict, dict | 
     if rollout.n_valid == 0:
         return dict(state), None, {"n_samples": 0}
     c = algo.config
-    b = algo.batch(state, rollout)
+    b = algo.batch(state, algo.rollout_on(state, rollout))
     params = {k: state[k] for k in ("policy", "critic") if k in state}
     loss, grads, stats = algo.loss_and_grad(params, b)
     lrs = {"policy": c.lr, "critic": c.critic_lr}
@@ -271,13 +271,13 @@ def as_batch(like, discrete: bool, flat: dict, keys: dict) -> dict:
     xp, dt = get_xp(like), like.dtype
     out = {}
     for name, k in keys.items():
-        if (name == "act" and (discrete or np.asarray(flat[k]).dtype.kind in "iu")) \
+        if (name == "act" and (discrete or get_xp(flat[k]).isdtype(flat[k].dtype, "integral"))) \
                 or name == "mask":
             out[name] = xp.asarray(flat[k])
             continue
         out[name] = xp.asarray(flat[k], dtype=dt)
         if not bool(xp.all(xp.isfinite(out[name]))):
-            src = np.asarray(flat[k])
+            src = to_numpy(flat[k])
             what = "is not finite (NaN or inf)" if not np.isfinite(src).all() else (
                 f"overflows {dt} (max |{k}| = {float(np.max(np.abs(src))):.3g})")
             raise ValueError(f"the rollout's {k} {what}; scale the rewards "

@@ -145,6 +145,7 @@ class ActorCritic(Algorithm):
     """
 
     name = "ac"
+    any_namespace = True    # update and acting on any array-API module
     config_class = ACConfig
 
     def __init__(self, config=None, spec=None):

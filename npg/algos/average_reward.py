@@ -33,8 +33,8 @@ import numpy as np
 from ..checks import check_unit_interval
 from ._common import PGConfig, init_networks, make_critic, make_policy
 from .base import Algorithm, check_nonneg_field
-from .traces import (TRACE_KINDS, add_scaled, online_setup, score, trace_update, value_and_grad,
-                     zero_traces)
+from .traces import (TRACE_KINDS, add_scaled, device_vector, host_vector, online_setup, row_on,
+                     score, trace_update, value_and_grad, zero_traces)
 
 __all__ = ["differential_ac_step", "DifferentialACConfig", "DifferentialActorCritic"]
 
@@ -99,6 +99,7 @@ class DifferentialActorCritic(Algorithm):
     """
 
     name = "ac_avg"
+    any_namespace = True    # update and acting on any array-API module (one row at a time)
     config_class = DifferentialACConfig
 
     def __init__(self, config=None, spec=None):
@@ -116,7 +117,8 @@ class DifferentialActorCritic(Algorithm):
     def update(self, state, rollout, progress, rng):
         c = self.config
         scale, params, traces, like, xp = online_setup(c, state, progress)
-        avg = np.array(state["avg_reward"], dtype=np.float64)
+        rollout = rollout.to(np)        # read on the host: one transition (row) at a time
+        avg = host_vector(state["avg_reward"])
         deltas = []
         T, N = rollout.rew.shape
         for t in range(T):
@@ -125,18 +127,18 @@ class DifferentialActorCritic(Algorithm):
                     continue
                 nxt = rollout.last_obs[i] if t == T - 1 else rollout.obs[t + 1, i]
                 nv, _ = value_and_grad(self.critic, params["critic"],
-                                       xp.asarray(np.asarray(nxt)[None], dtype=like.dtype))
-                tr_i = {net: {k: z[k][i] for k in z} for net, z in traces.items()}
+                                       row_on(like, nxt, like.dtype))
+                tr_i = {net: {k: z[k][i, ...] for k in z} for net, z in traces.items()}
                 params, tr_i, avg[i], delta = differential_ac_step(
                     self.policy, self.critic, params, tr_i, avg[i],
-                    xp.asarray(rollout.obs[t, i][None], dtype=like.dtype),
-                    xp.asarray(rollout.act[t, i][None]), rollout.rew[t, i], nv, c.lam,
+                    row_on(like, rollout.obs[t, i], like.dtype),
+                    row_on(like, rollout.act[t, i]), rollout.rew[t, i], nv, c.lam,
                     c.critic_lam, c.lr * scale, c.critic_lr * scale, c.avg_lr * scale, c.trace)
                 for net in traces:
                     for k in traces[net]:
-                        traces[net][k][i] = tr_i[net][k]
+                        traces[net][k][i, ...] = tr_i[net][k]
                 deltas.append(delta)
         new = {"policy": params["policy"], "critic": params["critic"], "traces": traces,
-               "avg_reward": avg, "step": int(state["step"]) + 1}
+               "avg_reward": device_vector(avg, like), "step": int(state["step"]) + 1}
         return new, {"n_samples": len(deltas), "avg_reward": float(np.mean(avg)),
                      "mean_abs_td_error": float(np.mean(np.abs(deltas))) if deltas else 0.0}

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..checks import (as_generator, check_bool, check_positive_int, check_real,
                        check_unit_interval, max_abs)
-from ..backend import default_xp, get_xp, to_numpy
+from ..backend import common_xp, create, default_xp, device_of, get_xp, to_numpy
 from ..distributions import categorical, gaussian
 from ..distributions.product import ProductLogits
 
@@ -224,6 +224,15 @@ def state_from_flat(flat: Mapping, xp=None) -> dict:
     return out
 
 
+def _arrays(tree: Mapping, prefix: str = ""):
+    """(key, array) for every array of a nested train state, keys "/"-joined."""
+    for k, v in tree.items():
+        if isinstance(v, Mapping):
+            yield from _arrays(v, f"{prefix}{k}/")
+        elif hasattr(v, "shape") and not isinstance(v, (np.generic,)):
+            yield f"{prefix}{k}", v
+
+
 # ---------------------------------------------------------------------------------- algorithm
 
 class Algorithm:
@@ -240,6 +249,11 @@ class Algorithm:
     config_class: type = AlgoConfig
     policy: Any = None
     critic: Any = None
+    any_namespace: bool = False
+    """True where ``init``'s state may be moved to any array-API module and device (CuPy,
+    array_api_strict) and ``act`` / ``value`` / ``update`` then run there, with the rollout
+    copied onto the state's device once per update (``rollout_on``); ``Agent(device=...)``
+    refuses the algorithms that leave it False (NumPy only)."""
 
     def __init__(self, config=None, spec=None):
         self.config = make_config(self.config_class, config)
@@ -261,12 +275,34 @@ class Algorithm:
 
     # -- shared ----------------------------------------------------------------------------
     def obs_array(self, obs, like):
-        """obs as an array on the module of ``like`` (a parameter array) in its dtype (NumPy
-        observations from the environment move onto the parameters' backend)."""
+        """obs as an array on the module and device of ``like`` (a parameter array) in its
+        dtype (NumPy observations from the environment move onto the parameters' device)."""
         xp = get_xp(like)
-        if get_xp(obs) is xp and obs.dtype == like.dtype:
-            return obs
-        return xp.asarray(to_numpy(obs) if get_xp(obs) is not xp else obs, dtype=like.dtype)
+        if get_xp(obs) is xp:
+            return obs if obs.dtype == like.dtype else xp.astype(obs, like.dtype)
+        return create(xp, "asarray", to_numpy(obs), dtype=like.dtype, device=device_of(like))
+
+    def rollout_on(self, state, rollout):
+        """``rollout`` on the array module and device of the train state's parameters.
+
+        A collected rollout is NumPy (the environments run on the host); for a train state on
+        another module (CuPy, array_api_strict) it is copied there once, here, at the top of
+        ``update`` (``Rollout.to``: the one host -> device conversion of a rollout). A
+        rollout already there is returned as is; a rollout on a third module, or a non-NumPy
+        rollout for a NumPy train state, is a TypeError naming both modules (never converted
+        silently), and so are arrays of two modules within the state (naming both entries)."""
+        leaves = dict(_arrays(state))
+        xp = common_xp(*leaves.values(), names=[f"state[{k!r}]" for k in leaves])
+        params = state["policy"]
+        like = params[next(iter(params))]
+        rxp = rollout.xp
+        if rxp is xp:
+            return rollout
+        if rxp is np:
+            return rollout.to(xp, device_of(like))
+        raise TypeError(f"rollout lives on {rxp.__name__} but the train state lives on "
+                        f"{xp.__name__}; collect NumPy rollouts (npg.envs.rollout.Collector) or "
+                        f"move it first (rollout.to(xp, device))")
 
     def act(self, state, obs, rng, deterministic: bool = False, mask=None):
         """Actions for a batch of observations ``obs [M, D]`` with one policy forward pass.
@@ -285,7 +321,9 @@ class Algorithm:
             dist = categorical.mask_logits(dist, self.action_mask(mask, dist))
         if isinstance(dist, ProductLogits):             # MultiDiscrete / MultiBinary: [M, K]
             a = dist.mode() if deterministic else dist.sample(as_generator(rng))
-            return a, a, to_numpy(dist.log_prob(a))
+            lp = dist.log_prob(a)
+            a = to_numpy(a)
+            return a, a, to_numpy(lp)
         if self.spec.discrete:
             a = categorical.mode(dist) if deterministic else categorical.sample(
                 dist, as_generator(rng))
@@ -318,7 +356,8 @@ class Algorithm:
         bad = ~m.any(axis=1)
         if bad.any():
             raise ValueError(f"mask row {int(np.flatnonzero(bad)[0])} allows no action")
-        return get_xp(like).asarray(m)
+        xp = get_xp(like)
+        return m if xp is np else create(xp, "asarray", m, device=device_of(like))
 
     def value(self, state, obs):
         """V(obs) [M] as a NumPy array from ``self.critic``, or None without a critic."""

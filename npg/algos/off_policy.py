@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..checks import check_unit_interval
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp, namespace_of, to_numpy
 from ..losses import explained_variance
 from ..returns import vtrace
 from ._common import (PGConfig, apply_grads, check_coef, init_networks, make_critic,
@@ -71,26 +71,31 @@ class OffPolicyData:
         (last_obs after the last step); at truncations the stored next_value."""
         if rollout.logp is None:
             raise ValueError("rollout.logp (the behaviour log-probs) is missing")
-        nxt = np.concatenate([rollout.obs[1:], rollout.last_obs[None]], axis=0)
+        xp = rollout.xp
+        nxt = xp.concat([rollout.obs[1:, ...], rollout.last_obs[None, ...]], axis=0)
         fixed = None
-        if np.any(rollout.truncated):
+        if bool(xp.any(rollout.truncated)):
             if rollout.next_value is None:
                 raise ValueError("rollout must carry next_value at truncations (collect with "
                                  "value_fn=algo.value)")
-            fixed = np.where(rollout.truncated, rollout.next_value, np.nan)
+            fixed = xp.where(rollout.truncated, rollout.next_value, math.nan)
         return cls(rollout.obs, rollout.act, rollout.logp, rollout.rew, rollout.terminated,
                    rollout.truncated, rollout.valid, nxt, fixed)
 
 
 def _flat(x, T, N):
-    return x.reshape((T * N,) + tuple(x.shape[2:]))
+    return get_xp(x).reshape(x, (T * N,) + tuple(x.shape[2:]))
 
 
-def _on(xp, like, x):
-    """x on the params' module; floats in their dtype, integers (states, actions) kept."""
-    if np.issubdtype(x.dtype, np.floating):
-        return xp.asarray(x, dtype=like.dtype)
-    return xp.asarray(x)
+def _on(xp, like, x, dtype=None):
+    """x on the params' module and device (host data copied there once); floats in their
+    dtype (or ``dtype``), integers (states, actions) and bools kept."""
+    if namespace_of(x) is not xp:
+        x = create(xp, "asarray", to_numpy(x) if namespace_of(x) is not None else
+                   np.asarray(x), device=device_of(like))
+    if dtype is None and xp.isdtype(x.dtype, "real floating"):
+        dtype = like.dtype
+    return x if dtype is None or x.dtype == dtype else xp.astype(x, dtype)
 
 
 def vtrace_loss_and_grad(policy, critic, params, data: OffPolicyData, gamma, rho_bar,
@@ -100,45 +105,48 @@ def vtrace_loss_and_grad(policy, critic, params, data: OffPolicyData, gamma, rho
     weights, and the value loss."""
     T, N = data.rew.shape
     like = next(iter(params["policy"].values()))
-    xp = get_xp(like)
-    valid = np.asarray(data.valid, bool)
-    B = int(valid.sum())
+    xp, f64 = get_xp(like), get_xp(like).float64
+    valid = _on(xp, like, data.valid, xp.bool)
+    B = int(xp.count_nonzero(valid))
     if B == 0:
         raise ValueError("data holds no valid step")
-    obs = _on(xp, like, _flat(np.asarray(data.obs), T, N))
-    act = _on(xp, like, _flat(np.asarray(data.act), T, N))
+    obs = _flat(_on(xp, like, data.obs), T, N)
+    act = _flat(_on(xp, like, data.act), T, N)
     dist, vjp_pi = policy.forward(params["policy"], obs)
     logp, ent, d_dist = policy.terms(dist, act)
     v, vjp_v = critic.forward(params["critic"], obs)
-    nobs = _on(xp, like, _flat(np.asarray(data.next_obs), T, N))
-    nv = np.asarray(critic.forward(params["critic"], nobs)[0], np.float64).reshape(T, N)
+    nobs = _flat(_on(xp, like, data.next_obs), T, N)
+    nv = xp.reshape(xp.astype(critic.forward(params["critic"], nobs)[0], f64), (T, N))
     if data.next_value_fixed is not None:
-        nv = np.where(np.isnan(data.next_value_fixed), nv, data.next_value_fixed)
-    nv = np.where(data.terminated, 0.0, nv)
-    v_np = np.asarray(v, np.float64).reshape(T, N)
-    tl = np.where(valid, np.asarray(logp, np.float64).reshape(T, N), 0.0)
-    bl = np.asarray(data.behaviour_logp, np.float64)
-    if bl.shape != (T, N):
-        raise ValueError(f"behaviour_logp must have shape [T, N] = [{T}, {N}]; got {bl.shape}")
-    bl = np.where(valid, bl, 0.0)
-    vs, adv = vtrace(np.asarray(data.rew, np.float64), v_np, nv, data.terminated,
-                     data.truncated, gamma, tl, bl, rho_bar, c_bar, lam)
-    m = valid.reshape(-1).astype(np.float64)
-    adv_f, vs_f = adv.reshape(-1) * m, vs.reshape(-1)
-    dl = xp.asarray(-adv_f / B, dtype=like.dtype)
-    de = xp.asarray(-ent_coef * m / B, dtype=like.dtype) if ent_coef else None
+        fixed = _on(xp, like, data.next_value_fixed, f64)
+        nv = xp.where(xp.isnan(fixed), nv, fixed)
+    term, trunc = _on(xp, like, data.terminated), _on(xp, like, data.truncated)
+    nv = xp.where(term, 0.0, nv)
+    v64 = xp.reshape(xp.astype(v, f64), (T, N))
+    tl = xp.where(valid, xp.reshape(xp.astype(logp, f64), (T, N)), 0.0)
+    bl = _on(xp, like, data.behaviour_logp, f64)
+    if tuple(bl.shape) != (T, N):
+        raise ValueError(f"behaviour_logp must have shape [T, N] = [{T}, {N}]; got "
+                         f"{tuple(bl.shape)}")
+    bl = xp.where(valid, bl, 0.0)
+    vs, adv = vtrace(_on(xp, like, data.rew, f64), v64, nv, term, trunc, gamma, tl, bl,
+                     rho_bar, c_bar, lam)
+    m = xp.astype(xp.reshape(valid, (-1,)), f64)
+    adv_f, vs_f = xp.reshape(adv, (-1,)) * m, xp.reshape(vs, (-1,))
+    dl = xp.astype(-adv_f / B, like.dtype)
+    de = xp.astype(-ent_coef * m / B, like.dtype) if ent_coef else None
     g_pi = vjp_pi(d_dist(dl, de))
-    resid = (v_np.reshape(-1) - vs_f) * m
-    g_v = vjp_v(xp.asarray(vf_coef * resid / B, dtype=like.dtype))
-    ent_np = np.asarray(ent, np.float64)
-    value_loss = float(0.5 * np.sum(resid ** 2) / B)
-    loss = (-float(np.sum(adv_f * tl.reshape(-1))) / B + vf_coef * value_loss
-            - ent_coef * float(np.sum(ent_np * m)) / B)
-    w = np.exp(tl - bl)[valid]
-    stats = {"policy_loss": -float(np.sum(adv_f * tl.reshape(-1))) / B, "value_loss": value_loss,
-             "entropy": float(np.sum(ent_np * m) / B), "mean_ratio": float(w.mean()),
-             "rho_clip_frac": float(np.mean(w > rho_bar)),
-             "explained_variance": explained_variance(v_np[valid], vs[valid])}
+    resid = (xp.reshape(v64, (-1,)) - vs_f) * m
+    g_v = vjp_v(xp.astype(vf_coef * resid / B, like.dtype))
+    ent64 = xp.astype(ent, f64)
+    value_loss = float(0.5 * xp.sum(resid ** 2) / B)
+    policy_loss = -float(xp.sum(adv_f * xp.reshape(tl, (-1,)))) / B
+    loss = policy_loss + vf_coef * value_loss - ent_coef * float(xp.sum(ent64 * m)) / B
+    w = xp.exp(tl - bl)[valid]
+    stats = {"policy_loss": policy_loss, "value_loss": value_loss,
+             "entropy": float(xp.sum(ent64 * m) / B), "mean_ratio": float(xp.mean(w)),
+             "rho_clip_frac": float(xp.mean(xp.astype(w > rho_bar, f64))),
+             "explained_variance": explained_variance(v64[valid], vs[valid])}
     return loss, {"policy": g_pi, "critic": g_v}, stats
 
 
@@ -200,6 +208,7 @@ class OffPolicyActorCritic(Algorithm):
     """
 
     name = "vtrace"
+    any_namespace = True    # update and acting on any array-API module
     config_class = OffPolicyConfig
 
     def __init__(self, config=None, spec=None):
@@ -226,6 +235,7 @@ class OffPolicyActorCritic(Algorithm):
     def update(self, state, rollout, progress, rng):
         if rollout.n_valid == 0:
             return dict(state), {"n_samples": 0}
+        rollout = self.rollout_on(state, rollout)
         return self.update_data(state, OffPolicyData.from_rollout(rollout), progress)
 
     def update_data(self, state, data: OffPolicyData, progress=0.0):
@@ -240,5 +250,8 @@ class OffPolicyActorCritic(Algorithm):
                                 progress)
         if c.behaviour_lag and new["step"] % c.behaviour_lag == 0:
             new["behaviour"] = dict(new["policy"])
-        stats.update(loss=float(loss), grad_norm=norm, n_samples=int(np.sum(data.valid)))
+        valid = data.valid
+        n = (np.count_nonzero(valid) if namespace_of(valid) in (None, np)
+             else get_xp(valid).count_nonzero(valid))
+        stats.update(loss=float(loss), grad_norm=norm, n_samples=int(n))
         return new, stats

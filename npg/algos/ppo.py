@@ -43,7 +43,7 @@ import math
 
 import numpy as np
 
-from ..backend import get_xp, to_numpy
+from ..backend import create, device_of, get_xp, to_numpy
 from ..checks import check_finite
 from ..distributions import categorical, sde
 from ..engine import ppo as engine
@@ -73,6 +73,7 @@ class PPO(Algorithm):
     """
 
     name = "ppo"
+    any_namespace = True    # update and acting on any array-API module
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
     fast_threads = None     # 1 or 2 threads for the compiled update; None: by minibatch size
@@ -197,7 +198,7 @@ class PPO(Algorithm):
                        rollout.truncated, c.gamma, c.gae_lambda)
         flat = rollout.flat(adv=adv, ret=ret)
         self.policy.check_params(state["policy"])       # the checks the inner loop skips
-        self.value(state, rollout.obs[:1, 0])
+        self.value(state, rollout.obs[:1, 0, ...])
         like = state["policy"]["W1"]
         xp, dt = get_xp(like), like.dtype
         batch = {"obs": xp.asarray(flat["obs"], dtype=dt), "logp_old": xp.asarray(
@@ -235,12 +236,13 @@ class PPO(Algorithm):
         ``npg.engine.ppo.update`` has the same contract."""
         c = self.config
         xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
+        dev = device_of(batch["adv"])
         n_mb = max(1, math.ceil(B / c.batch_size))
         opt = self._optimizer(lr)
         sums, n_eval, n_taken = {}, 0, 0
         for _ in range(c.n_epochs):
             for idx in np.array_split(rng.permutation(B), n_mb):
-                ix = xp.asarray(idx)
+                ix = idx if xp is np else create(xp, "asarray", idx, device=dev)
                 mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
                 _, grads, st = self.loss_and_grad(params, mb, clip)
                 n_eval += 1
@@ -266,7 +268,7 @@ class PPO(Algorithm):
         rng = as_generator(rng)
         lr = c.lr * (1.0 - p) if c.anneal_lr else c.lr
         clip = c.clip_range * (1.0 - p) if c.anneal_clip else c.clip_range
-        batch = self._batch(state, rollout)
+        batch = self._batch(state, self.rollout_on(state, rollout))
         B = int(batch["adv"].shape[0])
         if B == 0:
             raise ValueError("rollout has no valid steps to learn from")

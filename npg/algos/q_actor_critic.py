@@ -98,17 +98,18 @@ def sarsa_targets(rew, terminated, truncated, valid, q_next_in, next_value, gamm
     [T, N]: sum_a pi Q at the real next state. Q' = q_next_in where t + 1 < T, the episode goes
     on (not d_t, not c_t) and row t + 1 is valid; next_value elsewhere.
     """
-    inside = np.zeros_like(valid)
-    inside[:-1] = ~(terminated[:-1] | truncated[:-1]) & valid[1:]
-    q_next = np.where(inside, q_next_in, next_value)
-    y = rew + gamma * np.where(terminated, 0.0, q_next)
-    if not np.isfinite(y).all():                      # never a silent NaN target
+    xp = get_xp(rew, valid, q_next_in)
+    inside = xp.concat([~(terminated[:-1, ...] | truncated[:-1, ...]) & valid[1:, ...],
+                        xp.zeros_like(valid[:1, ...])])
+    q_next = xp.where(inside, q_next_in, next_value)
+    y = rew + gamma * xp.where(terminated, 0.0, q_next)
+    if not bool(xp.all(xp.isfinite(y))):              # never a silent NaN target
         check_finite("rew", rew)
-        if not np.isfinite(np.where(terminated, 0.0, q_next)).all():
+        if not bool(xp.all(xp.isfinite(xp.where(terminated, 0.0, q_next)))):
             raise ValueError("the bootstrap Q(s', a') / next_value must be finite where the "
                              "episode goes on; it contains NaN or inf")
         raise ValueError(f"the SARSA targets r + gamma Q' overflow {y.dtype}: max |r| = "
-                         f"{float(np.max(np.abs(rew))):.3g}; scale the rewards")
+                         f"{float(xp.max(xp.abs(rew))):.3g}; scale the rewards")
     return y
 
 
@@ -116,6 +117,7 @@ class QActorCritic(Algorithm):
     """Q actor-critic (module docstring). Train state: ``{"policy", "critic", "opt", "step"}``."""
 
     name = "qac"
+    any_namespace = True    # update and acting on any array-API module
     config_class = QACConfig
 
     def __init__(self, config=None, spec=None):
@@ -162,12 +164,14 @@ class QActorCritic(Algorithm):
             raise ValueError("rollout must carry value and next_value (collect with "
                              "value_fn=algo.value)")
         T, N = rollout.rew.shape
+        xp = rollout.xp                   # the state's module (``rollout_on``)
         w = state["critic"]
         like = w[next(iter(w))]
-        obs = self.obs_array(rollout.obs.reshape(T * N, -1), like)
-        act = get_xp(like).asarray(rollout.act.reshape(T * N))
-        q = to_numpy(self.critic.value(w, obs, act)).reshape(T, N)
-        q_next_in = np.concatenate([q[1:], np.zeros((1, N), q.dtype)])
+        obs = self.obs_array(xp.reshape(rollout.obs, (T * N, -1)), like)
+        act = xp.reshape(rollout.act, (T * N,))
+        q = self.critic.value(w, obs, act)
+        q = to_numpy(q).reshape(T, N) if xp is np else xp.reshape(q, (T, N))
+        q_next_in = xp.concat([q[1:, ...], xp.zeros_like(q[:1, ...])])
         y = sarsa_targets(rollout.rew, rollout.terminated, rollout.truncated, rollout.valid,
                           q_next_in, rollout.next_value, c.gamma)
         adv = q - rollout.value if c.baseline else q

@@ -41,7 +41,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import to_numpy
+from ..backend import (create, cumulative_max, default_xp, device_of, get_xp, to_numpy,
+                       tree_to)
 from ..returns import discounted_returns
 from ._common import (PGConfig, _check_choice, actor_loss_and_grad, apply_grads, as_batch,
                       critic_loss_and_grad, init_critic, init_policy, make_critic,
@@ -95,16 +96,23 @@ def episode_index(done, valid):
     k[t, i]      the number of valid steps of the episode before t (its time index; phantom
                  autoreset rows do not count).
     With C[u] = sum_{v<u} valid[v] (prefix counts), k[t] = C[t] - C[start[t]].
-    Returns ``(start, end, k)``, int64 arrays [T, N].
+    Returns ``(start, end, k)``, int64 arrays [T, N] on the module and device of ``done``.
     """
+    xp, dev = get_xp(done, valid), device_of(done)
     T, N = done.shape
-    rows = np.arange(T)[:, None]
-    after_end = np.maximum.accumulate(np.where(done, rows + 1, 0), axis=0)
-    start = np.concatenate([np.zeros((1, N), np.int64), after_end[:-1]])
-    end = np.minimum.accumulate(np.where(done, rows, T - 1)[::-1], axis=0)[::-1]
-    C = np.concatenate([np.zeros((1, N), np.int64), np.cumsum(valid, axis=0)])
-    k = C[:T] - np.take_along_axis(C, start, axis=0)
+    rows = create(xp, "arange", T, dtype=xp.int64, device=dev)[:, None]
+    zero = create(xp, "zeros", (1, N), dtype=xp.int64, device=dev)
+    after_end = cumulative_max(xp.where(done, rows + 1, 0))
+    start = xp.concat([zero, after_end[:-1, ...]])
+    end = cumulative_max(xp.where(done, rows, T - 1), reverse=True, minimum=True)
+    C = xp.concat([zero, _cumsum(xp, xp.astype(valid, xp.int64))])
+    k = C[:T, ...] - xp.take_along_axis(C, start, axis=0)
     return start, end, k
+
+
+def _cumsum(xp, x):
+    """Prefix sums along axis 0 (``np.cumsum`` on NumPy, ``cumulative_sum`` elsewhere)."""
+    return np.cumsum(x, axis=0) if xp is np else xp.cumulative_sum(x, axis=0)
 
 
 def episode_weights(rew, terminated, truncated, valid, gamma, next_value=None):
@@ -117,16 +125,19 @@ def episode_weights(rew, terminated, truncated, valid, gamma, next_value=None):
     Phantom rows (valid False) carry reward 0 and do not advance k.
     Returns ``(G, G0, k)`` [T, N]; k as in ``episode_index``.
     """
+    xp = get_xp(rew, terminated)
     done = terminated | truncated
     start, end, k = episode_index(done, valid)
     G = discounted_returns(rew, terminated, truncated, gamma, next_value=next_value)
-    disc = gamma ** k.astype(np.float64)
-    w = np.where(valid, disc * rew, 0.0)
-    P = np.concatenate([np.zeros((1, rew.shape[1])), np.cumsum(w, axis=0)])
-    G0 = np.take_along_axis(P, end + 1, axis=0) - np.take_along_axis(P, start, axis=0)
+    disc = gamma ** xp.astype(k, xp.float64)
+    w = xp.where(valid, disc * rew, 0.0)
+    zero = create(xp, "zeros", (1, rew.shape[1]), dtype=xp.float64, device=device_of(rew))
+    P = xp.concat([zero, _cumsum(xp, w)])
+    G0 = xp.take_along_axis(P, end + 1, axis=0) - xp.take_along_axis(P, start, axis=0)
     if next_value is not None:
-        k_end = np.take_along_axis(k, end, axis=0)
-        boot = np.take_along_axis(np.where(truncated & ~terminated, next_value, 0.0), end, 0)
+        k_end = xp.astype(xp.take_along_axis(k, end, axis=0), xp.float64)
+        boot = xp.take_along_axis(xp.where(truncated & ~terminated, next_value, 0.0), end,
+                                  axis=0)
         G0 = G0 + gamma ** (k_end + 1.0) * boot
     return G, G0, k
 
@@ -142,6 +153,7 @@ class Reinforce(Algorithm):
     """
 
     name = "reinforce"
+    any_namespace = True    # update and acting on any array-API module
     config_class = ReinforceConfig
 
     def __init__(self, config=None, spec=None):
@@ -165,6 +177,11 @@ class Reinforce(Algorithm):
         return state
 
     def _empty_pending(self) -> dict:
+        """The empty episode buffer, on the default creation module (``use_backend``)."""
+        xp = default_xp()
+        return self._empty_pending_np() if xp is np else tree_to(self._empty_pending_np(), xp)
+
+    def _empty_pending_np(self) -> dict:
         c, s = self.config, self.spec
         N, dt = c.n_envs, np.dtype(c.dtype)
         act = np.zeros((0, N), np.int64) if s.discrete else np.zeros(
@@ -182,7 +199,9 @@ class Reinforce(Algorithm):
         """``state`` with an empty episode buffer: for a run whose environments were reset
         (a checkpoint loaded without its environments' state), so that the steps of an
         episode cut short are never stitched onto the start of another."""
-        return {**state, "pending": self._empty_pending()}
+        like = state["policy"][next(iter(state["policy"]))]
+        return {**state, "pending": tree_to(self._empty_pending_np(), get_xp(like),
+                                            device_of(like))}
 
     # ------------------------------------------------------------------ episodes
     def split_episodes(self, pending: dict, rollout):
@@ -196,51 +215,62 @@ class Reinforce(Algorithm):
         if self.critic is not None and rollout.next_value is None:
             raise ValueError("rollout must carry next_value with baseline='value' (collect "
                              "with value_fn=algo.value)")
-        buf = {k: np.concatenate([pending[k], np.asarray(getattr(rollout, k),
-                                                          dtype=pending[k].dtype)])
+        xp, dev = rollout.xp, device_of(rollout.valid)
+        cast = (lambda x, dt: np.asarray(x, dtype=dt)) if xp is np else xp.astype
+        buf = {k: xp.concat([pending[k], cast(getattr(rollout, k), pending[k].dtype)])
                for k in keys}
         if self.spec.discrete:                              # legal actions [T', N, A]
+            A = self.spec.n_actions
             m = getattr(rollout, "mask", None)
-            m = np.ones(rollout.act.shape + (self.spec.n_actions,), bool) if m is None else m
-            old = pending.get("mask", np.ones(pending["act"].shape + (self.spec.n_actions,),
-                                              bool))
-            buf["mask"] = np.concatenate([old, m])
+            m = create(xp, "ones", tuple(rollout.act.shape) + (A,), dtype=xp.bool,
+                       device=dev) if m is None else m
+            old = pending.get("mask")
+            old = create(xp, "ones", tuple(pending["act"].shape) + (A,), dtype=xp.bool,
+                         device=dev) if old is None else old
+            buf["mask"] = xp.concat([old, m])
         done = buf["terminated"] | buf["truncated"]
         T = done.shape[0]
-        last_end = np.where(done.any(axis=0), T - 1 - np.argmax(done[::-1], axis=0), -1)
-        complete = np.arange(T)[:, None] <= last_end[None, :]
+        flipped = xp.astype(xp.flip(done, axis=0), xp.int64)
+        last_end = xp.where(xp.any(done, axis=0), T - 1 - xp.argmax(flipped, axis=0), -1)
+        rows = create(xp, "arange", T, dtype=last_end.dtype, device=dev)
+        complete = rows[:, None] <= last_end[None, :]
         used = complete & buf["valid"]
-        s0 = int(last_end.min()) + 1
+        s0 = int(xp.min(last_end)) + 1
         if T - s0 > MAX_PENDING_STEPS:
             raise ValueError(f"an episode has run for more than {MAX_PENDING_STEPS} steps "
                              "without ending; REINFORCE learns from complete episodes, so the "
                              "environment needs a time limit (truncation)")
-        rest = {k: v[s0:].copy() for k, v in buf.items()}
-        rest["valid"] = (buf["valid"] & ~complete)[s0:]
+        copy = (lambda v: v.copy()) if xp is np else (lambda v: xp.asarray(v, copy=True))
+        rest = {k: copy(v[s0:, ...]) for k, v in buf.items()}
+        rest["valid"] = (buf["valid"] & ~complete)[s0:, ...]
         return buf, used, rest
 
     def targets(self, state, buf, used):
-        """Returns G_b [B], actor weights w_b [B] and the B used steps' obs/act (NumPy)."""
+        """Returns G_b [B], actor weights w_b [B] and the B used steps' obs/act (on the
+        buffer's array module)."""
         c = self.config
+        xp, dev = get_xp(buf["valid"]), device_of(buf["valid"])
         nv = buf.get("next_value") if self.critic is not None else None
-        G, G0, k = episode_weights(buf["rew"].astype(np.float64), buf["terminated"],
+        G, G0, k = episode_weights(xp.astype(buf["rew"], xp.float64), buf["terminated"],
                                    buf["truncated"], buf["valid"], c.gamma,
-                                   None if nv is None else nv.astype(np.float64))
+                                   None if nv is None else xp.astype(nv, xp.float64))
         ret = (G if c.returns == "reward_to_go" else G0)[used]
         if c.baseline == "mean":
-            base = np.full(ret.shape, float(state["baseline"]["mean"]))
+            base = create(xp, "full", ret.shape, float(state["baseline"]["mean"]),
+                          dtype=xp.float64, device=dev)
         elif c.baseline == "value":
             v = state["critic"]
             obs = self.obs_array(buf["obs"][used], v[next(iter(v))])
-            base = to_numpy(self.critic.value(v, obs)).astype(np.float64)
+            base = self.critic.value(v, obs)
+            base = to_numpy(base).astype(np.float64) if xp is np else xp.astype(base, xp.float64)
         else:
-            base = np.zeros(ret.shape)
+            base = create(xp, "zeros", ret.shape, dtype=xp.float64, device=dev)
         w = ret - base
         if c.returns == "reward_to_go" and c.discount_weighting:
-            w = c.gamma ** k[used].astype(np.float64) * w
+            w = c.gamma ** xp.astype(k[used], xp.float64) * w
         out = {"obs": buf["obs"][used], "act": buf["act"][used], "w": w, "ret": ret,
                "G": G[used]}
-        if "mask" in buf and not buf["mask"].all():         # masked steps among them
+        if "mask" in buf and not bool(xp.all(buf["mask"])):  # masked steps among them
             out["mask"] = buf["mask"][used]
         return out
 
@@ -268,11 +298,13 @@ class Reinforce(Algorithm):
         episodes (none if there are none yet). Returns ``(state, stats)``."""
         progress = check_progress(progress)
         c = self.config
+        rollout = self.rollout_on(state, rollout)
         buf, used, rest = self.split_episodes(state["pending"], rollout)
+        xp = rollout.xp
         new = dict(state)
         new["pending"] = rest
-        B = int(np.count_nonzero(used))
-        n_ep = int(np.count_nonzero((buf["terminated"] | buf["truncated"]) & buf["valid"]))
+        B = int(xp.count_nonzero(used))
+        n_ep = int(xp.count_nonzero((buf["terminated"] | buf["truncated"]) & buf["valid"]))
         if B == 0:
             return new, {"n_episodes": 0, "n_samples": 0}
         t = self.targets(state, buf, used)
@@ -287,8 +319,9 @@ class Reinforce(Algorithm):
         new, norm = apply_grads(c, new, grads, lrs, progress)
         if c.baseline == "mean":
             m, n = float(state["baseline"]["mean"]), int(state["baseline"]["count"])
-            new["baseline"] = {"mean": (m * n + float(t["ret"].sum())) / (n + B), "count": n + B}
+            new["baseline"] = {"mean": (m * n + float(xp.sum(t["ret"]))) / (n + B),
+                               "count": n + B}
         stats.update(loss=float(loss), grad_norm=norm, n_episodes=n_ep, n_samples=B,
-                     mean_return=float(t["ret"].mean()))
+                     mean_return=float(xp.mean(t["ret"])))
         check_update_stats(stats, "REINFORCE")
         return new, stats

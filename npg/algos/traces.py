@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp, namespace_of, to_numpy
 from ..checks import check_unit_interval
 from ._common import PGConfig, _check_choice, init_networks, make_critic, make_policy
 from .base import Algorithm, check_bool_field, check_positive_field, check_progress
@@ -71,7 +71,8 @@ def value_and_grad(critic, params, obs1):
 def score(policy, params, obs1, act1):
     """grad_theta log pi(a|s) for one (obs1 [1, ...], act1 [1, ...]) pair."""
     like = next(iter(params.values()))
-    return policy.score_sum(params, obs1, act1, get_xp(like).ones((1,), dtype=like.dtype))
+    return policy.score_sum(params, obs1, act1, create(get_xp(like), "ones", (1,),
+                                                       dtype=like.dtype, device=device_of(like)))
 
 
 def zeros_like(params):
@@ -171,8 +172,21 @@ def next_values(critic, params, rollout, t: int, i: int) -> float:
         return float(rollout.next_value[t, i])
     like = next(iter(params.values()))
     nxt = rollout.last_obs[i] if t == rollout.obs.shape[0] - 1 else rollout.obs[t + 1, i]
-    x = get_xp(like).asarray(np.asarray(nxt)[None], dtype=like.dtype)
-    return float(critic.forward(params, x)[0][0])
+    return float(critic.forward(params, row_on(like, nxt, like.dtype))[0][0])
+
+
+def row_on(like, x, dtype=None):
+    """One rollout row x [...] as a batch of one [1, ...] on the module and device of ``like``
+    (a parameter array), in ``dtype`` (None: x's own): the online trace methods step one
+    transition at a time, so each row crosses to the device as it is used."""
+    xp = get_xp(like)
+    if namespace_of(x) is xp and xp is not np:
+        x = x[None, ...]
+        return x if dtype is None else xp.astype(x, dtype)
+    x = np.asarray(to_numpy(x) if namespace_of(x) not in (None, np) else x)[None]
+    if xp is np:
+        return np.asarray(x, dtype=dtype)
+    return create(xp, "asarray", x, dtype=dtype, device=device_of(like))
 
 
 # ---------------------------------------------------------------------------- the updater
@@ -190,9 +204,22 @@ def online_setup(config, state: dict, progress) -> tuple:
     array (its dtype and backend) and its array module."""
     scale = 1.0 - check_progress(progress) if config.anneal_lr else 1.0
     params = {"policy": state["policy"], "critic": state["critic"]}
-    traces = {net: {k: np.array(v) for k, v in z.items()} for net, z in state["traces"].items()}
     like = next(iter(params["policy"].values()))
-    return scale, params, traces, like, get_xp(like)
+    xp = get_xp(like)
+    copy = np.array if xp is np else (lambda v: xp.asarray(v, copy=True))
+    traces = {net: {k: copy(v) for k, v in z.items()} for net, z in state["traces"].items()}
+    return scale, params, traces, like, xp
+
+
+def host_vector(x):
+    """A per-environment state entry ([N]: I, R_bar) as a float64 NumPy copy (one copy from the
+    device per update); ``device_vector`` puts it back on the module and device of ``like``."""
+    return np.array(to_numpy(x), dtype=np.float64)
+
+
+def device_vector(x, like):
+    xp = get_xp(like)
+    return x if xp is np else create(xp, "asarray", x, device=device_of(like))
 
 
 @dataclass
@@ -263,6 +290,7 @@ class ActorCriticLambda(Algorithm):
     """
 
     name = "ac_lambda"
+    any_namespace = True    # update and acting on any array-API module (one row at a time)
     config_class = ACLambdaConfig
 
     def __init__(self, config=None, spec=None):
@@ -281,17 +309,18 @@ class ActorCriticLambda(Algorithm):
         """One trace step per valid (t, i) in time order, with the current weights."""
         c = self.config
         scale, params, traces, like, xp = online_setup(c, state, progress)
-        I = np.array(state["I"], dtype=np.float64)
+        rollout = rollout.to(np)        # read on the host: one transition (row) at a time
+        I = host_vector(state["I"])
         deltas = []
         T, N = rollout.rew.shape
         for t in range(T):
             for i in range(N):
                 if not rollout.valid[t, i]:
                     continue
-                obs1 = xp.asarray(rollout.obs[t, i][None], dtype=like.dtype)
-                act1 = xp.asarray(rollout.act[t, i][None])
+                obs1 = row_on(like, rollout.obs[t, i], like.dtype)
+                act1 = row_on(like, rollout.act[t, i])
                 nv = next_values(self.critic, params["critic"], rollout, t, i)
-                tr_i = {net: {k: z[k][i] for k in z} for net, z in traces.items()}
+                tr_i = {net: {k: z[k][i, ...] for k in z} for net, z in traces.items()}
                 i_t = float(I[i]) if c.discount_actor else 1.0
                 params, tr_i, _, delta = ac_lambda_step(
                     self.policy, self.critic, params, tr_i, i_t, obs1, act1,
@@ -300,12 +329,12 @@ class ActorCriticLambda(Algorithm):
                     c.lam, c.critic_lam, c.lr * scale, c.critic_lr * scale, c.trace)
                 for net in traces:
                     for k in traces[net]:
-                        traces[net][k][i] = tr_i[net][k]
+                        traces[net][k][i, ...] = tr_i[net][k]
                 ended = rollout.terminated[t, i] or rollout.truncated[t, i]
                 I[i] = 1.0 if ended else I[i] * c.gamma
                 deltas.append(delta)
         new = {"policy": params["policy"], "critic": params["critic"], "traces": traces,
-               "I": I, "step": int(state["step"]) + 1}
+               "I": device_vector(I, like), "step": int(state["step"]) + 1}
         stats = {"n_samples": len(deltas),
                  "mean_td_error": float(np.mean(deltas)) if deltas else 0.0,
                  "mean_abs_td_error": float(np.mean(np.abs(deltas))) if deltas else 0.0}

@@ -14,6 +14,8 @@ in [0, 1), which drives the algorithms' linear annealing. Randomness: one ``seed
 environments' seeds (copy i gets ``seed + i``) and, through ``numpy.random.SeedSequence(seed)``,
 independent Generators for initialisation, acting, updates and stochastic ``predict``; so the
 same seed gives bitwise-identical learning, and a saved agent carries its generators' states.
+Devices (``device=``): the train state on CuPy or another array-API module, the environments
+on the host (``npg.app.agent_device``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import VectorEnv
 
+from ..backend import namespace_of, to_numpy
 from ..checks import check_positive_int
 from ..algos import get_algorithm, make_config
 from ..envs import ObsNormalizer, RewardScaler, make_vec_env, space_info
@@ -42,7 +45,7 @@ from .run_dir import RunLock
 from .sde_noise import SDENoise
 from ..engine import blas as _blas
 from ..engine.online import applies as online_applies
-from . import agent_checkpoint, agent_loop, agent_online, agent_run, evaluation
+from . import agent_checkpoint, agent_device, agent_loop, agent_online, agent_run, evaluation
 
 __all__ = ["Agent", "VECTORIZATIONS"]
 
@@ -84,6 +87,10 @@ class Agent:
                     (``RewardScaler`` with the config's gamma), saved with the agent.
     env_kwargs      keyword arguments for the environment's constructor (e.g.
                     ``{"is_slippery": False}``), also used by ``evaluate``.
+    device          None or "cpu" (NumPy, compiled engines where they apply), "cuda" /
+                    "cuda:N" (CuPy on GPU N) or an array-API device object (e.g.
+                    ``array_api_strict.Device("device1")``): the reference path runs there
+                    (``npg.app.agent_device``: the boundary, and when a GPU pays).
 
     Attributes: ``algo`` (the Algorithm), ``config``, ``state`` (the train state), ``envs``,
     ``collector``, ``env_steps`` (environment steps learned from so far, all copies),
@@ -93,10 +100,11 @@ class Agent:
 
     def __init__(self, env="CartPole-v1", algo: str = "ppo", config=None, seed: int = 0,
                  vectorization: str = "auto", normalize_obs: bool = False,
-                 scale_reward: bool = False, env_kwargs: dict | None = None):
+                 scale_reward: bool = False, env_kwargs: dict | None = None, device=None):
         self.seed = check_seed(seed)
         self.algo_name = algo
         algo_class = get_algorithm(algo)
+        self.xp, self.device = agent_device.resolve(device, algo_class)
         for name, flag in (("normalize_obs", normalize_obs), ("scale_reward", scale_reward)):
             if not isinstance(flag, (bool, np.bool_)):
                 raise TypeError(f"{name} must be a bool; got {type(flag).__name__}")
@@ -116,7 +124,7 @@ class Agent:
         self.algo = algo_class(self.config, self.spec)
         self.rngs = {k: np.random.default_rng(s) for k, s in
                      zip(_STREAMS, np.random.SeedSequence(self.seed).spawn(len(_STREAMS)))}
-        self.state = self.algo.init(self.rngs["init"])
+        self.state = agent_device.to_device(self, self.algo.init(self.rngs["init"]))
         self.sde_noise = (SDENoise(self.config.n_envs, self.config.n_steps,
                                    self.config.sde_sample_freq)
                           if getattr(self.config, "use_sde", False) else None)
@@ -178,7 +186,9 @@ class Agent:
 
     def __repr__(self):
         env = self.env_id or type(self.envs).__name__
-        return f"Agent(env={env!r}, algo={self.algo_name!r}, seed={self.seed}, {self.config!r})"
+        dev = "" if self.device is None else f", device={self.device!r}"
+        return (f"Agent(env={env!r}, algo={self.algo_name!r}, seed={self.seed}{dev}, "
+                f"{self.config!r})")
 
     # ---------------------------------------------------------------- acting
     def _act_fn(self, o, mask=None):
@@ -196,6 +206,8 @@ class Agent:
     def _rollout_act_fn(self, value_fn) -> Callable:
         """The collector's act_fn: ``algo.act_value`` (action and value in one pass) where the
         algorithm computes both in one call (``fused_acting``), else ``_act_fn``."""
+        if self.xp is not np:                  # one host -> device copy of the obs per step
+            return agent_device.act_fn(self, value_fn)
         fused = getattr(self.algo, "fused_acting", None)
         if value_fn is None or fused is None or not fused(self.state):
             return self._act_fn
@@ -211,7 +223,10 @@ class Agent:
         """Raw observations (one, or a batch ``[M, ...]``; for Dict and Tuple spaces a batch is
         the vector env's dict or tuple of ``[M, ...]`` arrays) -> the policy's input ``[M, D]``
         (encoded as ``npg.envs.spaces`` says, normalised with the frozen running statistics),
-        and whether a single observation was given."""
+        and whether a single observation was given. A CuPy (or other non-NumPy) array is
+        copied to NumPy once here: the encoders and normalisers are host code."""
+        if namespace_of(obs) not in (None, np):
+            obs = to_numpy(obs)
         enc, single = self._encode_raw(obs)
         norm = self.collector.obs_normalizer
         if norm is not None and norm.moments is not None:
@@ -328,7 +343,8 @@ class Agent:
     def _loop(self, target, per, bar, log_dir, checkpoint_every, callback, stop):
         """The body of ``learn``: collect -> update -> log until ``env_steps >= target``
         (``npg.app.agent_online`` where ``npg.engine.online.applies``; same results)."""
-        if self.online_engine and online_applies(self.algo, self.collector) is None:
+        if self.online_engine and self.xp is np and \
+                online_applies(self.algo, self.collector) is None:
             return agent_online.online_loop(self, target, bar, log_dir, checkpoint_every,
                                             callback, stop)
         return agent_loop.reference_loop(self, target, per, bar, log_dir, checkpoint_every,
@@ -363,7 +379,7 @@ class Agent:
             return self._save(path, keep)
 
     @classmethod
-    def load(cls, path, env=None, allow_import: bool = False) -> "Agent":
+    def load(cls, path, env=None, allow_import: bool = False, device=None) -> "Agent":
         """The agent of the newest checkpoint in run directory ``path`` (or of the checkpoint
         directory ``path``), verified (``npg.app.checkpoint``) and checked against the config and
         spaces before anything runs (``npg.app.agent_checkpoint``).
@@ -373,8 +389,10 @@ class Agent:
         allow_import  accept a saved id of the form ``"module:Env-v0"``, which imports
                       ``module``: only for checkpoints you trust. By default only ids in
                       gymnasium's registry are accepted from a file.
+        device        where the loaded train state lives (as ``Agent(device=...)``; the
+                      checkpoint holds NumPy arrays, moved there once).
         """
-        return agent_checkpoint.load_agent(cls, path, env, allow_import)
+        return agent_checkpoint.load_agent(cls, path, env, allow_import, device)
 
     def close(self) -> None:
         """Close the training environments."""

@@ -26,7 +26,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..algos import state_from_flat, state_to_flat
-from . import checkpoint
+from . import agent_device, checkpoint
 from .checkpoint import ARRAYS_FILE, META_FILE, CheckpointError
 from ..envs import snapshot
 from ..envs.ids import check_env_id
@@ -142,7 +142,7 @@ def restore(agent, meta: dict, arrays: dict, where: str, env_matches: bool) -> N
         except (TypeError, ValueError, KeyError) as err:
             raise CheckpointError(f"{where}/{META_FILE}: generator state {k!r} is invalid "
                                   f"({err})") from None
-    agent.state = state
+    agent.state = agent_device.to_device(agent, state)
     agent.env_steps = field(meta, "env_steps", int, where)
     agent.n_updates = field(meta, "n_updates", int, where)
     agent.schedule_steps = field(meta, "schedule_steps", (int, type(None)), where)
@@ -174,10 +174,10 @@ def _restore_envs(agent, meta, arrays, where, env_matches) -> None:
         f"normalisers and generators are restored exactly)", RuntimeWarning, stacklevel=5)
     drop = getattr(agent.algo, "drop_partial_episodes", None)
     if drop is not None:
-        agent.state = drop(agent.state)
+        agent.state = drop(agent.state)        # on the state's device
 
 
-def load_agent(cls, path, env=None, allow_import: bool = False):
+def load_agent(cls, path, env=None, allow_import: bool = False, device=None):
     """``cls.load``: read and verify the checkpoint, rebuild the agent from its metadata, check
     and restore everything else (``Agent.load`` documents the arguments)."""
     meta, arrays, ckpt = checkpoint.load(path)
@@ -195,7 +195,7 @@ def load_agent(cls, path, env=None, allow_import: bool = False):
     agent = cls(env if env is not None else saved_id, field(meta, "algo", str, ckpt),
                 field(meta, "config", dict, ckpt), field(meta, "seed", int, ckpt), vec,
                 field(meta, "normalize_obs", bool, ckpt), field(meta, "scale_reward", bool, ckpt),
-                field(meta, "env_kwargs", dict, ckpt))
+                field(meta, "env_kwargs", dict, ckpt), device=device)
     matches = env is None or (isinstance(env, str) and env == saved_id)
     restore(agent, meta, arrays, ckpt, matches)
     agent._wall_time = float(field(meta, "wall_time", (int, float), ckpt))

@@ -64,6 +64,10 @@ def parse_set(items) -> dict:
     return out
 
 
+_DEVICE_HELP = ("cpu (default: NumPy and the compiled engines) or cuda / cuda:N (CuPy on a GPU: "
+                "the reference path; docs/devices.md says when that pays)")
+
+
 def _parser() -> argparse.ArgumentParser:
     from ..version import VERSION as __version__
     common = argparse.ArgumentParser(add_help=False)
@@ -109,6 +113,7 @@ def _train_parser(sub, common) -> None:
     t.add_argument("--checkpoint-every", type=int, default=None, metavar="STEPS")
     t.add_argument("--eval-episodes", type=int, default=10, help="0 skips the final evaluation")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--device", default=None, help=_DEVICE_HELP)
     t.add_argument("--tensorboard", action="store_true",
                    help="also write TensorBoard events into DIR/tb (needs tensorboardX)")
 
@@ -121,6 +126,7 @@ def _run_parsers(sub, common) -> None:
                    help="steps to train on (default: what is left of the run's schedule)")
     r.add_argument("--eval-episodes", type=int, default=10)
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--device", default=None, help=_DEVICE_HELP)
     r.add_argument("--allow-import", action="store_true",
                    help="trust a saved 'module:Env' id (imports the module)")
     e = sub.add_parser("eval", parents=[common], help="evaluate a saved agent")
@@ -220,7 +226,7 @@ def _train(a, out) -> int:
         print(f"preset {origin['preset']}", file=out)
     env_kwargs = parse_set(a.env_kwarg)
     agent = Agent(a.env, a.algo, config, a.seed, a.vectorization, norm, scale,
-                  env_kwargs or None)
+                  env_kwargs or None, device=a.device)
     agent.origin = origin
     try:
         run_dir = prepare(a.out, a.force) if a.out else prepare(_default_run_dir(a))
@@ -245,7 +251,7 @@ def _train(a, out) -> int:
 
 def _resume(a, out) -> int:
     from .agent import Agent
-    agent = Agent.load(a.dir, allow_import=a.allow_import)
+    agent = Agent.load(a.dir, allow_import=a.allow_import, device=a.device)
     steps = a.steps
     if steps is None:
         steps = (agent.schedule_steps or 0) - agent.env_steps

@@ -83,7 +83,8 @@ def log_softmax(z, check: bool = True):
     xp = get_xp(z)
     with np.errstate(over="ignore"):          # z - m < -F rounds to -inf, saturated next
         y = z - xp.max(z, axis=-1, keepdims=True)
-    y = xp.maximum(y, xp.asarray(-xp.finfo(z.dtype).max, dtype=z.dtype))   # saturate at -F
+    y = xp.maximum(y, create(xp, "asarray", -xp.finfo(z.dtype).max, dtype=z.dtype,
+                                   device=device_of(z)))   # saturate at -F
     return y - xp.log(xp.sum(xp.exp(y), axis=-1, keepdims=True))
 
 
@@ -213,7 +214,8 @@ def terms(z, a, mask=None, onehot=None):
     """
     xp = get_xp(z)
     if mask is not None:
-        z = xp.where(mask, z, xp.asarray(MASK_LOGIT, dtype=z.dtype))
+        z = xp.where(mask, z, create(xp, "asarray", MASK_LOGIT, dtype=z.dtype,
+                                        device=device_of(z)))
     if onehot is None:
         onehot = one_hot(a, z.shape[-1], z.dtype, check=False)
     log_pi = log_softmax(z, check=False)
@@ -241,7 +243,8 @@ def sample(z, rng: np.random.Generator):
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
     xp = get_xp(z)
-    g = xp.asarray(rng.gumbel(size=tuple(z.shape)), dtype=z.dtype)
+    g = create(xp, "asarray", rng.gumbel(size=tuple(z.shape)), dtype=z.dtype,
+               device=device_of(z))     # drawn on the host, one copy to z's device
     return xp.astype(xp.argmax(z + g, axis=-1), xp.int64)
 
 
@@ -268,4 +271,5 @@ def mask_logits(z, mask):
                         f"{getattr(mask, 'dtype', type(mask).__name__)}")
     if not bool(xp.all(xp.any(mask, axis=-1))):
         raise ValueError("mask must allow at least one action in every row")
-    return xp.where(mask, z, xp.asarray(MASK_LOGIT, dtype=z.dtype))
+    return xp.where(mask, z, create(xp, "asarray", MASK_LOGIT, dtype=z.dtype,
+                                   device=device_of(z)))

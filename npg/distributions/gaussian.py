@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from ..checks import check_finite, check_float, check_result_finite, max_abs
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp
 
 __all__ = ["LOG_STD_MIN", "LOG_STD_MAX", "clip_log_std", "log_prob", "log_prob_grad",
            "entropy", "entropy_grad", "kl", "kl_grad", "terms", "sample"]
@@ -214,7 +214,8 @@ def sample(mean, log_std, rng: np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
     xp = get_xp(mean, log_std)
     shape = tuple(np.broadcast_shapes(tuple(mean.shape), tuple(log_std.shape)))
-    eps = xp.asarray(rng.standard_normal(shape), dtype=mean.dtype)
+    eps = create(xp, "asarray", rng.standard_normal(shape), dtype=mean.dtype,
+                 device=device_of(mean))     # drawn on the host, one copy to mean's device
     out = mean + xp.exp(log_std) * eps
     if not bool(xp.all(xp.isfinite(out))):
         check_result_finite("gaussian.sample", out, f"exp(log_std) * eps with max log_std = "

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..backend import create, device_of, get_xp
 from ..checks import check_float, check_ndim
 from . import categorical as C
 
@@ -72,12 +73,15 @@ def _check_logits(name, z, width=None):
     if width is not None and z.shape[-1] != width:
         raise ValueError(f"{name} must have {width} logits on its last axis (sum of nvec); got "
                          f"shape {tuple(z.shape)}")
-    if z.size and not np.all(np.isfinite(z)):
+    xp = get_xp(z)
+    if z.size and not bool(xp.all(xp.isfinite(z))):
         raise ValueError(f"{name} must be finite logits; it contains NaN or inf")
 
 
 def _check_actions(name, a, batch_shape, high):
-    """a [..., K] integers with 0 <= a_k < high[k]."""
+    """a [..., K] integers with 0 <= a_k < high[k] (int64 on a's module and device)."""
+    if get_xp(a) is not np:
+        return _check_actions_xp(name, a, batch_shape, high)
     a = np.asarray(a)
     if a.dtype.kind not in "iub":
         raise TypeError(f"{name} must be integer actions; got dtype {a.dtype}")
@@ -88,6 +92,22 @@ def _check_actions(name, a, batch_shape, high):
         raise ValueError(f"{name} must lie in [0, n_k) per dimension, n = {high.tolist()}; got "
                          f"values from {a.min()} to {a.max()}")
     return a.astype(np.int64, copy=False)
+
+
+def _check_actions_xp(name, a, batch_shape, high):
+    """``_check_actions`` for an array of another module (CuPy, array_api_strict)."""
+    xp = get_xp(a)
+    if not (xp.isdtype(a.dtype, "integral") or a.dtype == xp.bool):
+        raise TypeError(f"{name} must be integer actions; got dtype {a.dtype}")
+    if tuple(a.shape) != tuple(batch_shape):
+        raise ValueError(f"{name} must have shape {tuple(batch_shape)}; got {tuple(a.shape)}")
+    a = xp.astype(a, xp.int64)
+    hi = create(xp, "asarray", np.asarray(high, dtype=np.int64), device=device_of(a))
+    if a.size and (int(xp.min(a)) < 0 or bool(xp.any(a >= hi))):
+        raise ValueError(f"{name} must lie in [0, n_k) per dimension, n = "
+                         f"{np.asarray(high).tolist()}; got values from {int(xp.min(a))} to "
+                         f"{int(xp.max(a))}")
+    return a
 
 
 # ------------------------------------------------------------------------------ MultiDiscrete
@@ -101,7 +121,7 @@ def md_split(z, nvec) -> list:
 
 def _split(z, nvec):
     ends = np.cumsum(nvec)
-    return [z[..., e - n:e] for n, e in zip(nvec, ends)]
+    return [z[..., int(e) - n:int(e)] for n, e in zip(nvec, ends)]
 
 
 def _md_args(z, a, nvec):
@@ -122,8 +142,8 @@ def md_log_prob(z, a, nvec):
 def md_log_prob_grad(z, a, nvec):
     """d log pi(a) / d z = [onehot(a_1) - pi_1 | ... | onehot(a_K) - pi_K]  [..., sum nvec]."""
     a, nvec = _md_args(z, a, nvec)
-    return np.concatenate([C.log_prob_grad(zk, a[..., k], check=False)
-                           for k, zk in enumerate(_split(z, nvec))], axis=-1)
+    return get_xp(z).concat([C.log_prob_grad(zk, a[..., k], check=False)
+                             for k, zk in enumerate(_split(z, nvec))], axis=-1)
 
 
 def md_entropy(z, nvec):
@@ -136,7 +156,8 @@ def md_entropy(z, nvec):
 def md_entropy_grad(z, nvec):
     """d H / d z = [-pi_k (log pi_k + H_k)]_k concatenated  [..., sum nvec]."""
     _, nvec = _md_args(z, None, nvec)
-    return np.concatenate([C.entropy_grad(zk, check=False) for zk in _split(z, nvec)], axis=-1)
+    return get_xp(z).concat([C.entropy_grad(zk, check=False) for zk in _split(z, nvec)],
+                            axis=-1)
 
 
 def _md_pair(z_p, z_q, nvec):
@@ -157,49 +178,53 @@ def md_kl(z_p, z_q, nvec):
 def md_kl_grad(z_p, z_q, nvec):
     """(d KL / d z_p, d KL / d z_q), each [..., sum nvec], the categorical blocks side by side."""
     parts = [C.kl_grad(p, q, check=False) for p, q in _md_pair(z_p, z_q, nvec)]
-    return (np.concatenate([g for g, _ in parts], axis=-1),
-            np.concatenate([g for _, g in parts], axis=-1))
+    xp = get_xp(z_p)
+    return (xp.concat([g for g, _ in parts], axis=-1), xp.concat([g for _, g in parts], axis=-1))
 
 
 def md_sample(z, nvec, rng: np.random.Generator):
     """a ~ pi: one Gumbel-max draw per dimension (``categorical.sample``, dimensions in
     order from ``rng``). Shapes: z [..., sum nvec] -> int64 [..., K]."""
     _, nvec = _md_args(z, None, nvec)
-    return np.stack([C.sample(zk, rng) for zk in _split(z, nvec)], axis=-1)
+    return get_xp(z).stack([C.sample(zk, rng) for zk in _split(z, nvec)], axis=-1)
 
 
 def md_mode(z, nvec):
     """The most probable joint action: argmax per dimension. int64 [..., K]."""
     _, nvec = _md_args(z, None, nvec)
-    return np.stack([C.mode(zk) for zk in _split(z, nvec)], axis=-1)
+    return get_xp(z).stack([C.mode(zk) for zk in _split(z, nvec)], axis=-1)
 
 
 # ------------------------------------------------------------------------------ MultiBinary
 
 def softplus(z):
     """softplus(z) = log(1 + e^z) = logaddexp(0, z) (no overflow). d/dz = sigmoid(z)."""
-    return np.logaddexp(np.zeros((), z.dtype), z)
+    xp = get_xp(z)
+    return xp.logaddexp(create(xp, "zeros", (), dtype=z.dtype, device=device_of(z)), z)
 
 
 def sigmoid(z):
     """sigmoid(z) = 1 / (1 + e^{-z}), from e = e^{-|z|}: 1/(1+e) for z >= 0, e/(1+e) below.
     d/dz = sigmoid(z) (1 - sigmoid(z))."""
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    xp = get_xp(z)
+    e = xp.exp(-xp.abs(z))
+    s = xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    return s if s.dtype == z.dtype else xp.astype(s, z.dtype)
 
 
 def _bern_args(z, a=None):
     _check_logits("z", z)
     if a is None:
         return None
-    return _check_actions("a", a, z.shape, np.full(z.shape[-1], 2)).astype(z.dtype)
+    a = _check_actions("a", a, z.shape, np.full(z.shape[-1], 2))
+    return get_xp(a).astype(a, z.dtype)
 
 
 def bern_log_prob(z, a):
     """log pi(a) = sum_k a_k z_k - softplus(z_k).  Shapes: z [..., K], a [..., K] in {0, 1}
     -> [...].  Gradient: a - sigmoid(z) (``bern_log_prob_grad``)."""
     a = _bern_args(z, a)
-    return np.sum(a * z - softplus(z), axis=-1)
+    return get_xp(z).sum(a * z - softplus(z), axis=-1)
 
 
 def bern_log_prob_grad(z, a):
@@ -212,7 +237,7 @@ def bern_entropy(z):
     """H = sum_k softplus(z_k) - z_k sigmoid(z_k) [...] (each term in [0, log 2]).
     Gradient: d H / d z_k = -z_k s_k (1 - s_k), s = sigmoid(z) (``bern_entropy_grad``)."""
     _bern_args(z)
-    return np.sum(softplus(z) - z * sigmoid(z), axis=-1)
+    return get_xp(z).sum(softplus(z) - z * sigmoid(z), axis=-1)
 
 
 def bern_entropy_grad(z):
@@ -234,7 +259,7 @@ def bern_kl(z_p, z_q):
     sigmoid(z_p): from log p = z - softplus(z), log(1 - p) = -softplus(z), the p softplus terms
     cancel. Gradients: p (1 - p)(zp - zq) and q - p (``bern_kl_grad``)."""
     _bern_pair(z_p, z_q)
-    return np.sum(sigmoid(z_p) * (z_p - z_q) - softplus(z_p) + softplus(z_q), axis=-1)
+    return get_xp(z_p).sum(sigmoid(z_p) * (z_p - z_q) - softplus(z_p) + softplus(z_q), axis=-1)
 
 
 def bern_kl_grad(z_p, z_q):
@@ -251,13 +276,16 @@ def bern_sample(z, rng: np.random.Generator):
     _bern_args(z)
     if not isinstance(rng, np.random.Generator):
         raise TypeError(f"rng must be a numpy.random.Generator; got {type(rng).__name__}")
-    return (rng.random(z.shape) < sigmoid(z)).astype(np.int64)
+    xp = get_xp(z)
+    u = rng.random(tuple(z.shape))              # host draws, one copy to z's device
+    u = u if xp is np else create(xp, "asarray", u, device=device_of(z))
+    return xp.astype(u < sigmoid(z), xp.int64)
 
 
 def bern_mode(z):
     """The most probable bits: 1 where z > 0 (p > 1/2), else 0 (ties at 0). int64 [..., K]."""
     _bern_args(z)
-    return (z > 0).astype(np.int64)
+    return get_xp(z).astype(z > 0, get_xp(z).int64)
 
 
 # ------------------------------------------------------------------------------ updater terms
@@ -274,7 +302,7 @@ def md_terms(z, a, nvec):
     ent = sum(h for _, h, _ in blocks)
 
     def d_dist(d_logp, d_ent=None):
-        return np.concatenate([d(d_logp, d_ent) for _, _, d in blocks], axis=-1)
+        return get_xp(z).concat([d(d_logp, d_ent) for _, _, d in blocks], axis=-1)
     return logp, ent, d_dist
 
 
@@ -282,9 +310,10 @@ def bern_terms(z, a):
     """log pi(a) [B], H [B] and ``d_dist(d_logp, d_ent)`` for Bernoulli logits z [B, K]:
     d L / d z = d_logp (a - s) - d_ent z s (1 - s), s = sigmoid(z)."""
     af = _bern_args(z, a)
+    xp = get_xp(z)
     s, sp = sigmoid(z), softplus(z)
-    logp = np.sum(af * z - sp, axis=-1)
-    ent = np.sum(sp - z * s, axis=-1)
+    logp = xp.sum(af * z - sp, axis=-1)
+    ent = xp.sum(sp - z * s, axis=-1)
 
     def d_dist(d_logp, d_ent=None):
         d = d_logp[:, None] * (af - s)

@@ -47,7 +47,7 @@ import math
 import numpy as np
 
 from ..checks import check_finite, check_float, check_positive_int, check_result_finite
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp
 
 __all__ = ["EPS", "variance", "variance_vjp", "log_prob", "log_prob_grad", "entropy",
            "entropy_grad", "kl", "kl_grad", "terms", "sample", "sample_noise", "noise_action"]
@@ -260,7 +260,8 @@ def sample(mean, phi, log_std, rng: np.random.Generator):
     _check_all(mean, phi, log_std)
     _check_rng(rng)
     xp = get_xp(mean, phi, log_std)
-    eps = xp.asarray(rng.standard_normal(tuple(mean.shape)), dtype=mean.dtype)
+    eps = create(xp, "asarray", rng.standard_normal(tuple(mean.shape)), dtype=mean.dtype,
+                 device=device_of(mean))          # host draws, one copy to mean's device
     return mean + xp.sqrt(_checked_variance(phi, log_std)) * eps
 
 
@@ -271,7 +272,8 @@ def sample_noise(log_std, n: int, rng: np.random.Generator):
     _check_rng(rng)
     n = check_positive_int("n", n)
     xp = get_xp(log_std)
-    z = xp.asarray(rng.standard_normal((int(n),) + tuple(log_std.shape)), dtype=log_std.dtype)
+    z = create(xp, "asarray", rng.standard_normal((int(n),) + tuple(log_std.shape)),
+               dtype=log_std.dtype, device=device_of(log_std))
     return xp.exp(log_std)[None, :, :] * z
 
 

@@ -1,11 +1,20 @@
-"""``Rollout``: one rollout of T steps from N environments as plain NumPy arrays, with the
-time alignment of DESIGN.md (collected by ``npg.envs.rollout.Collector``)."""
+"""``Rollout``: one rollout of T steps from N environments as plain arrays, with the time
+alignment of DESIGN.md (collected by ``npg.envs.rollout.Collector``).
+
+The collector fills NumPy arrays on the host (the gymnasium boundary). ``Rollout.to(xp,
+device)`` is the one host -> device conversion of a rollout: every step field, ``valid`` and
+``last_obs`` are copied once onto another array module (CuPy, array_api_strict); the episode
+statistics stay NumPy (they only feed the host's logs). The updaters call it once at the top
+of ``update`` (``npg.algos.base.Algorithm.rollout_on``), so a rollout is never copied per step.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+
+from ..backend import create, namespace_of, to_numpy
 
 __all__ = ["Rollout"]
 
@@ -15,7 +24,8 @@ _STEP_FIELDS = ("obs", "act", "logp", "rew", "terminated", "truncated", "value",
 
 @dataclass
 class Rollout:
-    """One rollout of T steps from N environments (NumPy arrays).
+    """One rollout of T steps from N environments (NumPy arrays from the collector; any one
+    array module after ``to``).
 
     obs         [T, N, D]  observations given to the policy (encoded, normalised if enabled)
     act         [T, N] int64 (Discrete), [T, N, K] int64 (MultiDiscrete, MultiBinary: a_k in
@@ -57,9 +67,32 @@ class Rollout:
         return int(self.valid.size)
 
     @property
+    def xp(self):
+        """The array module of the step fields (NumPy for a collected rollout), named as
+        ``npg.backend.namespace_of`` names it (so that it compares with the state's)."""
+        return namespace_of(self.valid) or np
+
+    @property
     def n_valid(self) -> int:
         """B, the number of valid transitions."""
-        return int(np.count_nonzero(self.valid))
+        xp = self.xp
+        return int(np.count_nonzero(self.valid)) if xp is np else int(xp.count_nonzero(self.valid))
+
+    def to(self, xp, device=None) -> "Rollout":
+        """This rollout with its step fields, ``valid`` and ``last_obs`` on array module ``xp``
+        (and ``device``): one copy each; ``episode_returns`` / ``episode_lengths`` stay NumPy.
+        ``xp = numpy`` brings a device rollout back to the host. Returns self when every array
+        already lives there."""
+        names = _STEP_FIELDS + ("valid", "last_obs", "last_mask")
+        arrays = {k: getattr(self, k) for k in names if getattr(self, k) is not None}
+        if all(namespace_of(a) is xp for a in arrays.values()) and (
+                device is None or all(getattr(a, "device", device) == device
+                                      for a in arrays.values())):
+            return self
+        if xp is np:
+            return replace(self, **{k: to_numpy(a) for k, a in arrays.items()})
+        return replace(self, **{k: create(xp, "asarray", to_numpy(a), device=device)
+                                for k, a in arrays.items()})
 
     @property
     def done(self) -> np.ndarray:
@@ -74,10 +107,12 @@ class Rollout:
         """
         mask = self.valid
         out = {k: getattr(self, k)[mask] for k in _STEP_FIELDS if getattr(self, k) is not None}
+        xp = self.xp
         for k, x in extra.items():
-            x = np.asarray(x)
-            if x.shape[:2] != mask.shape:
+            x = np.asarray(x) if xp is np else x
+            if tuple(x.shape[:2]) != tuple(mask.shape):
                 raise ValueError(f"{k} must be aligned with the rollout, shape "
-                                 f"[{mask.shape[0]}, {mask.shape[1]}, ...]; got {x.shape}")
+                                 f"[{mask.shape[0]}, {mask.shape[1]}, ...]; got "
+                                 f"{tuple(x.shape)}")
             out[k] = x[mask]
         return out

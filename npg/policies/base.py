@@ -41,8 +41,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
+
 from ..checks import as_generator, check_actions, check_finite, check_float, check_real, max_abs
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp, namespace_of
 from ..distributions import categorical, gaussian
 
 __all__ = ["Policy", "CategoricalPolicy", "GaussianPolicy", "as_generator", "check_log_std_init",
@@ -121,6 +123,8 @@ class Policy:
     def check_obs(self, params, obs):
         """Validate params and obs; returns obs on the params' module in their dtype."""
         xp, dtype = self.check_params(params)
+        if xp is not np and namespace_of(obs) is np:    # host observations: one copy onto the
+            obs = create(xp, "asarray", obs, device=device_of(next(iter(params.values()))))
         return self._validate_obs(obs, xp, dtype)
 
     def _validate_obs(self, obs, xp, dtype):

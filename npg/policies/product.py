@@ -20,7 +20,7 @@ from typing import Sequence
 import numpy as np
 
 from ..checks import check_positive_int
-from ..backend import default_xp
+from ..backend import create, default_xp, device_of, get_xp
 from ..distributions import product as P
 from ..nn import mlp_forward, mlp_init, resolve_float_dtype
 from .base import Policy, as_generator
@@ -119,9 +119,12 @@ class MLPProductPolicy(Policy):
     def score_sum(self, params, obs, act, w):
         """grad_theta sum_b w_b log pi(a_b|s_b) = vjp(w_b d log pi_b / d z_b); w [B]."""
         dist, vjp = self.forward(params, obs)
-        w = np.asarray(w, dtype=dist.z.dtype)
-        if w.shape != (dist.z.shape[0],):
-            raise ValueError(f"w must have shape [{dist.z.shape[0]}]; got {w.shape}")
+        xp = get_xp(dist.z)
+        w = (np.asarray(w, dtype=dist.z.dtype) if xp is np else
+             xp.astype(w, dist.z.dtype) if get_xp(w) is xp else
+             create(xp, "asarray", w, dtype=dist.z.dtype, device=device_of(dist.z)))
+        if tuple(w.shape) != (dist.z.shape[0],):
+            raise ValueError(f"w must have shape [{dist.z.shape[0]}]; got {tuple(w.shape)}")
         return vjp(dist.terms(act)[2](w))
 
     def sample(self, params, obs, rng):

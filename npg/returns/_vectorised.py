@@ -8,6 +8,8 @@ the same numbers. ``xp.where`` picks branches without arithmetic on the unused s
 
 from __future__ import annotations
 
+from ..backend import create, device_of
+
 
 def _stack_backwards(xp, rows):
     return xp.stack(rows[::-1], axis=0)
@@ -79,7 +81,7 @@ def nstep(xp, rew, next_value, terminated, truncated, gamma, n):
     for k in range(min(n, T)):
         m = T - k                                       # windows t < m reach step t + k < T
         r_k, b_k = rew[k:, :], boot[k:, :]
-        at_rollout_end = xp.arange(m)[:, None] == m - 1
+        at_rollout_end = create(xp, "arange", m, device=device_of(rew))[:, None] == m - 1
         close = ended[k:, :] | at_rollout_end | (k == n - 1)
         zero = xp.zeros_like(r_k)
         step = disc * r_k + xp.where(close, (disc * gamma) * b_k, zero)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..backend import create, device_of
 from . import _vectorised
 from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
 
@@ -79,11 +80,11 @@ def _start_weight(b, gamma, start_step):
     """w_0 = gamma^{start_step} [N] in the output dtype (gamma^0 = 1, also for gamma = 0)."""
     xp, N = b.xp, b.rew.shape[1]
     if start_step is None:
-        return xp.ones((N,), dtype=b.dtype)
+        return create(xp, "ones", (N,), dtype=b.dtype, device=device_of(b.rew))
     if isinstance(start_step, bool):
         raise TypeError("start_step must be a non-negative int or an integer array [N]; got bool")
     if isinstance(start_step, int):
-        k = xp.full((N,), start_step, dtype=xp.int64)
+        k = create(xp, "full", (N,), start_step, dtype=xp.int64, device=device_of(b.rew))
     elif hasattr(start_step, "dtype") and xp.isdtype(start_step.dtype, "integral") \
             and start_step.dtype != xp.bool:
         k = xp.asarray(start_step)

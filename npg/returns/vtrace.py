@@ -41,7 +41,7 @@ from __future__ import annotations
 import math
 
 from ..checks import check_real
-from ..backend import get_xp
+from ..backend import create, device_of, get_xp
 from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
 
 __all__ = ["vtrace", "vtrace_weights"]
@@ -95,8 +95,11 @@ def vtrace_weights(target_logp, behaviour_logp, rho_bar=1.0, c_bar=1.0, lam=1.0)
         raise ValueError("the importance weights pi/mu overflow: target_logp - behaviour_logp "
                          f"reaches {float(xp.max(log_w)):.3g}")
     w = xp.exp(log_w)
-    rho = xp.minimum(w, xp.asarray(rho_bar, dtype=w.dtype)) if math.isfinite(rho_bar) else w
-    cw = xp.minimum(w, xp.asarray(c_bar, dtype=w.dtype)) if math.isfinite(c_bar) else w
+    dev = device_of(w)
+    rho = (xp.minimum(w, create(xp, "asarray", rho_bar, dtype=w.dtype, device=dev))
+           if math.isfinite(rho_bar) else w)
+    cw = (xp.minimum(w, create(xp, "asarray", c_bar, dtype=w.dtype, device=dev))
+          if math.isfinite(c_bar) else w)
     return rho, lam * cw
 
 

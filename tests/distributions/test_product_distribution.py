@@ -204,3 +204,27 @@ def test_bad_input():
         P.bern_log_prob(np.zeros((1, 2)), np.array([[2, 0]]))
     with pytest.raises(TypeError, match="Generator"):
         P.bern_sample(np.zeros((1, 2)), 0)
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_every_function_on_every_backend_equals_numpy(xp, binary):
+    # The same logits and actions on another array module (array_api_strict, CuPy) give NumPy's
+    # values (to rounding) and the same draws from the same Generator.
+    from npg.backend import to_numpy
+    rng = np.random.default_rng(7)
+    nvec = (2,) * 4 if binary else (3, 2, 4)
+    z = rng.normal(size=(5, len(nvec) if binary else sum(nvec)))
+    a = np.stack([rng.integers(0, n, 5) for n in nvec], axis=-1)
+    zx, ax = xp.asarray(z), xp.asarray(a)
+    dist, dist_x = P.ProductLogits(z, nvec, binary), P.ProductLogits(zx, nvec, binary)
+    lp, h, d = dist.terms(a)
+    lpx, hx, dx = dist_x.terms(ax)
+    w, v = rng.normal(size=5), rng.normal(size=5)
+    for got, want in ((lpx, lp), (hx, h), (dx(xp.asarray(w), xp.asarray(v)), d(w, v)),
+                      (dist_x.log_prob(ax), dist.log_prob(a)), (dist_x.entropy(), dist.entropy())):
+        np.testing.assert_allclose(to_numpy(got), want, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(to_numpy(dist_x.mode()), dist.mode())
+    np.testing.assert_array_equal(to_numpy(dist_x.sample(np.random.default_rng(3))),
+                                  dist.sample(np.random.default_rng(3)))
+    with pytest.raises(ValueError, match="must lie in"):
+        dist_x.log_prob(xp.asarray(a + 4))
