@@ -2,11 +2,23 @@
 
 import os
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# Numba's on-disk cache is not safe for two processes compiling the same function into it at
+# once (numba/numba#4807, #10128: one process's index update can be lost, leaving a key that
+# points at another signature's machine code, which segfaults when loaded). Each pytest-xdist
+# worker, with the subprocesses its tests start, therefore compiles into a cache of its own,
+# under NUMBA_CACHE_DIR if that is set, else under .numba_cache/ at the repository root. This
+# must happen before numba is imported (it reads the variable once).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:
+    _BASE = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".numba_cache")
+    os.environ["NUMBA_CACHE_DIR"] = os.path.join(_BASE, _WORKER)
 
-from npg.backend import cupy_available
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from npg.backend import cupy_available  # noqa: E402
 
 # `npg train` compiles a cold Numba cache in a background process (npg.engine.warmup) while it
 # trains on the reference path; the CLI tests run in-process compilation instead, so that a

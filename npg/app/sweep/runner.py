@@ -15,7 +15,9 @@ A sweep directory holds::
 
 Running a plan again in the same directory skips the jobs whose ``done.json`` matches their
 spec and runs the rest (a killed sweep resumes; a failed job is retried); a different plan in
-a directory that holds one is refused, so results of two plans are never mixed.
+a directory that holds one is refused, so results of two plans are never mixed. On a pool or
+a local Ray cluster the kernels the jobs use are first compiled in this process
+(``npg.app.sweep.warm``): Numba's cache is not safe for workers compiling into it at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 from .backends import make_backend
 from .jobs import is_done, read_result, record_failure
 from .plan import Plan
+from .warm import warm
 
 __all__ = ["run_sweep", "load_plan", "job_dirs", "PLAN_FILE", "RESULTS_FILE"]
 
@@ -104,6 +107,8 @@ def run_sweep(plan: Plan, sweep_dir, backend="pool", workers: int | None = None,
         if todo:
             owned = isinstance(backend, str)
             be = make_backend(backend, workers, address, 1, timeout) if owned else backend
+            if be.name == "pool" or (be.name == "ray" and address is None):
+                warm(todo)            # compile once here, so workers only load (warm.py)
             try:
                 handles = {be.submit({"spec": s, "dir": dirs[s["id"]]}): s for s in todo}
                 pending = list(handles)
