@@ -55,8 +55,8 @@ _STREAMS = ("init", "act", "update", "predict")
 
 def _resolve_mode(env, vectorization: str, env_kwargs=None) -> str:
     """"auto": the environment's own vectorised class where it has one (gymnasium's registered
-    ``vector_entry_point``, or npg's for Pendulum-v1: ``npg.envs.make.OWN_VECTOR_ENVS``), else
-    "sync"."""
+    ``vector_entry_point``, or npg's for Pendulum-v1 and CartPole: ``npg.envs.make.
+    OWN_VECTOR_ENVS``), else "sync"."""
     if vectorization not in VECTORIZATIONS:
         raise ValueError(f"vectorization must be one of {VECTORIZATIONS}; got {vectorization!r}")
     if vectorization != "auto":

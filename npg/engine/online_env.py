@@ -17,8 +17,8 @@ be interleaved and a snapshot (``npg.envs.snapshot``) sees the same state:
   wrappers' and the environment's step inlined once the checker has done its two checks
   (``categorical_sample``: the first k with cumsum(p)_k > u, u one ``random()`` of the env's
   Generator, else 0); tested bitwise against the vector env.
-* ``CartPoleOne`` (gymnasium's ``CartPoleVectorEnv`` with one copy, Euler integrator, the
-  default reward): its arithmetic in the same order on float64 scalars (cos and sin by the
+* ``CartPoleOne`` (gymnasium's ``CartPoleVectorEnv`` or npg's compiled subclass of it, with
+  one copy, Euler integrator, the default reward): its arithmetic in the same order on float64 scalars (cos and sin by the
   same NumPy loops, the reset draw by the same Generator call); tested bitwise against it.
 * ``VectorOne`` (anything else in NEXT_STEP mode): the vector env's own ``step``.
 """
@@ -145,7 +145,8 @@ class CartPoleOne:
     @staticmethod
     def supports(envs) -> bool:
         from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
-        return (type(envs) is CartPoleVectorEnv and envs.num_envs == 1
+        from ..envs.cartpole_vector import CartPoleVectorEnv as Compiled
+        return (type(envs) in (CartPoleVectorEnv, Compiled) and envs.num_envs == 1
                 and envs.kinematics_integrator == "euler" and not envs._sutton_barto_reward
                 and envs.state is not None)
 

@@ -28,15 +28,19 @@ import gymnasium as gym
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv, VectorEnv
 
 from ..checks import check_positive_int
+from .cartpole_vector import CartPoleVectorEnv
 from .pendulum_vector import PendulumVectorEnv
 
 __all__ = ["make_vec_env", "autoreset_mode_of", "has_vector_class", "MODES", "OWN_VECTOR_ENVS"]
 
 MODES = ("sync", "async", "vector_entry_point")
 
-# npg's vectorised classes for registered ids whose gymnasium registration has none; mode
-# "vector_entry_point" builds them (with the registration's time limit), and "auto" picks them
-OWN_VECTOR_ENVS = {"Pendulum-v1": PendulumVectorEnv}
+# npg's vectorised classes for registered ids: where gymnasium's registration has none
+# (Pendulum), or in place of gymnasium's own (CartPole: the same class with a compiled step,
+# equal bit for bit); mode "vector_entry_point" builds them (with the registration's time
+# limit and kwargs), and "auto" picks them
+OWN_VECTOR_ENVS = {"Pendulum-v1": PendulumVectorEnv, "CartPole-v1": CartPoleVectorEnv,
+                   "CartPole-v0": CartPoleVectorEnv}
 
 
 def has_vector_class(env_id: str, kwargs: dict | None = None) -> bool:
@@ -71,8 +75,9 @@ def make_vec_env(env_id: str | Callable[[], gym.Env], num_envs: int, mode: str =
                     returning a fresh ``Env`` (the callable form works with "sync" and "async").
     num_envs        N, the number of parallel copies.
     mode            "sync" (one process, ``SyncVectorEnv``), "async" (one subprocess per copy,
-                    ``AsyncVectorEnv``) or "vector_entry_point" (the environment's own vectorised
-                    implementation, e.g. ``CartPoleVectorEnv``; NEXT_STEP autoreset only).
+                    ``AsyncVectorEnv``) or "vector_entry_point" (a vectorised class:
+                    ``OWN_VECTOR_ENVS``, npg's, where it has one, else the registration's
+                    own; NEXT_STEP autoreset only).
     seed            copy i is reset with seed ``seed + i`` and the action space is seeded with
                     ``seed``; None leaves both unseeded.
     autoreset_mode  NEXT_STEP (default), SAME_STEP or DISABLED, for "sync" and "async".
@@ -133,16 +138,16 @@ def _build(env_id, num_envs, mode, autoreset_mode, kwargs) -> VectorEnv:
         if autoreset_mode != AutoresetMode.NEXT_STEP:
             raise ValueError("mode 'vector_entry_point' supports only the environment's own "
                              f"autoreset mode (NEXT_STEP); got {autoreset_mode}")
-        if gym.spec(env_id).vector_entry_point is None:
-            if env_id not in OWN_VECTOR_ENVS:
-                raise ValueError(f"mode 'vector_entry_point' needs an environment with its own "
-                                 f"vectorised class; {env_id!r} has none (use 'sync' or "
-                                 f"'async')")
-            spec = gym.spec(env_id)
-            envs = OWN_VECTOR_ENVS[env_id](num_envs=num_envs,
-                                           max_episode_steps=spec.max_episode_steps, **kwargs)
+        spec = gym.spec(env_id)
+        if env_id in OWN_VECTOR_ENVS:
+            kw = {**spec.kwargs, **kwargs}
+            kw.setdefault("max_episode_steps", spec.max_episode_steps)
+            envs = OWN_VECTOR_ENVS[env_id](num_envs=num_envs, **kw)
             envs.spec = dataclasses.replace(spec, kwargs={**spec.kwargs, **kwargs})
             return envs
+        if spec.vector_entry_point is None:
+            raise ValueError(f"mode 'vector_entry_point' needs an environment with its own "
+                             f"vectorised class; {env_id!r} has none (use 'sync' or 'async')")
         return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode, **kwargs)
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode=mode,
                         vector_kwargs={"autoreset_mode": autoreset_mode}, **kwargs)

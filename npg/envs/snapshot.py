@@ -20,7 +20,8 @@ no unknown state is dropped silently.
 Which environments: ``supported(envs)`` names the classes whose state is captured completely
 (checked by tests that a save, a load in a new process and further training equal training on
 in one process bit for bit): gymnasium's ``SyncVectorEnv`` over gymnasium's classic-control
-and toy-text environments and npg's own, ``CartPoleVectorEnv``, npg's ``PendulumVectorEnv``,
+and toy-text environments and gymnasium's ``CartPoleVectorEnv`` (and npg's compiled subclass:
+a snapshot of either restores into the other), npg's ``PendulumVectorEnv``,
 and gymnasium's common wrappers (TimeLimit, OrderEnforcing, PassiveEnvChecker). Anything else
 (Box2D's physics world, MuJoCo's simulator, an ``AsyncVectorEnv``'s subprocesses, rendering environments) holds state npg cannot
 save as data; for those ``supported`` returns the reason and a loaded agent starts from freshly
@@ -44,6 +45,11 @@ _SAFE_MODULES = ("gymnasium.envs.classic_control.", "gymnasium.envs.toy_text.",
                  "gymnasium.wrappers.common", "gymnasium.vector.sync_vector_env", "npg.envs.")
 _SKIP = frozenset({"env", "envs", "env_fns", "spec", "metadata", "_saved_kwargs", "render_mode"})
 _ARRAY_KINDS = "biuf"
+# classes with the very same state as another (npg's compiled CartPole subclass adds only a
+# step): a checkpoint written with either restores into the other
+_SAME_STATE = {"npg.envs.cartpole_vector.CartPoleVectorEnv":
+               "gymnasium.envs.classic_control.cartpole.CartPoleVectorEnv"}
+_SAME_STATE.update({v: k for k, v in _SAME_STATE.items()})
 
 
 def objects(envs) -> list:
@@ -207,7 +213,8 @@ def restore(envs, scalars: dict, arrays: dict) -> None:
                          f"{len(records) if isinstance(records, list) else records!r}")
     planned = []
     for obj, rec in zip(objs, records):
-        if not isinstance(rec, dict) or rec.get("class") != _class_name(obj):
+        name = _class_name(obj)
+        if not isinstance(rec, dict) or rec.get("class") not in (name, _SAME_STATE.get(name)):
             got = rec.get("class") if isinstance(rec, dict) else rec
             raise ValueError(f"env state: expected an object of class {_class_name(obj)}; the "
                              f"checkpoint has {got!r}")
