@@ -76,7 +76,7 @@ class PPO(Algorithm):
     any_namespace = True    # update and acting on any array-API module
     config_class = PPOConfig
     fast_path = True        # False: always the reference inner loop (tests compare the two)
-    fast_threads = None     # 1 or 2 threads for the compiled update; None: by minibatch size
+    fast_threads = None     # 1 or 2 threads for the compiled update; None: the faster, measured
 
     def __init__(self, config=None, spec=None):
         super().__init__(config, spec)

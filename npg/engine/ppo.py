@@ -17,12 +17,15 @@ reference path runs while a child process compiles the kernels).
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from . import acting, ppo_loop, warmup
 from . import kernels as K
 from .acting_continuous import gaussian_act, sde_act
 from .flat import FlatLayout, pack_adam, unpack_adam
+from .threads import chooser
 
 __all__ = ["actor_kind", "applies", "ready", "update", "act", "value", "act_value", "fused",
            "PARALLEL_ROWS"]
@@ -62,17 +65,26 @@ def update(config, spec, params, opt_states, batch, lr, clip, rng, adam, threads
     params ``{"policy": ..., "critic": ...}`` and opt_states (the per-network Adam states) are
     packed into flat vectors (``FlatLayout``; copies: the inputs are not modified), run through
     ``ppo_loop.inner_loop`` and unpacked again. threads: 1, or 2 to run the actor's and the
-    critic's halves of each minibatch step on two threads; None (auto): 2 when a minibatch has
-    at least ``PARALLEL_ROWS`` rows (below that the hand-off costs more than the half it
-    saves), else 1.
+    critic's halves of each minibatch step on two threads (bitwise the same update); None
+    (auto): 1 when a minibatch has fewer than ``PARALLEL_ROWS`` rows (the hand-off costs more
+    than the half it saves), else the count that measures faster on this machine now
+    (``threads.ThreadChooser``).
     """
     layout = FlatLayout.of(params)
     theta, opt = layout.pack(params), pack_adam(layout, opt_states)
     rows = min(int(config.batch_size), int(batch["adv"].shape[0]))
+    choose = None
     if threads is None:
-        threads = 2 if rows >= PARALLEL_ROWS else 1
+        threads = 1
+        if rows >= PARALLEL_ROWS:
+            choose = chooser((theta.dtype.str, int(config.batch_size), theta.size,
+                              actor_kind(config, spec)))
+            threads = choose.pick()
+    t0 = time.perf_counter()
     theta, opt, sums, n_eval, n_taken = ppo_loop.inner_loop(
         actor_kind(config, spec), config, layout, theta, opt, batch, lr, clip, rng, adam, threads)
+    if choose is not None:
+        choose.record(threads, (time.perf_counter() - t0) / max(n_eval, 1))
     return layout.unpack(theta), unpack_adam(layout, opt), sums, n_eval, n_taken
 
 
