@@ -333,6 +333,15 @@ class PPO(Algorithm):
         return engine.act_value(self.config, self.spec, state["policy"], state["critic"], obs,
                                 as_generator(rng))
 
+    def rollout_plan(self, state, rng):
+        """What a whole rollout in one compiled call needs (``npg.engine.rollout_cartpole``,
+        used by ``Collector.collect`` where the environment allows it), or None: only where
+        ``fused_acting(state)``; the same draws from ``rng`` as ``act_value`` per step."""
+        if not self.fused_acting(state):
+            return None
+        return engine.rollout_plan(self.config, self.spec, state["policy"], state["critic"],
+                                   as_generator(rng))
+
     def value(self, state, obs):
         """V(obs) [M] (NumPy): the critic's, or the shared trunk's value head."""
         if self._fast(state["policy"]):

@@ -14,8 +14,7 @@ in [0, 1), which drives the algorithms' linear annealing. Randomness: one ``seed
 environments' seeds (copy i gets ``seed + i``) and, through ``numpy.random.SeedSequence(seed)``,
 independent Generators for initialisation, acting, updates and stochastic ``predict``; so the
 same seed gives bitwise-identical learning, and a saved agent carries its generators' states.
-Devices (``device=``): the train state on CuPy or another array-API module, the environments
-on the host (``npg.app.agent_device``).
+Devices: ``device=`` puts the train state on CuPy or another array-API module (agent_device).
 """
 
 from __future__ import annotations
@@ -204,14 +203,16 @@ class Agent:
         return self.algo.act(self.state, o, rng, noise=noise)
 
     def _rollout_act_fn(self, value_fn) -> Callable:
-        """The collector's act_fn: ``algo.act_value`` (action and value in one pass) where the
-        algorithm computes both in one call (``fused_acting``), else ``_act_fn``."""
+        """The collector's act_fn: ``algo.act_value`` (action and value in one call, and a
+        ``rollout_plan``: a whole rollout in one) where ``algo.fused_acting``, else ``_act_fn``."""
         if self.xp is not np:                  # one host -> device copy of the obs per step
             return agent_device.act_fn(self, value_fn)
         fused = getattr(self.algo, "fused_acting", None)
         if value_fn is None or fused is None or not fused(self.state):
             return self._act_fn
-        return lambda o, mask=None: self.algo.act_value(self.state, o, self.rngs["act"], mask)
+        fn = lambda o, mask=None: self.algo.act_value(self.state, o, self.rngs["act"], mask)  # noqa
+        fn.rollout_plan = lambda: self.algo.rollout_plan(self.state, self.rngs["act"])
+        return fn
 
     def _value_fn(self) -> Callable | None:
         probe = np.zeros((1, self.spec.obs_dim), self.algo.dtype)

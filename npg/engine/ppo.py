@@ -4,6 +4,7 @@
     ready(algo, kind)             -> bool    is it ready now (compiled or in the cache)?
     update(...)                               the whole inner loop of one update (``ppo_loop``)
     act(...), value(...), act_value(...)     one compiled call per acting step
+    rollout_plan(...)                         what a whole fused rollout needs (``rollout_cartpole``)
     fused(config, spec, params)   -> bool    does ``act_value`` do action and value in one call?
 
 The compiled path covers NumPy train states of a separate MLP actor (categorical, diagonal
@@ -24,11 +25,12 @@ import numpy as np
 from . import acting, ppo_loop, warmup
 from . import kernels as K
 from .acting_continuous import gaussian_act, sde_act
+from .rollout_cartpole import Plan
 from .flat import FlatLayout, pack_adam, unpack_adam
 from .threads import chooser
 
 __all__ = ["actor_kind", "applies", "ready", "update", "act", "value", "act_value", "fused",
-           "PARALLEL_ROWS"]
+           "rollout_plan", "PARALLEL_ROWS"]
 
 PARALLEL_ROWS = 128
 
@@ -125,3 +127,11 @@ def act_value(config, spec, actor, critic, obs, rng):
     obs = acting.check_obs_shape(obs, spec.obs_dim, actor["W1"].dtype)
     a, logp, v = acting.act_value_categorical(actor, critic, obs, rng, config.activation)
     return a, a, logp, v
+
+
+def rollout_plan(config, spec, actor, critic, rng) -> Plan:
+    """The policy's part of a fused rollout (``npg.engine.rollout_cartpole``; categorical
+    actors, where ``fused``): the weight tuples, the activation code, the acting Generator."""
+    dt = actor["W1"].dtype
+    return Plan(acting.weights(actor), acting.weights(critic), K.act_code(config.activation, dt),
+                rng, dt)

@@ -59,12 +59,29 @@ def exercise_ppo(algo, done) -> None:
     obs = rng.standard_normal((2, algo.spec.obs_dim)).astype(algo.dtype)
     if not getattr(algo.config, "use_sde", False):
         algo.act_value(state, obs, rng)
+        _exercise_fused_rollout(algo, state, rng)
     algo.act(state, obs, rng)
     algo.act(state, obs[:1], rng, deterministic=True)
     algo.value(state, obs)
     done("acting")
     algo.update(state, synthetic_rollout(algo.spec, algo.dtype), 0.0, rng)
     done("update")
+
+
+def _exercise_fused_rollout(algo, state, rng) -> None:
+    """A two-step rollout of npg's CartPoleVectorEnv in one call (``engine.rollout_cartpole``),
+    for the configurations whose spaces are CartPole's (4 observations, 2 actions)."""
+    spec = algo.spec
+    if not (spec.discrete and spec.n_actions == 2 and spec.obs_dim == 4):
+        return
+    if getattr(algo, "rollout_plan", None) is None or algo.rollout_plan(state, rng) is None:
+        return
+    from ..envs.cartpole_vector import CartPoleVectorEnv
+    from ..envs.rollout import Collector
+    envs = CartPoleVectorEnv(2)
+    act = lambda o, mask=None: algo.act_value(state, o, rng)          # noqa: E731
+    act.rollout_plan = lambda: algo.rollout_plan(state, rng)
+    Collector(envs, dtype=algo.dtype, seed=0).collect(act, lambda o: algo.value(state, o), 2)
 
 
 def _exercise(path: str):

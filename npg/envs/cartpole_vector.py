@@ -34,13 +34,13 @@ import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as _GymCartPoleVectorEnv
 from numba import njit
 
-__all__ = ["CartPoleVectorEnv"]
+__all__ = ["CartPoleVectorEnv", "step_kernel"]
 
 _CONSTANTS: dict = {}        # the constants tuple -> the float64 array the kernel reads
 
 
 @njit(cache=True, nogil=True)
-def _step(state, action, cos_t, sin_t, steps, max_steps, c, euler, term, trunc):
+def step_kernel(state, action, cos_t, sin_t, steps, max_steps, c, euler, term, trunc):
     """One step of every copy in place (module docstring); c = (gravity, masspole,
     total_mass, length, polemass_length, force_mag, tau, x_threshold, theta_threshold).
     Returns the index of the first action not in {0, 1}, or -1."""
@@ -76,7 +76,7 @@ def _step(state, action, cos_t, sin_t, steps, max_steps, c, euler, term, trunc):
 class CartPoleVectorEnv(_GymCartPoleVectorEnv):
     """gymnasium's ``CartPoleVectorEnv`` with a compiled ``step`` (module docstring)."""
 
-    def _constants(self) -> np.ndarray:
+    def physics_constants(self) -> np.ndarray:
         """The physical constants as the kernel reads them (rebuilt when one was changed; kept
         outside the instance, whose attributes are the state a checkpoint saves)."""
         key = (self.gravity, self.masspole, self.total_mass, self.length,
@@ -88,6 +88,11 @@ class CartPoleVectorEnv(_GymCartPoleVectorEnv):
                 _CONSTANTS.clear()
             c = _CONSTANTS[key] = np.array(key, dtype=np.float64)
         return c
+
+    @property
+    def sutton_barto(self) -> bool:
+        """Whether the reward is Sutton and Barto's (-1 on termination, else 0)."""
+        return bool(self._sutton_barto_reward)
 
     def step(self, action):
         a = action if isinstance(action, np.ndarray) else None
@@ -101,8 +106,8 @@ class CartPoleVectorEnv(_GymCartPoleVectorEnv):
             state = self.state = np.array(state, dtype=np.float64, order="C")
         N = self.num_envs
         term, trunc = np.empty(N, np.bool_), np.empty(N, np.bool_)
-        bad = _step(state, a, np.cos(state[2]), np.sin(state[2]), self.steps,
-                    self.max_episode_steps, self._constants(),
+        bad = step_kernel(state, a, np.cos(state[2]), np.sin(state[2]), self.steps,
+                    self.max_episode_steps, self.physics_constants(),
                     self.kinematics_integrator == "euler", term, trunc)
         if bad >= 0:
             raise ValueError(f"action: CartPole actions must be 0 or 1; got {int(a[bad])} at "

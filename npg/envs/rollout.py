@@ -226,8 +226,8 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
         Both receive NumPy arrays of the collector's dtype and must return NumPy arrays; the
         observation block they get is a view into the rollout buffer: read it, do not write it.
 
-        The loop body only writes preallocated ``[T, N]`` rows; validity, episode statistics
-        and ``next_value`` are derived after the loop, vectorised over ``[T, N]``.
+        The loop writes preallocated ``[T, N]`` rows (or ``_fused`` runs it in one call);
+        validity, episode statistics and ``next_value`` are derived after it, over ``[T, N]``.
         """
         T = check_positive_int("n_steps", n_steps)
         if not callable(act_fn):
@@ -236,17 +236,17 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
             raise TypeError(f"value_fn must be callable or None; got {type(value_fn).__name__}")
         if self._raw is None:
             self.reset(self.seed)
-        N = self.num_envs
-        next_step = self.autoreset_mode == AutoresetMode.NEXT_STEP
-        obs, act, logp, raw_rew, term, trunc, value, rew, mask = self._buffers(
-            T, value_fn is not None)
+        N, next_step = self.num_envs, self.autoreset_mode == AutoresetMode.NEXT_STEP
+        bufs = self._buffers(T, value_fn is not None)
+        obs, act, logp, raw_rew, term, trunc, value, rew, mask = bufs
         act_shape = act.shape[1:]
         next_fix = []                       # (t, env indices, V(final obs)): SAME_STEP/DISABLED
         norm, encode, step, decode = self.obs_normalizer, self._encode, self.envs.step, self._decode
         raw, phantom0 = self._raw, self._phantom
         step0 = self.total_env_steps // N
         self._policy_obs(raw, obs[0])
-        for t in range(T):
+        one_call = next_step and self._fused(act_fn, bufs)  # the whole rollout in one call
+        for t in range(0 if one_call else T):
             o = obs[t]
             if mask is None:
                 out = act_fn(o)
@@ -282,12 +282,30 @@ running discounted return ``scaler_return [N]`` of the ``RewardScaler``, with an
 
         if norm is None:
             raw[...] = obs[T]
-        if value_fn is not None:
+        if value_fn is not None and not one_call:
             value[T] = checked_value(value_fn, obs[T], N)
         self.total_env_steps += T * N
         if mask is not None:
             self._mask = mask[T].copy()
         return self._finish(obs, act, logp, raw_rew, rew, term, trunc, value, next_fix, mask)
+
+    def _fused(self, act_fn, bufs) -> bool:
+        """Run the whole rollout in one call where the act_fn offers a plan (``act_fn.
+        rollout_plan()``: an object with ``dtype``, ``supports(envs)`` and ``run(envs, obs, act,
+        logp, rew, term, trunc, value)``, e.g. ``npg.engine.rollout_cartpole.Plan``) that takes
+        these envs, and the collector allows it (NEXT_STEP, values wanted, no normaliser,
+        reward scaler or mask). The plan must give the loop's rollout bit for bit. True when
+        it ran."""
+        obs, act, logp, raw_rew, term, trunc, value, rew, mask = bufs
+        plan_fn = getattr(act_fn, "rollout_plan", None)
+        if (plan_fn is None or value is None or mask is not None or rew is not None
+                or self.obs_normalizer is not None):
+            return False
+        plan = plan_fn()
+        if plan is None or plan.dtype != self.dtype or not plan.supports(self.envs):
+            return False
+        plan.run(self.envs, obs, act, logp, raw_rew, term, trunc, value)
+        return True
 
     @staticmethod
     def _legal(mask, t, term, trunc, phantom0, step0, next_step):
