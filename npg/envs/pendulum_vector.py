@@ -23,9 +23,18 @@ generator exactly as ``PendulumEnv.reset`` does. The squares of the cost are tak
 scalars take them (``_sq``). So states, observations and rewards equal those of
 ``gymnasium.make_vec("Pendulum-v1", N, vectorization_mode="sync")`` bit for bit (tested), and
 a run trains the same with either.
+
+For float32 and float64 actions (what policies give) the step's arithmetic runs as one Numba
+loop over the copies (``step_kernel``), written to round exactly as the array code does: the
+squares by ``math.pow`` (C's ``pow`` / ``powf``, as NumPy's scalars), the action's terms in the
+action's dtype (NumPy 2 keeps a Python float beside a float32 array in float32), sin th taken
+by NumPy before the call and cos / sin of the new angle by NumPy after it. ``step_arrays`` is the
+same step in NumPy arrays, used for other action dtypes; the two are tested equal bit for bit.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from gymnasium import spaces
@@ -33,8 +42,9 @@ from gymnasium.envs.classic_control.utils import verify_number_and_cast
 from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
+from numba import njit
 
-__all__ = ["PendulumVectorEnv"]
+__all__ = ["PendulumVectorEnv", "step_kernel"]
 
 MAX_SPEED, MAX_TORQUE, DT, M, L = 8, 2.0, 0.05, 1.0, 1.0
 DEFAULT_X, DEFAULT_Y = np.pi, 1.0
@@ -45,6 +55,27 @@ def _sq(x: np.ndarray) -> np.ndarray:
     gymnasium's scalar code does), not as an array's ``x * x``: the two differ in the last bit
     for about one input in a thousand. N Python-level powers per step: cheap for small N."""
     return np.array([v ** 2 for v in x], dtype=x.dtype)
+
+
+@njit(cache=True, nogil=True)
+def step_kernel(th, thdot, u, sin_th, steps, max_steps, g, two, k, reward, truncated):
+    """The step's arithmetic in place for every copy (module docstring): th, thdot [N] float64,
+    u [N] the actions (float32 or float64), sin_th = np.sin(th); k = (0.001, 3 / (m l^2), 2,
+    -max_torque, max_torque) in u's dtype. Writes reward (-cost) and truncated [N]. The
+    exponent ``two`` (2.0) arrives as an argument: a constant 2.0 lets LLVM turn pow(x, 2)
+    into x * x, which differs from C's pow in the last bit for some x."""
+    two_pi = 2 * np.pi
+    for i in range(th.shape[0]):
+        ui = min(max(u[i], k[3]), k[4])
+        norm = ((th[i] + np.pi) % two_pi) - np.pi
+        u_cost = k[0] * math.pow(ui, k[2])                 # in u's dtype
+        cost = math.pow(norm, two) + 0.1 * math.pow(thdot[i], two) + u_cost
+        new_thdot = thdot[i] + (3 * g / (2 * L) * sin_th[i] + k[1] * ui) * DT
+        thdot[i] = min(max(new_thdot, -MAX_SPEED), MAX_SPEED)
+        th[i] = th[i] + thdot[i] * DT
+        steps[i] += 1
+        reward[i] = -cost
+        truncated[i] = steps[i] >= max_steps
 
 
 class PendulumVectorEnv(VectorEnv):
@@ -103,6 +134,31 @@ class PendulumVectorEnv(VectorEnv):
     def step(self, actions):
         """One step of every copy (module docstring); copies whose episode ended at the last
         step are reset instead, with reward 0."""
+        a = np.asarray(actions).reshape(self.num_envs, 1)[:, 0]
+        plain = all(isinstance(x, np.ndarray) and x.dtype == np.float64 and x.flags.c_contiguous
+                    and x.flags.writeable for x in (self.th, self.thdot))
+        if a.dtype not in (np.float32, np.float64) or not plain or self.steps.dtype != np.int64:
+            return self.step_arrays(actions)
+        N = self.num_envs
+        reward, truncated = np.empty(N), np.empty(N, dtype=bool)
+        k = np.array([0.001, 3.0 / (M * L ** 2), 2.0, -MAX_TORQUE, MAX_TORQUE], a.dtype)
+        step_kernel(self.th, self.thdot, np.ascontiguousarray(a), np.sin(self.th), self.steps,
+                    self.max_episode_steps, float(self.g), 2.0, k, reward, truncated)
+        return self._finish_step(reward, truncated)
+
+    def _finish_step(self, reward, truncated):
+        """Reset the copies that ended at the previous step (reward 0, not truncated)."""
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        if self.prev_done.any():
+            for i in np.flatnonzero(self.prev_done):
+                self._draw(int(i))
+            reward[self.prev_done] = 0.0
+            truncated[self.prev_done] = False
+        self.prev_done = truncated.copy()
+        return self._obs(), reward, terminated, truncated, {}
+
+    def step_arrays(self, actions):
+        """``step`` in NumPy arrays (any action dtype)."""
         u = np.clip(np.asarray(actions).reshape(self.num_envs, 1), -MAX_TORQUE, MAX_TORQUE)[:, 0]
         th, thdot = self.th, self.thdot
         norm = ((th + np.pi) % (2 * np.pi)) - np.pi
@@ -111,12 +167,4 @@ class PendulumVectorEnv(VectorEnv):
         self.thdot = np.clip(new_thdot, -MAX_SPEED, MAX_SPEED)
         self.th = th + self.thdot * DT
         self.steps += 1
-        reward = -cost.astype(np.float64)
-        terminated = np.zeros(self.num_envs, dtype=bool)
-        truncated = self.steps >= self.max_episode_steps
-        for i in np.flatnonzero(self.prev_done):
-            self._draw(int(i))
-        reward[self.prev_done] = 0.0
-        truncated[self.prev_done] = False
-        self.prev_done = truncated.copy()
-        return self._obs(), reward, terminated, truncated, {}
+        return self._finish_step(-cost.astype(np.float64), self.steps >= self.max_episode_steps)
