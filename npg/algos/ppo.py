@@ -337,7 +337,7 @@ class PPO(Algorithm):
         """What a whole rollout in one compiled call needs (``npg.engine.rollout_cartpole``,
         used by ``Collector.collect`` where the environment allows it), or None: only where
         ``fused_acting(state)``; the same draws from ``rng`` as ``act_value`` per step."""
-        if not self.fused_acting(state):
+        if not self.fused_acting(state) or not engine.ready(self, "rollout"):
             return None
         return engine.rollout_plan(self.config, self.spec, state["policy"], state["critic"],
                                    as_generator(rng))

@@ -27,6 +27,7 @@ within +-0.42); where any differs the fused path is not used.
 from __future__ import annotations
 
 import functools
+import math
 
 import numpy as np
 from numba import njit
@@ -64,7 +65,10 @@ def trig_agrees() -> bool:
 
 @njit(cache=True, nogil=True)
 def _trig(x):
-    return np.cos(x), np.sin(x)
+    c, s = np.empty_like(x), np.empty_like(x)
+    for i in range(x.shape[0]):
+        c[i], s[i] = math.cos(x[i]), math.sin(x[i])
+    return c, s
 
 
 def supports(envs, n_actions: int) -> bool:
@@ -86,13 +90,16 @@ def _rollout(obs, act, logp, rew, term, trunc, value, gumbel, Wa, ba, Wc, bc, co
     pool values used, -1), or (used, t) when obs[t] is not finite (nothing after it written)."""
     T, N = act.shape
     used = 0
+    cos_t, sin_t = np.empty(N), np.empty(N)
     for t in range(T):
         if not K.act_value_small(obs[t], Wa, ba, Wc, bc, code, gumbel[t], act[t], logp[t],
                                  value[t]):
             return used, t
-        th = state[2]
-        step_kernel(state, act[t], np.cos(th), np.sin(th), steps, max_steps, consts, euler, term[t],
-              trunc[t])
+        for i in range(N):                  # libm's, equal to NumPy's (trig_agrees)
+            cos_t[i] = math.cos(state[2, i])
+            sin_t[i] = math.sin(state[2, i])
+        step_kernel(state, act[t], cos_t, sin_t, steps, max_steps, consts, euler, term[t],
+                    trunc[t])
         k = 0
         for i in range(N):
             k += prev_done[i]
@@ -116,7 +123,9 @@ def _rollout(obs, act, logp, rew, term, trunc, value, gumbel, Wa, ba, Wc, bc, co
             prev_done[i] = term[t, i] or trunc[t, i]
             for r in range(4):
                 obs[t + 1, i, r] = np.float32(state[r, i])
-    value[T] = K.mlp_small(obs[T], Wc, bc, code)[:, 0]
+    v_last = K.mlp_small(obs[T], Wc, bc, code)
+    for i in range(N):
+        value[T, i] = v_last[i, 0]
     return used, -1
 
 

@@ -33,8 +33,10 @@ the variable it is off: the Python API and the test suite keep in-process compil
     if warmup.ready(algo, "update"):      # in the updater's dispatch: engine or reference
         ...
 
-Kinds: "acting" (the compiled acting step) and "update" (the compiled update). Algorithms
-without an exercise in ``EXERCISES`` (keyed by ``algo.name``) are always ready.
+Kinds, in the order the child compiles them: "acting" (the compiled acting step), "rollout"
+(a whole rollout in one call, ``npg.engine.rollout_cartpole``, where the spaces are CartPole's)
+and "update" (the compiled update). Algorithms without an exercise in ``EXERCISES`` (keyed by
+``algo.name``) are always ready.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ import weakref
 __all__ = ["KINDS", "ENV_VAR", "TIMEOUT_S", "EXERCISES", "enable", "enabled", "ready",
            "start", "status", "wait", "marker_path"]
 
-KINDS = ("acting", "update")
+KINDS = ("acting", "rollout", "update")
 ENV_VAR = "NPG_BACKGROUND_COMPILE"
 TIMEOUT_S = 900.0          # a child still compiling after this long is stopped
 _POLL_S = 0.02             # ready() looks at the child's progress at most this often

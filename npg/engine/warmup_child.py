@@ -5,7 +5,7 @@ on-disk cache by running the algorithm's public methods on synthetic data.
 
 ``JOB_DIR/job.pkl`` holds the algorithm class, its config and space spec, the exercise
 ("module:function"), the marker path and the parent's pid. The exercise calls
-``done(kind)`` after each kind ("acting", "update"); each call writes ``JOB_DIR/<kind>``,
+``done(kind)`` after each kind ("acting", "rollout", "update"); each writes ``JOB_DIR/<kind>``,
 which the parent's ``warmup.ready`` looks for. At the end the child writes the marker (the
 cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes to
 ``JOB_DIR/child.log`` (read by the parent when it fails). Nothing here is random in a way
@@ -53,17 +53,20 @@ def synthetic_rollout(spec, dtype, T: int = 4, N: int = 2, seed: int = 0):
 
 def exercise_ppo(algo, done) -> None:
     """PPO: every acting call a run makes (``act_value``, ``act`` sampled and deterministic,
-    ``value``, on rows of the config's dtype), then one ``update``."""
+    ``value``, on rows of the config's dtype), then a fused CartPole rollout (where the spaces
+    are CartPole's), then one ``update``."""
     rng = np.random.default_rng(0)
     state = algo.init(rng)
     obs = rng.standard_normal((2, algo.spec.obs_dim)).astype(algo.dtype)
     if not getattr(algo.config, "use_sde", False):
         algo.act_value(state, obs, rng)
-        _exercise_fused_rollout(algo, state, rng)
     algo.act(state, obs, rng)
     algo.act(state, obs[:1], rng, deterministic=True)
     algo.value(state, obs)
     done("acting")
+    if not getattr(algo.config, "use_sde", False):
+        _exercise_fused_rollout(algo, state, rng)
+    done("rollout")
     algo.update(state, synthetic_rollout(algo.spec, algo.dtype), 0.0, rng)
     done("update")
 

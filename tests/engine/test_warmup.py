@@ -45,6 +45,7 @@ class StubAlgo:
 
 def stub_exercise(algo, done) -> None:
     done("acting")
+    done("rollout")
     if algo.config.fail:
         raise RuntimeError("stub exercise failed on purpose")
     t_end = time.monotonic() + 60
@@ -117,7 +118,8 @@ def test_child_reports_kinds_in_order_then_writes_the_marker(stub):
     assert os.path.exists(job.marker) and job.proc.returncode == 0
     assert not os.path.exists(job.dir)        # the child removes its job directory
     assert warmup.status(algo) == {"started": True, "running": False,
-                                   "done": ["acting", "update"], "failed": None}
+                                   "done": ["acting", "rollout", "update"],
+                                   "failed": None}
 
 
 def test_warm_marker_means_no_child_and_ready_at_once(stub):
