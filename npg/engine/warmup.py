@@ -184,6 +184,11 @@ def _sources_stamp() -> str:
     return hashlib.sha1(repr(parts).encode()).hexdigest()[:16]
 
 
+def _npg_dir() -> str:
+    """The directory of the npg package this process imported (the child must import it)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _engine_cache_dir() -> str:
     from . import kernels
     return kernels.bias_act._cache.cache_path
@@ -198,10 +203,15 @@ def marker_path(algo, cache_dir: str | None = None) -> str:
 # ---------------------------------------------------------------------------- the child process
 
 def _child_env() -> dict:
-    """The environment of the child: this one, with this process's import path first (so the
-    child imports the same npg and the same exercises)."""
+    """The environment of the child: this one, with the directory holding this process's npg
+    first on the import path and then this process's path (absolute), so that the child
+    imports the same npg and finds the same exercises. The child runs in its job directory:
+    ``python -m`` puts its working directory first on the path, and a caller's working
+    directory may hold another npg (a source checkout beside an installed copy, as when
+    ``pytest`` runs an installed npg from the repository root)."""
     env = dict(os.environ)
-    paths = [p for p in sys.path if p and os.path.isdir(p)]
+    paths = [os.path.dirname(_npg_dir())] + [os.path.abspath(p) for p in sys.path]
+    paths = [p for p in dict.fromkeys(paths) if os.path.isdir(p)]
     old = env.get("PYTHONPATH")
     env["PYTHONPATH"] = os.pathsep.join(paths + ([old] if old else []))
     env.pop(ENV_VAR, None)
@@ -223,13 +233,13 @@ class _Job:
             with open(os.path.join(self.dir, "job.pkl"), "wb") as f:
                 pickle.dump({"cls": type(algo), "config": algo.config, "spec": algo.spec,
                              "exercise": EXERCISES[algo.name], "marker": self.marker,
-                             "parent": os.getpid()}, f)
+                             "parent": os.getpid(), "npg": _npg_dir()}, f)
             log = open(os.path.join(self.dir, "child.log"), "wb")
             with log:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "npg.engine.warmup_child", self.dir],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(),
-                    start_new_session=True)      # lives on after this run; Ctrl-C stays here
+                    cwd=self.dir, start_new_session=True)      # lives on after this run; Ctrl-C stays here
             self.t_start = time.monotonic()
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as err:
             self._fail(f"could not start the compiler process ({err})")

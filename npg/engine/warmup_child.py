@@ -4,7 +4,9 @@ on-disk cache by running the algorithm's public methods on synthetic data.
     python -m npg.engine.warmup_child JOB_DIR
 
 ``JOB_DIR/job.pkl`` holds the algorithm class, its config and space spec, the exercise
-("module:function"), the marker path and the parent's pid. The exercise calls
+("module:function"), the marker path, the parent's pid and the directory of the parent's
+npg (a child that imported another npg compiles nothing and exits with status 3). The
+exercise calls
 ``done(kind)`` after each kind ("acting", "rollout", "update"); each writes ``JOB_DIR/<kind>``,
 which the parent's ``warmup.ready`` looks for. At the end the child writes the marker (the
 cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes to
@@ -142,6 +144,10 @@ def main(job_dir: str) -> int:
         times[kind] = round(time.perf_counter() - t0, 3)
         open(os.path.join(job_dir, kind), "w").close()
 
+    if job.get("npg") != warmup._npg_dir():
+        print(f"npg: the compiler process imported npg from {warmup._npg_dir()}, not the "
+              f"caller's {job.get('npg')}; nothing compiled", file=sys.stderr)
+        return 3
     algo = job["cls"](job["config"], job["spec"])
     _exercise(job["exercise"])(algo, done)
     if profile is not None:

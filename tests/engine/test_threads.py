@@ -63,8 +63,7 @@ def test_wait_policy_is_set_once_unless_the_user_chose_one(env, want):
     out = subprocess.run([sys.executable, "-c", _CHILD], env={**base, **env}, check=True,
                          capture_output=True, text=True).stdout.split()
     assert " ".join(out) == want
-    import npg.engine                                 # importing sets nothing
-    assert "GOMP_SPINCOUNT" not in subprocess.run(
+    assert "GOMP_SPINCOUNT" not in subprocess.run(      # importing the engine sets nothing
         [sys.executable, "-c", "import os, npg.engine.ppo; print(dict(os.environ))"],
         env=base, check=True, capture_output=True, text=True).stdout
 

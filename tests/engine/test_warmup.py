@@ -148,6 +148,33 @@ def test_failed_child_warns_and_falls_back_to_ready(stub):
     assert not os.path.exists(job.marker)
 
 
+def test_child_imports_the_callers_npg_not_one_in_the_working_directory(stub, monkeypatch):
+    """A working directory holding another npg (a source checkout beside an installed copy)
+    does not reach the child: ``python -m`` would put it first on the child's path."""
+    work = stub / "work"
+    (work / "npg").mkdir(parents=True)
+    (work / "npg" / "__init__.py").write_text("raise ImportError('a stray npg')\n")
+    monkeypatch.chdir(work)
+    algo = _algo()
+    job = warmup.start(algo, cache_dir=stub)
+    assert warmup.wait(algo, timeout=60)
+    assert warmup.status(algo)["failed"] is None and job.proc.returncode == 0
+    assert os.path.exists(job.marker)
+
+
+def test_child_that_imported_another_npg_compiles_nothing(tmp_path, capsys, monkeypatch):
+    import pickle
+    monkeypatch.setitem(warmup._MODE, "in_child", False)    # main() sets it; restored after
+    marker = tmp_path / "marker.json"
+    job = {"cls": StubAlgo, "config": StubConfig(), "spec": StubSpec(),
+           "exercise": f"{__name__}:stub_exercise", "marker": str(marker),
+           "parent": os.getpid(), "npg": str(tmp_path / "elsewhere" / "npg")}
+    (tmp_path / "job.pkl").write_bytes(pickle.dumps(job))
+    assert warmup_child.main(str(tmp_path)) == 3
+    assert "not the caller's" in capsys.readouterr().err
+    assert not marker.exists() and not (tmp_path / "acting").exists()
+
+
 def test_synthetic_rollout_has_the_collectors_types():
     from npg.envs.spaces import SpaceInfo
     spec = SpaceInfo(4, "box", None, True, 2, None, None, None)
