@@ -26,15 +26,29 @@ which would otherwise make v = inf and the step exactly zero.
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 from typing import Callable, Mapping
+
+import numpy as np
 
 from .checks import check_finite, check_positive, check_real, check_shape, max_abs
 from .backend import create, device_of, get_xp
 from .params import global_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
+
+
+def _quiet(fn):
+    """NumPy's floating-point warnings off inside ``fn``: a NaN, inf or overflow there is found
+    afterwards (``_check_update``, the norm's finiteness) and raised as a ValueError that names
+    its cause, so a warning before it would only be noise."""
+    @functools.wraps(fn)
+    def quiet(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return fn(*args, **kwargs)
+    return quiet
 
 
 def _check_lr(lr):
@@ -63,7 +77,8 @@ def _lr_at(lr, t: int) -> float:
 
 
 def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[str, ...]):
-    """grads (and each state buffer) must have params' keys and shapes; grads finite."""
+    """grads (and each state buffer) must have params' keys and shapes. Finiteness is checked
+    after the update (``_check_update``): a non-finite gradient gives a non-finite update."""
     if not isinstance(params, Mapping) or not isinstance(grads, Mapping):
         raise TypeError("params and grads must be dicts of arrays")
     if set(grads) != set(params):
@@ -73,7 +88,6 @@ def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[
         raise ValueError("state must come from opt.init(params): it has no 'step'")
     for k, p in params.items():
         check_shape(f"grads[{k!r}]", grads[k], tuple(p.shape), f"the shape of params[{k!r}]")
-        check_finite(f"grads[{k!r}]", grads[k])
         for name in buffers:
             key = f"{name}.{k}"
             if key not in state:
@@ -97,6 +111,8 @@ def _check_update(opt: str, k: str, new_p, p, g, state: Mapping, buffers: tuple[
 
     ``buf`` is the new second-moment buffer v (RMSprop, Adam: finite and >= 0, two reductions)
     or the new momentum u (SGD: finite, one reduction); ``new_p`` takes one all-finite pass.
+    ``g`` is the gradient as given: a NaN or inf in it makes ``new_p`` non-finite (for any lr,
+    as 0 * inf is NaN), so it is found here and named first.
     """
     xp = get_xp(new_p)
     ok = bool(xp.all(xp.isfinite(new_p)))
@@ -107,6 +123,7 @@ def _check_update(opt: str, k: str, new_p, p, g, state: Mapping, buffers: tuple[
             ok = bool(xp.isfinite(xp.max(xp.abs(buf))))
     if ok:
         return
+    check_finite(f"grads[{k!r}]", g)
     check_finite(f"params[{k!r}]", p)
     for name in buffers:
         key = f"{name}.{k}"
@@ -133,7 +150,7 @@ def _buffer(xp, x, like):
     """A state buffer on the parameters' array module and dtype (state may come from np.load)."""
     if get_xp(x) is not xp:                       # a NumPy buffer: onto like's device, once
         x = create(xp, "asarray", x, device=device_of(like))
-    return xp.astype(x, like.dtype)
+    return xp.astype(x, like.dtype, copy=False)
 
 
 class SGD:
@@ -168,6 +185,7 @@ class SGD:
         """``{"step": 0}`` and, with momentum, a zero velocity ``"u.<name>"`` per parameter."""
         return _zero_state(params, self._buffers())
 
+    @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One descent step; returns new ``(params, state)`` (inputs are not modified)."""
         t = _check_tree(params, grads, state, self._buffers())
@@ -175,16 +193,16 @@ class SGD:
         new_params, new_state = {}, {"step": t + 1}
         for k, p in params.items():
             xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype)
+            g = xp.astype(grads[k], p.dtype, copy=False)
             if mu == 0.0:
                 new_params[k] = p - lr * g
-                _check_update("SGD", k, new_params[k], p, g, state, ())
+                _check_update("SGD", k, new_params[k], p, grads[k], state, ())
                 continue
             u = mu * _buffer(xp, state[f"u.{k}"], p) + g
             d = g + mu * u if self.nesterov else u
             new_params[k] = p - lr * d
             new_state[f"u.{k}"] = u
-            _check_update("SGD", k, new_params[k], p, g, state, ("u",), u)
+            _check_update("SGD", k, new_params[k], p, grads[k], state, ("u",), u)
         return new_params, new_state
 
 
@@ -218,6 +236,7 @@ class RMSprop:
         """``{"step": 0}`` and a zero mean square ``"v.<name>"`` per parameter."""
         return _zero_state(params, ("v",))
 
+    @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One RMSprop update; returns new ``(params, state)`` (inputs are not modified)."""
         t = _check_tree(params, grads, state, ("v",))
@@ -225,11 +244,11 @@ class RMSprop:
         new_params, new_state = {}, {"step": t + 1}
         for k, p in params.items():
             xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype)
+            g = xp.astype(grads[k], p.dtype, copy=False)
             v = a * _buffer(xp, state[f"v.{k}"], p) + (1.0 - a) * (g * g)
             new_params[k] = p - lr * g / (xp.sqrt(v) + self.eps)
             new_state[f"v.{k}"] = v
-            _check_update("RMSprop", k, new_params[k], p, g, state, ("v",), v)
+            _check_update("RMSprop", k, new_params[k], p, grads[k], state, ("v",), v)
         return new_params, new_state
 
 
@@ -265,6 +284,7 @@ class Adam:
         """``{"step": 0}`` and zero moments ``"m.<name>"``, ``"v.<name>"`` per parameter."""
         return _zero_state(params, ("m", "v"))
 
+    @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One Adam update; returns new ``(params, state)`` (inputs are not modified)."""
         t = _check_tree(params, grads, state, ("m", "v"))
@@ -273,16 +293,24 @@ class Adam:
         new_params, new_state = {}, {"step": t + 1}
         for k, p in params.items():
             xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype)
-            m = b1 * _buffer(xp, state[f"m.{k}"], p) + (1.0 - b1) * g
-            v = b2 * _buffer(xp, state[f"v.{k}"], p) + (1.0 - b2) * (g * g)
-            m_hat, v_hat = m / c1, v / c2
-            new_params[k] = p - lr * m_hat / (xp.sqrt(v_hat) + self.eps)
+            g = xp.astype(grads[k], p.dtype, copy=False)
+            m = (1.0 - b1) * g                      # the formulas above, in place on new
+            m += b1 * _buffer(xp, state[f"m.{k}"], p)   # arrays: the same operations and
+            v = g * g                               # operands as written, so the same bits
+            v *= 1.0 - b2
+            v += b2 * _buffer(xp, state[f"v.{k}"], p)
+            root = xp.sqrt(v / c2)                  # sqrt(v_hat) + eps
+            root += self.eps
+            u = m / c1                              # lr m_hat / root
+            u *= lr
+            u /= root
+            new_params[k] = p - u
             new_state[f"m.{k}"], new_state[f"v.{k}"] = m, v
-            _check_update("Adam", k, new_params[k], p, g, state, ("m", "v"), v)
+            _check_update("Adam", k, new_params[k], p, grads[k], state, ("m", "v"), v)
         return new_params, new_state
 
 
+@_quiet
 def clip_by_global_norm(grads: Mapping, max_norm: float):
     """Rescale ``grads`` so that their global norm is at most ``max_norm``.
 
@@ -295,12 +323,12 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
     max_norm = check_positive("max_norm", max_norm)
     if not isinstance(grads, Mapping) or not grads:
         raise TypeError("grads must be a non-empty dict of arrays")
-    for k, g in grads.items():
-        check_finite(f"grads[{k!r}]", g)
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
     norm = global_norm(grads)
-    if not bool(xp.isfinite(norm)):
+    if not bool(xp.isfinite(norm)):             # a NaN or inf in a gradient, or an overflow
+        for k, g in grads.items():
+            check_finite(f"grads[{k!r}]", g)
         s = max(max_abs(g) for g in grads.values())
         raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {s:.3g} "
                          f"and ||g|| > {float(xp.finfo(dtype).max):.3g}; the gradients have "

@@ -85,11 +85,12 @@ def global_norm(grads: Mapping):
         return default_xp().asarray(0.0)
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
-    s = xp.max(xp.stack([xp.max(xp.abs(xp.astype(g, dtype)))
-                         if g.size else create(xp, "asarray", 0, dtype=dtype, device=device_of(g))
-                         for g in grads.values()]))
+    gs = [xp.astype(g, dtype, copy=False) for g in grads.values()]
+    s = xp.max(xp.stack([xp.max(xp.abs(g)) if g.size
+                         else create(xp, "asarray", 0, dtype=dtype, device=device_of(g))
+                         for g in gs]))
     safe = xp.where(s > 0, s, xp.ones_like(s))
-    return safe * xp.sqrt(sum(xp.sum((xp.astype(g, dtype) / safe) ** 2) for g in grads.values()))
+    return safe * xp.sqrt(sum(xp.sum((g / safe) ** 2) for g in gs))
 
 
 def allclose_tree(a: Mapping, b: Mapping, rtol: float = 1e-7, atol: float = 0.0) -> bool:

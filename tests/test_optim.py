@@ -1,6 +1,7 @@
 """Optimizers and schedules: published update rules by hand, convergence, clipping, state I/O."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -309,3 +310,41 @@ def test_bad_gradients_and_state(opt):
         opt.step(params, {"w": np.ones(3)}, {"step": 0})
     with pytest.raises(ValueError, match="lr schedule"):
         type(opt)(lambda t: float("nan")).step(params, {"w": np.ones(3)}, state)
+
+
+@pytest.mark.parametrize("opt", [SGD(0.1), SGD(lambda t: 0.0, momentum=0.9),
+                                 SGD(0.1, 0.9, True), Adam(0.1), Adam(lambda t: 0.0),
+                                 RMSprop(0.1)], ids=lambda o: type(o).__name__)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_gradient_is_named_without_a_warning_first(opt, bad):
+    """Finiteness is checked after the update (a NaN or inf gradient makes it non-finite for
+    any lr, 0 * inf being NaN); the error names the gradient, and NumPy warns of nothing."""
+    params = {"a": np.ones(2, np.float32), "w": np.ones(3, np.float32)}
+    grads = {"a": np.ones(2, np.float32), "w": np.array([1.0, bad, 0.0], np.float32)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"grads\['w'\] must be finite"):
+            opt.step(params, grads, opt.init(params))
+        with pytest.raises(ValueError, match=r"grads\['w'\] must be finite"):
+            clip_by_global_norm(grads, 1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_is_algorithm_1_bit_for_bit(dtype):
+    """The in-place update performs Algorithm 1's operations on the same operands: equal to
+    the formula written out, to the bit, over steps with gradients of every scale."""
+    rng = np.random.default_rng(3)
+    lr, b1, b2, eps = 1e-3, 0.9, 0.999, 1e-8
+    opt = Adam(lr, b1, b2, eps)
+    p = {"W": rng.standard_normal((5, 7)).astype(dtype)}
+    state, m, v = opt.init(p), np.zeros((5, 7), dtype), np.zeros((5, 7), dtype)
+    want = p["W"]
+    for t in range(1, 8):
+        g = (rng.standard_normal((5, 7)) * 10.0 ** rng.uniform(-20, 3)).astype(dtype)
+        m = b1 * m + (1.0 - b1) * g
+        v = b2 * v + (1.0 - b2) * (g * g)
+        want = want - lr * (m / (1.0 - b1 ** t)) / (np.sqrt(v / (1.0 - b2 ** t)) + eps)
+        p, state = opt.step(p, {"W": g}, state)
+        assert p["W"].dtype == dtype
+        assert np.array_equal(p["W"], want) and np.array_equal(state["m.W"], m)
+        assert np.array_equal(state["v.W"], v)
