@@ -239,7 +239,8 @@ class _Job:
                 self.proc = subprocess.Popen(
                     [sys.executable, "-m", "npg.engine.warmup_child", self.dir],
                     stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=_child_env(),
-                    cwd=self.dir, start_new_session=True)      # lives on after this run; Ctrl-C stays here
+                    cwd=self.dir,               # not the caller's: see _child_env
+                    start_new_session=True)     # lives on after this run; Ctrl-C stays here
             self.t_start = time.monotonic()
         except (OSError, pickle.PicklingError, TypeError, AttributeError) as err:
             self._fail(f"could not start the compiler process ({err})")

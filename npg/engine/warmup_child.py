@@ -6,11 +6,10 @@ on-disk cache by running the algorithm's public methods on synthetic data.
 ``JOB_DIR/job.pkl`` holds the algorithm class, its config and space spec, the exercise
 ("module:function"), the marker path, the parent's pid and the directory of the parent's
 npg (a child that imported another npg compiles nothing and exits with status 3). The
-exercise calls
-``done(kind)`` after each kind ("acting", "rollout", "update"); each writes ``JOB_DIR/<kind>``,
-which the parent's ``warmup.ready`` looks for. At the end the child writes the marker (the
-cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes to
-``JOB_DIR/child.log`` (read by the parent when it fails). Nothing here is random in a way
+exercise calls ``done(kind)`` after each kind ("acting", "rollout", "update"); each writes
+``JOB_DIR/<kind>``, which the parent's ``warmup.ready`` looks for. At the end the child writes
+the marker (the cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes
+to ``JOB_DIR/child.log`` (read by the parent when it fails). Nothing here is random in a way
 that matters: the synthetic data only fix the argument types, which decide what compiles.
 
 With ``NPG_WARMUP_PROFILE=FILE`` in the environment the child also writes, as JSON, the CPU
