@@ -1,16 +1,17 @@
-"""The training dtype: CartPole-v1 PPO (the default preset) in float32 and float64, 10 seeds.
+"""The training dtype: a PPO preset (CartPole-v1's unless --env) in float32 and float64, 10 seeds.
 
-Each seed trains ``npg.app.presets``' CartPole-v1 PPO preset (what ``npg train CartPole-v1``
-runs: 50,000 env steps) once per dtype, the two runs of a seed back to back (the order
+Each seed trains ``npg.app.presets``' PPO preset of the task (CartPole-v1's is what ``npg train
+CartPole-v1`` runs: 50,000 env steps) once per dtype, the two runs of a seed back to back (the order
 alternating from seed to seed, so that a drift in the machine's load hits both alike), and
-stops when the mean return of the last 20 training episodes first reaches 475 (success, as
-``benchmarks/learning.py`` defines it for ``cartpole_ppo``). The kernels of both dtypes are
+stops when the mean return of the last 20 training episodes first reaches the preset's
+``threshold`` (success; CartPole-v1's 475, as ``benchmarks/learning.py`` defines it for
+``cartpole_ppo``). The kernels of both dtypes are
 compiled and loaded before the first timed run (warm cache). Time to goal: wall seconds
 (``time.perf_counter``) and CPU seconds of this process (``time.process_time``: both of the
 engine's threads) from the start of ``learn`` to the update that reached the goal; medians
 over the seeds that succeeded.
 
-    python benchmarks/dtype.py [--seeds 10] [--first-seed 0]
+    python benchmarks/dtype.py [--seeds 10] [--first-seed 0] [--env CartPole-v1]
 
 prints one line per run, then per dtype
 
@@ -29,19 +30,20 @@ from npg.app.agent import Agent
 from npg.app.presets import preset
 
 DTYPES = ("float32", "float64")
-ENV, WINDOW, GOAL = "CartPole-v1", 20, 475.0
+WINDOW = 20
 
 
-def run(dtype: str, seed: int, steps: int | None = None) -> dict:
-    """One seed of the preset in ``dtype``, stopped at the goal: env steps, wall and CPU
+def run(env: str, dtype: str, seed: int, steps: int | None = None) -> dict:
+    """One seed of ``env``'s preset in ``dtype``, stopped at the goal: env steps, wall and CPU
     seconds to it (None if the budget ran out first)."""
-    p = preset(ENV, "ppo")
-    agent = Agent(ENV, "ppo", {**p["config"], "dtype": dtype}, seed=seed)
+    p = preset(env, "ppo")
+    agent = Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=seed,
+                  normalize_obs=p["normalize_obs"], scale_reward=p["scale_reward"])
     hit = {"steps": None, "wall": None, "cpu": None}
     t0, c0 = time.perf_counter(), time.process_time()
 
     def callback(ag, info):
-        if len(ag.episode_returns) >= WINDOW and ag.mean_return(WINDOW) >= GOAL:
+        if len(ag.episode_returns) >= WINDOW and ag.mean_return(WINDOW) >= p["threshold"]:
             hit.update(steps=ag.env_steps, wall=time.perf_counter() - t0,
                        cpu=time.process_time() - c0)
             return False
@@ -58,14 +60,15 @@ def main(argv=None) -> int:
     a = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     a.add_argument("--seeds", type=int, default=10)
     a.add_argument("--first-seed", type=int, default=0)
+    a.add_argument("--env", default="CartPole-v1", help="a task with a PPO preset")
     args = a.parse_args(argv)
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     for dt in DTYPES:                         # compile / load both dtypes' kernels first
-        run(dt, 10_000, steps=1_024)
+        run(args.env, dt, 10_000, steps=1_024)
     rows = {dt: [] for dt in DTYPES}
     for i, seed in enumerate(range(args.first_seed, args.first_seed + args.seeds)):
         for dt in (DTYPES if i % 2 == 0 else DTYPES[::-1]):
-            h = run(dt, seed)
+            h = run(args.env, dt, seed)
             rows[dt].append(h)
             at = ("not reached" if h["steps"] is None else
                   f"goal at {h['steps']:,} steps, {h['wall']:.1f} s wall, {h['cpu']:.1f} CPU s")

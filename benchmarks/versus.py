@@ -10,10 +10,11 @@ SB3) that is not timed. Printed per workload, as medians over the rounds:
 
 Workloads (rl-baselines3-zoo's PPO settings, ``npg.app.presets``; SB3 with the same n_envs, n_steps,
 batch, epochs, gamma, lambda, lr and clip schedules, 64-64 tanh networks, CPU, float32 as torch
-trains; npg in its default dtype unless the name says f32):
+trains; npg in its preset's dtype unless the name says f32 or f64):
 
-    cartpole_ppo       CartPole-v1, npg float64 (the default)      20,480 steps
+    cartpole_ppo       CartPole-v1, npg's default (the preset's float32)  20,480 steps
     cartpole_ppo_f32   CartPole-v1, npg float32                    20,480 steps
+    cartpole_ppo_f64   CartPole-v1, npg float64                    20,480 steps
     pendulum_gsde      Pendulum-v1 with gSDE                        8,192 steps
     pendulum_gsde_sync the same on gymnasium's SyncVectorEnv          8,192 steps
                        (pendulum_gsde: npg's vectorised Pendulum-v1, which "auto" picks)
@@ -36,11 +37,12 @@ import subprocess
 import sys
 import time
 
-WORKLOADS = {"cartpole_ppo": ("CartPole-v1", 20_480, "float64", "auto"),
+WORKLOADS = {"cartpole_ppo": ("CartPole-v1", 20_480, "preset", "auto"),
              "cartpole_ppo_f32": ("CartPole-v1", 20_480, "float32", "auto"),
-             "pendulum_gsde": ("Pendulum-v1", 8_192, "float64", "auto"),
-             "pendulum_gsde_sync": ("Pendulum-v1", 8_192, "float64", "sync"),
-             "lunarlander_ppo": ("LunarLander-v3", 32_768, "float64", "auto")}
+             "cartpole_ppo_f64": ("CartPole-v1", 20_480, "float64", "auto"),
+             "pendulum_gsde": ("Pendulum-v1", 8_192, "preset", "auto"),
+             "pendulum_gsde_sync": ("Pendulum-v1", 8_192, "preset", "sync"),
+             "lunarlander_ppo": ("LunarLander-v3", 32_768, "preset", "auto")}
 
 _NPG = """
 import sys
@@ -49,7 +51,8 @@ from npg.app.presets import preset
 env, steps, dtype, threads, vec = sys.argv[1], int(sys.argv[2]), *sys.argv[3:6]
 p = preset(env, "ppo")
 def make():
-    a = Agent(env, "ppo", {**p["config"], "dtype": dtype}, seed=0, vectorization=vec,
+    cfg = p["config"] if dtype == "preset" else {**p["config"], "dtype": dtype}
+    a = Agent(env, "ppo", cfg, seed=0, vectorization=vec,
               normalize_obs=p["normalize_obs"], scale_reward=p["scale_reward"])
     if threads != "auto":
         a.algo.fast_threads = int(threads)

@@ -20,6 +20,11 @@ times CartPole's). ``steps`` is the zoo's ``n_timesteps`` (npg's measured budget
 CartPole). ``threshold`` is the task's usual "solved" return, used by
 ``benchmarks/learning.py --presets``.
 
+CartPole-v1's PPO preset trains in float32 (the zoo's, and torch's, dtype), chosen by
+measurement (``benchmarks/dtype.py``, seeds 0-159): it reaches the goal in about half the wall
+time of float64 (median 0.58 s against 1.06 s) and no less often (152 of 160 seeds against
+143). The other presets keep ``AlgoConfig``'s float64 until measured the same way.
+
     preset("Pendulum-v1", "ppo")  ->  {"config": {...}, "normalize_obs": False, ...} or None
 """
 
@@ -45,7 +50,8 @@ def _ppo(**fields) -> dict:
 PRESETS: dict[tuple[str, str], dict] = {
     ("CartPole-v1", "ppo"): dict(
         config=_ppo(n_envs=8, n_steps=32, batch_size=256, gae_lambda=0.8, gamma=0.98,
-                    n_epochs=20, lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True),
+                    n_epochs=20, lr=1e-3, anneal_lr=True, clip_range=0.2, anneal_clip=True,
+                    dtype="float32"),
         steps=50_000, threshold=475, source=_ZOO + " (tuned; n_timesteps 1e5, npg: 50k)"),
     ("Acrobot-v1", "ppo"): dict(
         config=_ppo(n_envs=16, n_steps=256, gae_lambda=0.94, gamma=0.99, n_epochs=4),
