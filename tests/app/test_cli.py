@@ -9,6 +9,7 @@ import pytest
 
 from npg.app import cli
 from npg.app.agent import Agent
+from npg.algos.base import state_to_flat
 
 
 def run(argv):
@@ -33,6 +34,22 @@ def test_train_defaults_are_ppo_on_cartpole_for_50k_steps():
     config, norm, scale, steps, origin = cli._resolve_config(a, io.StringIO())
     assert steps == 50_000 and (norm, scale) == (False, False)      # the CartPole preset
     assert origin["preset"].startswith("CartPole-v1/ppo: rl-baselines3-zoo")
+
+
+def test_train_takes_the_presets_dtype_and_set_overrides_it(tmp_path):
+    """CartPole-v1's preset trains in float32 (benchmarks/dtype.py); --set dtype=float64 and
+    --no-preset give float64, and the run's parameters and checkpoint are in that dtype."""
+    for extra, want in (([], "float32"), (["--set", "dtype=float64"], "float64"),
+                        (["--no-preset"], "float64")):
+        d = str(tmp_path / want / str(len(extra)))
+        code, _ = run(["train", "CartPole-v1", "--steps", "32", "--quiet", "--set", "n_envs=2",
+                       "--set", "n_steps=16", "--set", "batch_size=16", "--set", "n_epochs=1",
+                       "--set", "hidden=8", "--eval-episodes", "0", "--out", d, *extra])
+        assert code == 0
+        agent = Agent.load(d)
+        assert agent.config.dtype == want
+        params = state_to_flat(agent.state["policy"])
+        assert params and {v.dtype.name for v in params.values()} == {want}
 
 
 def test_train_eval_plot_round_trip(tmp_path):
