@@ -109,20 +109,20 @@ def _check_update(opt: str, k: str, new_p, p, g, state: Mapping, buffers: tuple[
                   buf=None) -> None:
     """Cheap post-update checks for parameter k; on failure, name the cause and raise.
 
-    ``buf`` is the new second-moment buffer v (RMSprop, Adam: finite and >= 0, two reductions)
-    or the new momentum u (SGD: finite, one reduction); ``new_p`` takes one all-finite pass.
-    ``g`` is the gradient as given: a NaN or inf in it makes ``new_p`` non-finite (for any lr,
-    as 0 * inf is NaN), so it is found here and named first.
+    One sum each over ``new_p`` and ``buf`` (the new second-moment buffer v of RMSprop and Adam,
+    or the new momentum u of SGD) finds any NaN or inf in them: a sum with a NaN, an inf or both
+    signs of inf is not finite. A finite sum means finite elements, so the step is accepted;
+    a sum that overflowed from finite elements only takes the detailed checks below, which
+    then raise only if something is wrong. ``g`` is the gradient as given: a NaN or inf in it
+    makes ``new_p`` non-finite (for any lr, as 0 * inf is NaN), so it is found here and named
+    first. A negative v (a corrupted state) makes sqrt(v) NaN, so ``new_p`` is not finite.
     """
     xp = get_xp(new_p)
-    ok = bool(xp.all(xp.isfinite(new_p)))
-    if ok and buf is not None and buf.size:
-        if buffers[-1] == "v":
-            ok = bool(xp.isfinite(xp.max(buf))) and bool(xp.min(buf) >= 0)
-        else:
-            ok = bool(xp.isfinite(xp.max(xp.abs(buf))))
-    if ok:
+    if bool(xp.isfinite(xp.sum(new_p))) and (buf is None or bool(xp.isfinite(xp.sum(buf)))):
         return
+    finite = bool(xp.all(xp.isfinite(new_p))) and (buf is None or bool(xp.all(xp.isfinite(buf))))
+    if finite and not (buf is not None and buffers[-1] == "v" and bool(xp.any(buf < 0))):
+        return                                  # a sum overflowed; every element is fine
     check_finite(f"grads[{k!r}]", g)
     check_finite(f"params[{k!r}]", p)
     for name in buffers:

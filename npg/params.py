@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
+import numpy as np
+
 from .backend import create, default_xp, device_of, get_xp
 
 Params = dict  # str -> array
@@ -78,14 +80,24 @@ def vdot(a: Mapping, b: Mapping):
 
 def global_norm(grads: Mapping):
     """||g|| = sqrt(sum_k ||g_k||^2), the norm of the flattened gradient (a 0-d array in the
-    first array's dtype), computed as s * sqrt(sum_k ||g_k / s||^2) with s = max_k max |g_k|
-    so that the squares cannot overflow (float32 gradients of 1e20 have a finite norm);
-    0 for all-zero or empty gradients."""
+    first array's dtype); 0 for all-zero or empty gradients.
+
+    Computed directly as sqrt(q), q = sum_k sum g_k^2, when q is finite and q >= n tiny / eps
+    (n elements; tiny, eps of the dtype): then no square overflowed, and the squares that
+    underflowed (each below tiny) lose less than eps q together. Otherwise (float32 gradients of
+    1e20, say, or of 1e-25) as s sqrt(sum_k ||g_k / s||^2) with s = max_k max |g_k|, whose
+    squares can neither overflow nor all underflow. The two forms differ only in rounding.
+    """
     if not grads:
         return default_xp().asarray(0.0)
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
     gs = [xp.astype(g, dtype, copy=False) for g in grads.values()]
+    with np.errstate(over="ignore"):              # an overflow takes the scaled form below
+        q = sum(xp.sum(g * g) for g in gs)
+    fi = xp.finfo(dtype)
+    if bool(xp.isfinite(q)) and float(q) >= sum(g.size for g in gs) * fi.smallest_normal / fi.eps:
+        return xp.sqrt(xp.astype(xp.asarray(q), dtype))
     s = xp.max(xp.stack([xp.max(xp.abs(g)) if g.size
                          else create(xp, "asarray", 0, dtype=dtype, device=device_of(g))
                          for g in gs]))

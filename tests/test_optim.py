@@ -237,6 +237,45 @@ def test_clip_handles_zero_and_huge_float32(xp):
     np.testing.assert_allclose(_np(clipped["w"]), [0.6, 0.8], rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("scale", [1e-40, 1e-25, 1e-12, 1.0, 1e12, 1e19, 1e30])
+def test_global_norm_is_accurate_at_every_magnitude(dtype, scale):
+    """The direct form sqrt(sum g^2) where it is safe, the scaled one where the squares would
+    overflow or underflow: within a few ulp of the norm computed in float64 after scaling."""
+    from npg.params import global_norm
+    rng = np.random.default_rng(7)
+    g = {"W": (rng.standard_normal((64, 64)) * scale).astype(dtype),
+         "b": (rng.standard_normal(64) * scale).astype(dtype)}
+    flat = np.concatenate([np.asarray(v, np.float64).ravel() for v in g.values()])
+    s = np.max(np.abs(flat))
+    if s == 0.0:                                    # 1e-40 * N(0, 1) flushes float32 to 0
+        assert float(global_norm(g)) == 0.0
+        return
+    want = s * math.sqrt(np.sum((flat / s) ** 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = global_norm(g)
+    assert got.dtype == dtype
+    tol = 8 * np.finfo(dtype).eps if scale >= 1e-25 or dtype == np.float64 else 1e-6
+    assert abs(float(got) - want) <= tol * want
+
+
+@pytest.mark.parametrize("opt", [SGD(0.1, momentum=0.9), Adam(0.1), RMSprop(0.1)], ids=repr)
+def test_a_step_whose_sums_overflow_is_accepted(opt):
+    """Finite parameters near float32's max overflow the one-sum finiteness check; the
+    element-wise check then accepts the step."""
+    params = {"w": np.full(8, 3e38, np.float32)}
+    new, _ = opt.step(params, {"w": np.ones(8, np.float32)}, opt.init(params))
+    assert np.all(np.isfinite(new["w"]))
+
+
+def test_adam_names_a_corrupted_second_moment():
+    params = {"w": np.ones(3)}
+    state = dict(Adam(0.1).init(params), **{"v.w": np.array([1.0, -5.0, 1.0])})
+    with pytest.raises(ValueError, match=r"state\['v.w'\] must be >= 0"):
+        Adam(0.1).step(params, {"w": np.zeros(3)}, state)
+
+
 def test_clip_bad_input():
     with pytest.raises(ValueError, match="max_norm"):
         clip_by_global_norm({"w": np.ones(2)}, 0.0)
