@@ -318,7 +318,8 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
         g <- g * max_norm / max(n, max_norm)           (unchanged, bit for bit, when n <= max_norm)
 
     Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array). The norm is
-    computed by ``npg.params.global_norm`` (scaled by max_k |g_k|: no overflow in float32).
+    computed by ``npg.params.global_norm`` (sqrt(sum g^2), or scaled by max_k |g_k| where the
+    squares would overflow or underflow: float32 gradients of 1e20 have a finite norm).
     """
     max_norm = check_positive("max_norm", max_norm)
     if not isinstance(grads, Mapping) or not grads:

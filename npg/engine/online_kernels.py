@@ -137,7 +137,9 @@ def _sum_squares(g):
 @njit(cache=True, error_model="numpy")
 def _norm_and_clip(grad, max_norm, sq):
     """||g|| (the reported norm) and, with max_norm > 0, g <- g max_norm / max(||g||, max_norm)
-    with ||g|| = s ||g / s||, s = max |g| (``clip_by_global_norm``; sums in another order).
+    with ||g|| = s ||g / s||, s = max |g|: the scaled form of ``npg.params.global_norm``, which
+    the reference (``clip_by_global_norm``) takes only where sqrt(sum g^2) could overflow or
+    underflow; the two agree to rounding.
     Without clipping the norm is only reported: sqrt(sq), the backward passes' squared norm."""
     if max_norm <= 0.0:
         return math.sqrt(sq)
