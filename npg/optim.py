@@ -16,10 +16,14 @@ The state is a flat dict of arrays plus the int ``"step"`` (updates taken so far
 called with the number of updates taken before the current one (``lr(0)`` for the first).
 Updates keep the dtype of the parameters (the hyperparameters are Python floats).
 
-Never a silent non-finite step: a NaN/inf gradient raises before the update; after it, each
-parameter's new value and second-moment (or momentum) buffer are checked with one reduction
-each (max v, min v, all-finite of the new parameter). On failure the culprit is named: a
-non-finite params[k] or state buffer (e.g. a corrupted saved state), a negative second moment,
+The formulas are elementwise, so a step runs them once on theta, the tree's arrays of one dtype
+flattened into one vector (``_apply``), with the same bits as array by array; the new arrays
+are views of the new vectors, shaped and keyed like the inputs.
+
+Never a silent non-finite step: a NaN or inf in a gradient, a parameter or a buffer makes the
+new parameters or the new second moment (or momentum) non-finite, which one sum over each new
+vector finds. Only then are the arrays checked one by one to name the culprit: a non-finite
+grads[k], params[k] or state buffer (e.g. a corrupted saved state), a negative second moment,
 or a gradient whose square overflows the dtype (|g| > 1.3e154 in float64, 1.8e19 in float32),
 which would otherwise make v = inf and the step exactly zero.
 """
@@ -34,8 +38,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .checks import check_finite, check_positive, check_real, check_shape, max_abs
-from .backend import create, device_of, get_xp
-from .params import global_norm
+from .backend import create, device_of, get_xp, reshape
+from .params import vector_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 
@@ -86,13 +90,15 @@ def _check_tree(params: Mapping, grads: Mapping, state: Mapping, buffers: tuple[
                          f"got {sorted(grads)}")
     if "step" not in state:
         raise ValueError("state must come from opt.init(params): it has no 'step'")
-    for k, p in params.items():
-        check_shape(f"grads[{k!r}]", grads[k], tuple(p.shape), f"the shape of params[{k!r}]")
+    for k, p in params.items():                 # check_shape only to word a mismatch
+        if getattr(grads[k], "shape", None) != p.shape:
+            check_shape(f"grads[{k!r}]", grads[k], tuple(p.shape), f"the shape of params[{k!r}]")
         for name in buffers:
             key = f"{name}.{k}"
             if key not in state:
                 raise ValueError(f"state has no {key!r}: it must come from opt.init(params)")
-            check_shape(f"state[{key!r}]", state[key], tuple(p.shape))
+            if getattr(state[key], "shape", None) != p.shape:
+                check_shape(f"state[{key!r}]", state[key], tuple(p.shape))
     t = state["step"]
     if isinstance(t, (bool, str, bytes)) or not (isinstance(t, numbers.Integral) or (
             hasattr(t, "dtype") and tuple(getattr(t, "shape", ())) == () and
@@ -150,7 +156,69 @@ def _buffer(xp, x, like):
     """A state buffer on the parameters' array module and dtype (state may come from np.load)."""
     if get_xp(x) is not xp:                       # a NumPy buffer: onto like's device, once
         x = create(xp, "asarray", x, device=device_of(like))
-    return xp.astype(x, like.dtype, copy=False)
+    return x if x.dtype == like.dtype else xp.astype(x, like.dtype)
+
+
+def _groups(params: Mapping) -> list[list[str]]:
+    """The keys of ``params`` grouped by array module and dtype, in key order: one group for
+    the usual tree of one dtype. Each group is updated as one vector (``_apply``)."""
+    groups: dict = {}
+    for k, p in params.items():
+        groups.setdefault((get_xp(p), p.dtype), []).append(k)
+    return list(groups.values())
+
+
+def _vector(xp, arrays: list):
+    """The arrays (one dtype, one module) flattened in C order and concatenated: a new [n]."""
+    return xp.concat([reshape(xp, a, (-1,)) for a in arrays])
+
+
+def _split(vector, keys: list, params: Mapping, prefix: str = "") -> dict:
+    """Inverse of ``_vector``: ``{prefix + k: view of vector shaped like params[k]}`` (the
+    keys themselves without a prefix: they need not be strings)."""
+    xp, out, start = get_xp(vector), {}, 0
+    for k in keys:
+        shape = tuple(params[k].shape)
+        n = math.prod(shape)
+        out[prefix + k if prefix else k] = reshape(xp, vector[start:start + n], shape)
+        start += n
+    return out
+
+
+def _apply(opt: str, update, params: Mapping, grads: Mapping, state: Mapping,
+           buffers: tuple[str, ...]):
+    """One step of an elementwise optimizer: ``update(xp, theta, g, [buffer vectors], t) ->
+    (new theta, [new buffer vectors])`` runs once per dtype group on the parameters
+    flattened into one vector theta (the formulas are elementwise, so this gives the same
+    bits as running them array by array, with one NumPy call per operation instead of one
+    per operation and array). The new parameters and buffers are views of the new vectors,
+    shaped like ``params``. Checked as in ``_check_update``: one sum each over the new theta
+    and the last new buffer; only when one is not finite, array by array, to name the cause.
+    """
+    t = _check_tree(params, grads, state, buffers)
+    new_params, new_state, new_bufs_all = {}, {"step": t + 1}, {}
+    for keys in _groups(params):
+        like = params[keys[0]]
+        xp = get_xp(like)
+        theta = _vector(xp, [params[k] for k in keys])
+        g = _vector(xp, [xp.astype(grads[k], like.dtype, copy=False) for k in keys])
+        bufs = [_vector(xp, [_buffer(xp, state[f"{b}.{k}"], like) for k in keys])
+                for b in buffers]
+        theta_new, bufs_new = update(xp, theta, g, bufs, t)
+        news = _split(theta_new, keys, params)
+        new_bufs = [_split(v, keys, params, f"{b}.") for b, v in zip(buffers, bufs_new)]
+        last = bufs_new[-1] if buffers else None
+        if not (bool(xp.isfinite(xp.sum(theta_new)))
+                and (last is None or bool(xp.isfinite(xp.sum(last))))):
+            for k in keys:
+                buf = new_bufs[-1][f"{buffers[-1]}.{k}"] if buffers else None
+                _check_update(opt, k, news[k], params[k], grads[k], state, buffers, buf)
+        new_params.update(news)
+        for nb in new_bufs:
+            new_bufs_all.update(nb)
+    new_params = {k: new_params[k] for k in params}         # params' order, and the state's
+    new_state.update((f"{b}.{k}", new_bufs_all[f"{b}.{k}"]) for k in params for b in buffers)
+    return new_params, new_state
 
 
 class SGD:
@@ -188,22 +256,16 @@ class SGD:
     @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One descent step; returns new ``(params, state)`` (inputs are not modified)."""
-        t = _check_tree(params, grads, state, self._buffers())
+        return _apply("SGD", self._update, params, grads, state, self._buffers())
+
+    def _update(self, xp, theta, g, bufs, t):
+        """The formulas of the class docstring on the vector theta; ``bufs`` is [u] or []."""
         lr, mu = _lr_at(self.lr, t), self.momentum
-        new_params, new_state = {}, {"step": t + 1}
-        for k, p in params.items():
-            xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype, copy=False)
-            if mu == 0.0:
-                new_params[k] = p - lr * g
-                _check_update("SGD", k, new_params[k], p, grads[k], state, ())
-                continue
-            u = mu * _buffer(xp, state[f"u.{k}"], p) + g
-            d = g + mu * u if self.nesterov else u
-            new_params[k] = p - lr * d
-            new_state[f"u.{k}"] = u
-            _check_update("SGD", k, new_params[k], p, grads[k], state, ("u",), u)
-        return new_params, new_state
+        if mu == 0.0:
+            return theta - lr * g, []
+        u = mu * bufs[0] + g
+        d = g + mu * u if self.nesterov else u
+        return theta - lr * d, [u]
 
 
 class RMSprop:
@@ -239,17 +301,13 @@ class RMSprop:
     @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One RMSprop update; returns new ``(params, state)`` (inputs are not modified)."""
-        t = _check_tree(params, grads, state, ("v",))
+        return _apply("RMSprop", self._update, params, grads, state, ("v",))
+
+    def _update(self, xp, theta, g, bufs, t):
+        """The formulas of the class docstring on the vector theta; ``bufs`` is [v]."""
         lr, a = _lr_at(self.lr, t), self.alpha
-        new_params, new_state = {}, {"step": t + 1}
-        for k, p in params.items():
-            xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype, copy=False)
-            v = a * _buffer(xp, state[f"v.{k}"], p) + (1.0 - a) * (g * g)
-            new_params[k] = p - lr * g / (xp.sqrt(v) + self.eps)
-            new_state[f"v.{k}"] = v
-            _check_update("RMSprop", k, new_params[k], p, grads[k], state, ("v",), v)
-        return new_params, new_state
+        v = a * bufs[0] + (1.0 - a) * (g * g)
+        return theta - lr * g / (xp.sqrt(v) + self.eps), [v]
 
 
 class Adam:
@@ -287,27 +345,24 @@ class Adam:
     @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One Adam update; returns new ``(params, state)`` (inputs are not modified)."""
-        t = _check_tree(params, grads, state, ("m", "v"))
+        return _apply("Adam", self._update, params, grads, state, ("m", "v"))
+
+    def _update(self, xp, theta, g, bufs, t):
+        """The formulas of the class docstring on the vector theta; ``bufs`` is [m, v]."""
         lr, b1, b2 = _lr_at(self.lr, t), self.b1, self.b2
         c1, c2 = 1.0 - b1 ** (t + 1), 1.0 - b2 ** (t + 1)      # bias corrections at t + 1
-        new_params, new_state = {}, {"step": t + 1}
-        for k, p in params.items():
-            xp = get_xp(p)
-            g = xp.astype(grads[k], p.dtype, copy=False)
-            m = (1.0 - b1) * g                      # the formulas above, in place on new
-            m += b1 * _buffer(xp, state[f"m.{k}"], p)   # arrays: the same operations and
-            v = g * g                               # operands as written, so the same bits
-            v *= 1.0 - b2
-            v += b2 * _buffer(xp, state[f"v.{k}"], p)
-            root = xp.sqrt(v / c2)                  # sqrt(v_hat) + eps
-            root += self.eps
-            u = m / c1                              # lr m_hat / root
-            u *= lr
-            u /= root
-            new_params[k] = p - u
-            new_state[f"m.{k}"], new_state[f"v.{k}"] = m, v
-            _check_update("Adam", k, new_params[k], p, grads[k], state, ("m", "v"), v)
-        return new_params, new_state
+        m = (1.0 - b1) * g                      # the formulas, in place on new arrays: the
+        m += b1 * bufs[0]                       # same operations and operands as written,
+        v = g * g                               # so the same bits
+        v *= 1.0 - b2
+        v += b2 * bufs[1]
+        root = xp.sqrt(v / c2)                  # sqrt(v_hat) + eps
+        root += self.eps
+        u = m / c1                              # lr m_hat / root
+        u *= lr
+        u /= root
+        theta -= u                              # theta is _apply's own copy
+        return theta, [m, v]
 
 
 @_quiet
@@ -317,16 +372,21 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
         n = ||g|| = sqrt(sum_k ||g_k||^2)
         g <- g * max_norm / max(n, max_norm)           (unchanged, bit for bit, when n <= max_norm)
 
-    Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array). The norm is
-    computed by ``npg.params.global_norm`` (sqrt(sum g^2), or scaled by max_k |g_k| where the
-    squares would overflow or underflow: float32 gradients of 1e20 have a finite norm).
+    Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array in the first
+    gradient's dtype); each clipped gradient keeps its dtype. The gradients are flattened into
+    one vector per dtype (``_apply``'s layout) and n is ``npg.params.vector_norm`` of them
+    together (sqrt(sum g^2), or scaled by max |g| where the squares would overflow or
+    underflow: float32 gradients of 1e20 have a finite norm).
     """
     max_norm = check_positive("max_norm", max_norm)
     if not isinstance(grads, Mapping) or not grads:
         raise TypeError("grads must be a non-empty dict of arrays")
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
-    norm = global_norm(grads)
+    groups = _groups(grads)
+    vectors = [_vector(xp, [grads[k] for k in keys]) for keys in groups]
+    norm = vector_norm(vectors[0] if len(vectors) == 1 else
+                       xp.concat([xp.astype(v, dtype, copy=False) for v in vectors]))
     if not bool(xp.isfinite(norm)):             # a NaN or inf in a gradient, or an overflow
         for k, g in grads.items():
             check_finite(f"grads[{k!r}]", g)
@@ -336,5 +396,7 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
                          f"diverged (lower the learning rate or scale the loss)")
     scale = max_norm / xp.maximum(norm, create(xp, "asarray", max_norm, dtype=dtype,
                                               device=device_of(norm)))
-    clipped = {k: g * xp.astype(scale, g.dtype) for k, g in grads.items()}
-    return clipped, norm
+    clipped = {}
+    for keys, v in zip(groups, vectors):
+        clipped.update(_split(v * xp.astype(scale, v.dtype), keys, grads))
+    return (clipped if len(groups) == 1 else {k: clipped[k] for k in grads}), norm

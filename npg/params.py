@@ -11,12 +11,12 @@ from typing import Mapping
 
 import numpy as np
 
-from .backend import create, default_xp, device_of, get_xp
+from .backend import default_xp, get_xp, reshape
 
 Params = dict  # str -> array
 
 __all__ = ["Params", "flatten", "unflatten", "size", "zeros_like", "add", "scale", "axpy",
-           "vdot", "global_norm", "copy", "allclose_tree"]
+           "vdot", "vector_norm", "global_norm", "copy", "allclose_tree"]
 
 
 def size(params: Mapping) -> int:
@@ -36,7 +36,7 @@ def flatten(params: Mapping):
     xp = get_xp(*arrays)
     if not arrays:
         return xp.zeros((0,))
-    return xp.concat([xp.reshape(a, (-1,)) for a in arrays])
+    return xp.concat([reshape(xp, a, (-1,)) for a in arrays])
 
 
 def unflatten(vector, like: Mapping) -> Params:
@@ -47,7 +47,7 @@ def unflatten(vector, like: Mapping) -> Params:
     out, start = {}, 0
     for k, v in like.items():
         n = size({k: v})
-        out[k] = xp.reshape(vector[start:start + n], tuple(v.shape))
+        out[k] = reshape(xp, vector[start:start + n], tuple(v.shape))
         start += n
     return out
 
@@ -78,31 +78,36 @@ def vdot(a: Mapping, b: Mapping):
     return sum(get_xp(a[k]).sum(a[k] * b[k]) for k in a)
 
 
-def global_norm(grads: Mapping):
-    """||g|| = sqrt(sum_k ||g_k||^2), the norm of the flattened gradient (a 0-d array in the
-    first array's dtype); 0 for all-zero or empty gradients.
+def vector_norm(v):
+    """||v|| = sqrt(sum_i v_i^2) of one vector [n] (a 0-d array in v's dtype; 0 when empty).
 
-    Computed directly as sqrt(q), q = sum_k sum g_k^2, when q is finite and q >= n tiny / eps
-    (n elements; tiny, eps of the dtype): then no square overflowed, and the squares that
-    underflowed (each below tiny) lose less than eps q together. Otherwise (float32 gradients of
-    1e20, say, or of 1e-25) as s sqrt(sum_k ||g_k / s||^2) with s = max_k max |g_k|, whose
-    squares can neither overflow nor all underflow. The two forms differ only in rounding.
+    Computed directly as sqrt(q), q = sum v^2, when q is finite and q >= n tiny / eps (tiny,
+    eps of the dtype): then no square overflowed, and the squares that underflowed (each below
+    tiny) lose less than eps q together. Otherwise (float32 entries of 1e20, say, or of 1e-25)
+    as s sqrt(sum (v / s)^2) with s = max |v|, whose squares can neither overflow nor all
+    underflow. The two forms differ only in rounding.
     """
+    xp = get_xp(v)
+    with np.errstate(over="ignore"):              # an overflow takes the scaled form below
+        q = xp.sum(v * v)
+    fi = xp.finfo(v.dtype)
+    if bool(xp.isfinite(q)) and float(q) >= v.shape[0] * fi.smallest_normal / fi.eps:
+        return xp.sqrt(q)
+    if v.shape[0] == 0:
+        return q
+    s = xp.max(xp.abs(v))
+    safe = xp.where(s > 0, s, xp.ones_like(s))
+    return safe * xp.sqrt(xp.sum((v / safe) ** 2))
+
+
+def global_norm(grads: Mapping):
+    """||g|| = sqrt(sum_k ||g_k||^2), the norm of the flattened gradient: ``vector_norm`` of
+    ``flatten(grads)`` in the first array's dtype (a 0-d array); 0 for empty gradients."""
     if not grads:
         return default_xp().asarray(0.0)
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
-    gs = [xp.astype(g, dtype, copy=False) for g in grads.values()]
-    with np.errstate(over="ignore"):              # an overflow takes the scaled form below
-        q = sum(xp.sum(g * g) for g in gs)
-    fi = xp.finfo(dtype)
-    if bool(xp.isfinite(q)) and float(q) >= sum(g.size for g in gs) * fi.smallest_normal / fi.eps:
-        return xp.sqrt(xp.astype(xp.asarray(q), dtype))
-    s = xp.max(xp.stack([xp.max(xp.abs(g)) if g.size
-                         else create(xp, "asarray", 0, dtype=dtype, device=device_of(g))
-                         for g in gs]))
-    safe = xp.where(s > 0, s, xp.ones_like(s))
-    return safe * xp.sqrt(sum(xp.sum((g / safe) ** 2) for g in gs))
+    return vector_norm(flatten({k: xp.astype(g, dtype, copy=False) for k, g in grads.items()}))
 
 
 def allclose_tree(a: Mapping, b: Mapping, rtol: float = 1e-7, atol: float = 0.0) -> bool:

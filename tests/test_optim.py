@@ -383,3 +383,33 @@ def test_adam_is_algorithm_1_bit_for_bit(dtype):
         assert p["W"].dtype == dtype
         assert np.array_equal(p["W"], want) and np.array_equal(state["m.W"], m)
         assert np.array_equal(state["v.W"], v)
+
+
+@pytest.mark.parametrize("opt", [SGD(0.1), SGD(0.05, momentum=0.5, nesterov=True), Adam(0.01),
+                                 RMSprop(0.01)], ids=repr)
+def test_a_tree_steps_as_its_arrays_one_by_one_bit_for_bit(opt):
+    """Each dtype's arrays are updated as one flattened vector: the same bits as stepping each
+    array alone, each array's dtype, shape and key order kept (mixed dtypes, a 0-d array)."""
+    rng = np.random.default_rng(4)
+    shapes = {"W1": ((3, 4), np.float32), "b1": ((4,), np.float64), "W2": ((4, 2), np.float32),
+              "s": ((), np.float64), "b2": ((2,), np.float32)}
+    p = {k: rng.standard_normal(s).astype(dt) for k, (s, dt) in shapes.items()}
+    state = opt.init(p)
+    alone = {k: ({k: v}, opt.init({k: v})) for k, v in p.items()}
+    for _ in range(3):
+        g = {k: rng.standard_normal(v.shape).astype(v.dtype) for k, v in p.items()}
+        p, state = opt.step(p, g, state)
+        alone = {k: opt.step(pk, {k: g[k]}, sk) for k, (pk, sk) in alone.items()}
+        assert list(p) == list(shapes)
+        bufs = list(dict.fromkeys(k.split(".")[0] for k in opt.init(p) if k != "step"))
+        assert [k for k in state if k != "step"] == [f"{b}.{k}" for k in shapes for b in bufs]
+        for k, (pk, sk) in alone.items():
+            assert p[k].dtype == pk[k].dtype and p[k].shape == pk[k].shape
+            assert np.array_equal(p[k], pk[k])
+            assert all(np.array_equal(state[b], sk[b]) for b in sk if b != "step")
+    clipped, norm = clip_by_global_norm(g, 0.1)
+    assert list(clipped) == list(g) and all(clipped[k].dtype == g[k].dtype for k in g)
+    want = np.sqrt(sum(np.sum(v.astype(np.float64) ** 2) for v in g.values()))
+    np.testing.assert_allclose(float(norm), want, rtol=1e-6)
+    for k in g:
+        np.testing.assert_allclose(clipped[k], g[k] * (0.1 / want), rtol=1e-5)

@@ -34,8 +34,10 @@ the variable it is off: the Python API and the test suite keep in-process compil
         ...
 
 Kinds, in the order the child compiles them: "acting" (the compiled acting step), "rollout"
-(a whole rollout in one call, ``npg.engine.rollout_cartpole``, where the spaces are CartPole's)
-and "update" (the compiled update). Algorithms without an exercise in ``EXERCISES`` (keyed by
+(a whole rollout in one call, ``npg.engine.rollout_cartpole``, where the spaces are CartPole's),
+"kernels" (the small kernels outside the engine: GAE, npg's CartPole step; ``npg.compiling``
+holds them until then, so that this process takes their NumPy paths instead of compiling them
+a second time) and "update" (the compiled update). Algorithms without an exercise in ``EXERCISES`` (keyed by
 ``algo.name``) are always ready.
 """
 
@@ -52,10 +54,12 @@ import time
 import warnings
 import weakref
 
+from .. import compiling
+
 __all__ = ["KINDS", "ENV_VAR", "TIMEOUT_S", "EXERCISES", "enable", "enabled", "ready",
            "start", "status", "wait", "marker_path"]
 
-KINDS = ("acting", "rollout", "update")
+KINDS = ("acting", "rollout", "kernels", "update")
 ENV_VAR = "NPG_BACKGROUND_COMPILE"
 TIMEOUT_S = 900.0          # a child still compiling after this long is stopped
 _POLL_S = 0.02             # ready() looks at the child's progress at most this often
@@ -120,6 +124,7 @@ def start(algo, cache_dir: str | None = None) -> "_Job":
     job = _JOBS[key] = _Job(marker)
     if marker is not None and not os.path.exists(marker):
         job.launch(algo)
+        compiling.hold(lambda: job.ready("kernels"))
     return job
 
 

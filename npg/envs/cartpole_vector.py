@@ -25,7 +25,8 @@ the parent draws it. cos th and sin th are NumPy's (``np.cos``, ``np.sin`` on th
 so the compiled loop has no transcendental function of its own whose last bit could differ.
 States, observations, rewards and flags equal the parent's bit for bit (tested over long
 trajectories with resets). Actions that are not an integer array of shape [N] take the parent's
-own ``step`` (its checks and its arithmetic).
+own ``step`` (its checks and its arithmetic), and so does every step while ``npg.compiling``
+holds the kernels (a warm-up child is compiling this one into the cache).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv as _GymCartPoleVectorEnv
 from numba import njit
+
+from .. import compiling
 
 __all__ = ["CartPoleVectorEnv", "step_kernel"]
 
@@ -97,7 +100,8 @@ class CartPoleVectorEnv(_GymCartPoleVectorEnv):
     def step(self, action):
         a = action if isinstance(action, np.ndarray) else None
         state = self.state
-        if (a is None or a.shape != (self.num_envs,) or a.dtype.kind not in "iu"
+        if (a is None or not compiling.kernels_ready() or a.shape != (self.num_envs,)
+                or a.dtype.kind not in "iu"
                 or not isinstance(state, np.ndarray) or state.dtype != np.float64
                 or state.shape != (4, self.num_envs) or self.steps.dtype != np.int32
                 or self.kinematics_integrator not in ("euler", "semi-implicit euler")):

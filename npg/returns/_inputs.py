@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from ..checks import check_unit_interval
+from .. import compiling
 from ..backend import get_xp
 
-__all__ = ["Batch", "prepare", "check_gamma", "check_outputs_finite", "kernel_args", "scalar"]
+__all__ = ["Batch", "prepare", "check_gamma", "check_outputs_finite", "use_kernels", "kernel_args",
+           "scalar"]
 
 
 @dataclass
@@ -147,6 +149,12 @@ def check_outputs_finite(batch: Batch, out, uses_value: bool = True) -> None:
     if not bool(xp.all(xp.isfinite(out))):
         raise ValueError("the result overflowed to inf: rew and value are too large for dtype "
                          f"{batch.dtype}")
+
+
+def use_kernels(batch: Batch) -> bool:
+    """Whether to run the Numba kernels: for NumPy inputs, unless ``npg.compiling`` holds them
+    (a warm-up child is compiling them; the array-API path, equal to rounding, runs meanwhile)."""
+    return batch.xp.__name__ == "numpy" and compiling.kernels_ready()
 
 
 def kernel_args(batch: Batch, *arrays):

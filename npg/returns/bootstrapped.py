@@ -23,13 +23,10 @@ from __future__ import annotations
 
 from ..checks import check_positive_int
 from . import _vectorised
-from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
+from ._inputs import (check_gamma, check_outputs_finite, kernel_args, prepare, scalar,
+                      use_kernels)
 
 __all__ = ["td_errors", "nstep_returns", "lambda_returns", "gae"]
-
-
-def _is_numpy(b) -> bool:
-    return b.xp.__name__ == "numpy"
 
 
 def td_errors(rew, value, next_value, terminated, gamma):
@@ -50,7 +47,7 @@ def td_errors(rew, value, next_value, terminated, gamma):
     gamma = check_gamma("gamma", gamma)
     b = prepare(rew, terminated, value=value, next_value=next_value,
                 has_value=True, has_next_value=True)
-    if _is_numpy(b):
+    if use_kernels(b):
         from . import _kernels
         r, v, nv, d = kernel_args(b, b.rew, b.value, b.next_value, b.terminated)
         out = b.xp.empty(r.shape, dtype=b.dtype)
@@ -86,7 +83,7 @@ def gae(rew, value, next_value, terminated, truncated, gamma, lam):
     gamma, lam = check_gamma("gamma", gamma), check_gamma("lam", lam)
     b = prepare(rew, terminated, value=value, next_value=next_value, truncated=truncated,
                 has_value=True, has_next_value=True, has_truncated=True)
-    if _is_numpy(b):
+    if use_kernels(b):
         from . import _kernels
         r, v, nv, d, c = kernel_args(b, b.rew, b.value, b.next_value, b.terminated, b.truncated)
         adv = b.xp.empty(r.shape, dtype=b.dtype)
@@ -123,7 +120,7 @@ def lambda_returns(rew, value, next_value, terminated, truncated, gamma, lam):
     gamma, lam = check_gamma("gamma", gamma), check_gamma("lam", lam)
     b = prepare(rew, terminated, value=value, next_value=next_value, truncated=truncated,
                 has_value=True, has_next_value=True, has_truncated=True)
-    if _is_numpy(b):
+    if use_kernels(b):
         from . import _kernels
         r, nv, d, c = kernel_args(b, b.rew, b.next_value, b.terminated, b.truncated)
         out = b.xp.empty(r.shape, dtype=b.dtype)
@@ -160,7 +157,7 @@ def nstep_returns(rew, value, next_value, terminated, truncated, gamma, n):
     n = check_positive_int("n", n)
     b = prepare(rew, terminated, value=value, next_value=next_value, truncated=truncated,
                 has_value=True, has_next_value=True, has_truncated=True)
-    if _is_numpy(b):
+    if use_kernels(b):
         from . import _kernels
         r, nv, d, c = kernel_args(b, b.rew, b.next_value, b.terminated, b.truncated)
         out = b.xp.empty(r.shape, dtype=b.dtype)

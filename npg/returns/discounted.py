@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..backend import create, device_of
 from . import _vectorised
-from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
+from ._inputs import (check_gamma, check_outputs_finite, kernel_args, prepare, scalar,
+                      use_kernels)
 
 __all__ = ["discounted_returns"]
 
@@ -59,7 +60,7 @@ def discounted_returns(rew, terminated, truncated, gamma, next_value=None, *,
     w0 = _start_weight(b, gamma, start_step) if discount_weighting else None
     if start_step is not None and not discount_weighting:
         raise ValueError("start_step is only used with discount_weighting=True")
-    if b.xp.__name__ == "numpy":
+    if use_kernels(b):
         from . import _kernels
         r, d, c, nv = kernel_args(b, b.rew, b.terminated, b.truncated, b.next_value)
         out = b.xp.empty(r.shape, dtype=b.dtype)

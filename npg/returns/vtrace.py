@@ -42,7 +42,8 @@ import math
 
 from ..checks import check_real
 from ..backend import create, device_of, get_xp
-from ._inputs import check_gamma, check_outputs_finite, kernel_args, prepare, scalar
+from ._inputs import (check_gamma, check_outputs_finite, kernel_args, prepare, scalar,
+                      use_kernels)
 
 __all__ = ["vtrace", "vtrace_weights"]
 
@@ -131,7 +132,7 @@ def vtrace(rew, value, next_value, terminated, truncated, gamma, target_logp, be
     rho, cc = vtrace_weights(tl, bl, rho_bar, c_bar, lam)
     if b.squeeze:
         rho, cc = xp.reshape(rho, (shape[0], 1)), xp.reshape(cc, (shape[0], 1))
-    if b.xp.__name__ == "numpy":
+    if use_kernels(b):
         from . import _vtrace_kernel
         r, v, nv, d, c, rh, ccc = kernel_args(b, b.rew, b.value, b.next_value, b.terminated,
                                               b.truncated, rho, cc)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from npg import compiling
 from npg.engine import warmup, warmup_child
 
 
@@ -46,6 +47,7 @@ class StubAlgo:
 def stub_exercise(algo, done) -> None:
     done("acting")
     done("rollout")
+    done("kernels")
     if algo.config.fail:
         raise RuntimeError("stub exercise failed on purpose")
     t_end = time.monotonic() + 60
@@ -62,6 +64,7 @@ def stub(monkeypatch, tmp_path):
     monkeypatch.delenv(warmup.ENV_VAR, raising=False)
     monkeypatch.setitem(warmup.EXERCISES, "stub", f"{__name__}:stub_exercise")
     monkeypatch.setattr(warmup, "_JOBS", {})
+    monkeypatch.setattr(compiling, "_HOLDS", [])
     warmup.enable()
     yield tmp_path
     warmup.enable(False)
@@ -118,7 +121,7 @@ def test_child_reports_kinds_in_order_then_writes_the_marker(stub):
     assert os.path.exists(job.marker) and job.proc.returncode == 0
     assert not os.path.exists(job.dir)        # the child removes its job directory
     assert warmup.status(algo) == {"started": True, "running": False,
-                                   "done": ["acting", "rollout", "update"],
+                                   "done": ["acting", "kernels", "rollout", "update"],
                                    "failed": None}
 
 
