@@ -53,7 +53,7 @@ def applies(config, spec, params) -> bool:
 
 
 def ready(algo, kind: str) -> bool:
-    """Whether the compiled ``kind`` ("acting", "rollout", "update") may run now for ``algo`` without a
+    """Whether the compiled ``kind`` (``warmup.KINDS``) may run now for ``algo`` without a
     compile pause: ``npg.engine.warmup.ready`` (True unless background compilation is on and
     its child is still compiling; then the caller takes its reference path). Asked last, only
     where the engine applies."""
