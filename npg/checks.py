@@ -65,9 +65,14 @@ def check_result_finite(what: str, out, cause: str) -> None:
 
 
 def check_finite(name: str, x) -> None:
-    """ValueError if ``x`` holds NaN or +-inf."""
-    xp = get_xp(x)
-    if not bool(xp.all(xp.isfinite(x))):
+    """ValueError if ``x`` holds NaN or +-inf (on NumPy by the array's own methods: these
+    checks run per parameter array and acting step, where a function call's cost shows)."""
+    if isinstance(x, np.ndarray):
+        ok = bool(np.isfinite(x).all())
+    else:
+        xp = get_xp(x)
+        ok = bool(xp.all(xp.isfinite(x)))
+    if not ok:
         raise ValueError(f"{name} must be finite; it contains NaN or inf")
 
 
@@ -90,8 +95,12 @@ def check_shape(name: str, x, shape: tuple, what: str | None = None) -> None:
 
 
 def check_float(name: str, x) -> None:
-    xp = get_xp(x)
-    if not xp.isdtype(x.dtype, "real floating"):
+    """TypeError unless ``x`` has a real floating dtype (NumPy: dtype kind "f")."""
+    if isinstance(x, np.ndarray):
+        ok = x.dtype.kind == "f"
+    else:
+        ok = get_xp(x).isdtype(x.dtype, "real floating")
+    if not ok:
         raise TypeError(f"{name} must be a real floating-point array; got dtype {x.dtype}")
 
 

@@ -156,7 +156,8 @@ class PPO(Algorithm):
         obs, act, adv = mb["obs"], mb["act"], mb["adv"]
         xp = get_xp(adv)
         if c.norm_adv:
-            adv = (adv - xp.mean(adv)) / (xp.std(adv) + _ADV_EPS)
+            centred = adv - xp.mean(adv)            # (A - mean A) / (std A + eps): xp.std's
+            adv = centred / (xp.sqrt(xp.mean(centred * centred)) + _ADV_EPS)   # own operations
         if c.shared:
             (dist, v), both_vjp = self.policy.forward_both(params["policy"], obs, check=False)
         else:
