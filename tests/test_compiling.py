@@ -42,21 +42,35 @@ def test_hold_needs_a_callable(no_holds):
         compiling.hold(True)
 
 
+def _all_returns(r, v, nv, d, c):
+    from npg.returns import discounted_returns, lambda_returns, nstep_returns, vtrace
+    lp = -np.abs(r) * 0.1
+    return {"gae": gae(r, v, nv, d, c, 0.98, 0.8),
+            "td_errors": td_errors(r, v, nv, d, 0.98),
+            "lambda": lambda_returns(r, v, nv, d, c, 0.98, 0.8),
+            "nstep": nstep_returns(r, v, nv, d, c, 0.98, 3),
+            "discounted": discounted_returns(r, d, c, 0.98, nv),
+            "vtrace": vtrace(r, v, nv, d, c, 0.98, lp, lp * 0.9)}
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_held_returns_take_the_array_api_path_with_the_kernels_numbers(no_holds, monkeypatch,
                                                                        dtype):
+    from npg.returns import _vtrace_kernel
     r, v, nv, d, c = _rollout(0, dtype=dtype)
-    adv_k, ret_k = gae(r, v, nv, d, c, 0.98, 0.8)
-    delta_k = td_errors(r, v, nv, d, 0.98)
-    monkeypatch.setattr(_kernels, "gae_kernel", _refuse)
-    monkeypatch.setattr(_kernels, "td_errors_kernel", _refuse)
+    want = _all_returns(r, v, nv, d, c)
+    for name in ("gae_kernel", "td_errors_kernel", "lambda_kernel", "nstep_kernel",
+                 "discounted_kernel", "episode_discount_kernel"):
+        monkeypatch.setattr(_kernels, name, _refuse)
+    monkeypatch.setattr(_vtrace_kernel, "vtrace_kernel", _refuse)
     compiling.hold(lambda: False)
-    adv, ret = gae(r, v, nv, d, c, 0.98, 0.8)
-    assert adv.dtype == adv_k.dtype == dtype
+    got = _all_returns(r, v, nv, d, c)
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(adv, adv_k, **tol)
-    np.testing.assert_allclose(ret, ret_k, **tol)
-    np.testing.assert_array_equal(td_errors(r, v, nv, d, 0.98), delta_k)
+    as_tuple = lambda out: out if isinstance(out, tuple) else (out,)      # noqa: E731
+    for name in want:
+        for x, y in zip(as_tuple(want[name]), as_tuple(got[name])):
+            assert x.dtype == y.dtype == dtype, name
+            np.testing.assert_allclose(y, x, err_msg=name, **tol)
 
 
 def test_held_cartpole_steps_with_gymnasium_bit_for_bit(no_holds, monkeypatch):

@@ -4,7 +4,8 @@ lambda-returns and GAE, with exact terminated / truncated semantics.
 All take [T, N] arrays aligned as in DESIGN.md (or [T] for one environment) and return [T, N].
 NumPy inputs run through Numba kernels (compiled, or loaded from the on-disk cache, on first use;
 ``import npg.returns`` does not import numba); other array-API modules (CuPy, array_api_strict)
-run a loop over T vectorised over N that gives the same numbers.
+run a loop over T vectorised over N that gives the same numbers, and so do NumPy inputs while
+``npg.compiling`` holds the kernels (a warm-up child is compiling them).
 """
 
 from .bootstrapped import gae, lambda_returns, nstep_returns, td_errors
