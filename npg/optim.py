@@ -160,8 +160,7 @@ def _buffer(xp, x, like):
 
 
 def _groups(params: Mapping) -> list[list[str]]:
-    """The keys of ``params`` grouped by array module and dtype, in key order: one group for
-    the usual tree of one dtype. Each group is updated as one vector (``_apply``)."""
+    """The keys of ``params`` grouped by array module and dtype, in key order (usually one)."""
     groups: dict = {}
     for k, p in params.items():
         groups.setdefault((get_xp(p), p.dtype), []).append(k)
@@ -174,8 +173,7 @@ def _vector(xp, arrays: list):
 
 
 def _split(vector, keys: list, params: Mapping, prefix: str = "") -> dict:
-    """Inverse of ``_vector``: ``{prefix + k: view of vector shaped like params[k]}`` (the
-    keys themselves without a prefix: they need not be strings)."""
+    """Inverse of ``_vector``: ``{prefix + k (or k): view of vector shaped like params[k]}``."""
     xp, out, start = get_xp(vector), {}, 0
     for k in keys:
         shape = tuple(params[k].shape)
