@@ -92,9 +92,7 @@ def vector_norm(v):
         q = xp.sum(v * v)
     fi = xp.finfo(v.dtype)
     if bool(xp.isfinite(q)) and float(q) >= v.shape[0] * fi.smallest_normal / fi.eps:
-        return xp.sqrt(q)
-    if v.shape[0] == 0:
-        return q
+        return xp.sqrt(q)                         # (always so for an empty v: q = 0 >= 0)
     s = xp.max(xp.abs(v))
     safe = xp.where(s > 0, s, xp.ones_like(s))
     return safe * xp.sqrt(xp.sum((v / safe) ** 2))

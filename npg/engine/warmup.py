@@ -37,8 +37,8 @@ Kinds, in the order the child compiles them: "acting" (the compiled acting step)
 (a whole rollout in one call, ``npg.engine.rollout_cartpole``, where the spaces are CartPole's),
 "kernels" (the small kernels outside the engine: GAE, npg's CartPole step; ``npg.compiling``
 holds them until then, so that this process takes their NumPy paths instead of compiling them
-a second time) and "update" (the compiled update). Algorithms without an exercise in ``EXERCISES`` (keyed by
-``algo.name``) are always ready.
+a second time) and "update" (the compiled update). Algorithms without an exercise in
+``EXERCISES`` (keyed by ``algo.name``) are always ready.
 """
 
 from __future__ import annotations
