@@ -4,7 +4,7 @@ cold and a warm Numba cache, and the time of ``import npg``.
     python benchmarks/returns.py            # prints the tables (about a minute)
 
 Variants per (T, N): the pure-Python loop (lists, scalar floats), the NumPy loop over T (the
-array-API path of npg.returns run on NumPy), the Numba kernel (time outer, environments inner; one FMA chain per environment),
+array-API path of npg.returns run on NumPy), the Numba kernel (time outer, environments inner; one chain per environment),
 an environments-outer Numba kernel for comparison, the public function (validation, contiguity,
 finiteness check included), and the memory floor: one compiled pass that reads every input once
 and writes the output once, flat, in memory order (no recursion).

@@ -8,7 +8,8 @@ path of their own take it instead of compiling the same kernel a second time on 
 run trains on:
 
 * ``npg.returns`` (td_errors, n-step, lambda-returns, GAE, discounted returns, V-trace): their
-  array-API path, equal to the kernels to rounding (the kernels fuse A_t's multiply-add);
+  array-API path, bit for bit the kernels' numbers (the n-step return to rounding: it sums in
+  another order), so a run that switches paths is the run it would be on either;
 * ``npg.envs.CartPoleVectorEnv``: gymnasium's own ``step``, equal bit for bit.
 
 They ask ``kernels_ready()``, which is True unless a hold is active; ``hold(until)`` is how the

@@ -1,4 +1,4 @@
-"""The GAE kernel's fused multiply-add chain on long rollouts: close to the plain reference loop
+"""The GAE kernel's chain on long rollouts: close to the plain reference loop
 (relative to the size of the advantages) with gamma * lambda near 1 and many episode ends, and
 bit-identical between one environment and the same column inside a batch."""
 
