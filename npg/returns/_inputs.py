@@ -153,7 +153,8 @@ def check_outputs_finite(batch: Batch, out, uses_value: bool = True) -> None:
 
 def use_kernels(batch: Batch) -> bool:
     """Whether to run the Numba kernels: for NumPy inputs, unless ``npg.compiling`` holds them
-    (a warm-up child is compiling them; the array-API path, equal to rounding, runs meanwhile)."""
+    (a warm-up child is compiling them; the array-API path, with the same numbers, runs
+    meanwhile)."""
     return batch.xp.__name__ == "numpy" and compiling.kernels_ready()
 
 
