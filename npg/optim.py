@@ -38,8 +38,8 @@ from typing import Callable, Mapping
 import numpy as np
 
 from .checks import check_finite, check_positive, check_real, check_shape, max_abs
-from .backend import create, device_of, get_xp, reshape
-from .params import vector_norm
+from .backend import create, device_of, get_xp
+from .params import flatten, unflatten, vector_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 
@@ -167,22 +167,6 @@ def _groups(params: Mapping) -> list[list[str]]:
     return list(groups.values())
 
 
-def _vector(xp, arrays: list):
-    """The arrays (one dtype, one module) flattened in C order and concatenated: a new [n]."""
-    return xp.concat([reshape(xp, a, (-1,)) for a in arrays])
-
-
-def _split(vector, keys: list, params: Mapping, prefix: str = "") -> dict:
-    """Inverse of ``_vector``: ``{prefix + k (or k): view of vector shaped like params[k]}``."""
-    xp, out, start = get_xp(vector), {}, 0
-    for k in keys:
-        shape = tuple(params[k].shape)
-        n = math.prod(shape)
-        out[prefix + k if prefix else k] = reshape(xp, vector[start:start + n], shape)
-        start += n
-    return out
-
-
 def _apply(opt: str, update, params: Mapping, grads: Mapping, state: Mapping,
            buffers: tuple[str, ...]):
     """One step of an elementwise optimizer: ``update(xp, theta, g, [buffer vectors], t) ->
@@ -196,15 +180,17 @@ def _apply(opt: str, update, params: Mapping, grads: Mapping, state: Mapping,
     t = _check_tree(params, grads, state, buffers)
     new_params, new_state, new_bufs_all = {}, {"step": t + 1}, {}
     for keys in _groups(params):
-        like = params[keys[0]]
+        sub = {k: params[k] for k in keys}
+        like = sub[keys[0]]
         xp = get_xp(like)
-        theta = _vector(xp, [params[k] for k in keys])
-        g = _vector(xp, [xp.astype(grads[k], like.dtype, copy=False) for k in keys])
-        bufs = [_vector(xp, [_buffer(xp, state[f"{b}.{k}"], like) for k in keys])
+        theta = flatten(sub)
+        g = flatten({k: xp.astype(grads[k], like.dtype, copy=False) for k in keys})
+        bufs = [flatten({k: _buffer(xp, state[f"{b}.{k}"], like) for k in keys})
                 for b in buffers]
         theta_new, bufs_new = update(xp, theta, g, bufs, t)
-        news = _split(theta_new, keys, params)
-        new_bufs = [_split(v, keys, params, f"{b}.") for b, v in zip(buffers, bufs_new)]
+        news = unflatten(theta_new, sub)
+        new_bufs = [{f"{b}.{k}": x for k, x in unflatten(v, sub).items()}
+                    for b, v in zip(buffers, bufs_new)]
         last = bufs_new[-1] if buffers else None
         if not (bool(xp.isfinite(xp.sum(theta_new)))
                 and (last is None or bool(xp.isfinite(xp.sum(last))))):
@@ -372,7 +358,7 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
 
     Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array in the first
     gradient's dtype); each clipped gradient keeps its dtype. The gradients are flattened into
-    one vector per dtype (``_apply``'s layout) and n is ``npg.params.vector_norm`` of them
+    one vector per dtype (``npg.params.flatten``) and n is ``npg.params.vector_norm`` of them
     together (sqrt(sum g^2), or scaled by max |g| where the squares would overflow or
     underflow: float32 gradients of 1e20 have a finite norm).
     """
@@ -382,7 +368,7 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
     xp = get_xp(*grads.values())
     dtype = next(iter(grads.values())).dtype
     groups = _groups(grads)
-    vectors = [_vector(xp, [grads[k] for k in keys]) for keys in groups]
+    vectors = [flatten({k: grads[k] for k in keys}) for keys in groups]
     norm = vector_norm(vectors[0] if len(vectors) == 1 else
                        xp.concat([xp.astype(v, dtype, copy=False) for v in vectors]))
     if not bool(xp.isfinite(norm)):             # a NaN or inf in a gradient, or an overflow
@@ -396,5 +382,5 @@ def clip_by_global_norm(grads: Mapping, max_norm: float):
                                               device=device_of(norm)))
     clipped = {}
     for keys, v in zip(groups, vectors):
-        clipped.update(_split(v * xp.astype(scale, v.dtype), keys, grads))
+        clipped.update(unflatten(v * xp.astype(scale, v.dtype), {k: grads[k] for k in keys}))
     return (clipped if len(groups) == 1 else {k: clipped[k] for k in grads}), norm

@@ -7,6 +7,7 @@ which is the order the policy's ``init`` created the keys in.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -46,8 +47,9 @@ def unflatten(vector, like: Mapping) -> Params:
         raise ValueError(f"vector must have shape [{size(like)}]; got {tuple(vector.shape)}")
     out, start = {}, 0
     for k, v in like.items():
-        n = size({k: v})
-        out[k] = reshape(xp, vector[start:start + n], tuple(v.shape))
+        shape = tuple(v.shape)
+        n = math.prod(shape)
+        out[k] = reshape(xp, vector[start:start + n], shape)
         start += n
     return out
 
