@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .checks import check_finite, check_float, check_result_finite, max_abs
 from .backend import create, device_of, get_xp
 
@@ -218,6 +220,15 @@ def entropy_loss(ent, check: bool = True):
     return out
 
 
+def _var(xp, x) -> float:
+    """Var(x) = mean((x - mean x)^2), two passes as ``np.var``; on NumPy as a dot product
+    (the same formula without ``np.var``'s Python layer, ~15 us a call)."""
+    if xp is np:
+        d = x - x.mean()
+        return float(d.dot(d)) / d.size
+    return float(xp.var(x))
+
+
 def explained_variance(v, target) -> float:
     """Diagnostic (not differentiated): 1 - Var(y - v) / Var(y) over the batch.
 
@@ -228,10 +239,10 @@ def explained_variance(v, target) -> float:
     _check_vec("target", target, int(v.shape[0]))
     xp = get_xp(v)
     y = xp.astype(target, v.dtype)
-    var_y = float(xp.var(y))
+    var_y = _var(xp, y)
     if var_y == 0.0:
         return 0.0
-    out = 1.0 - float(xp.var(y - v)) / var_y
+    out = 1.0 - _var(xp, y - v) / var_y
     if not math.isfinite(out):
         raise ValueError(f"explained_variance overflowed {v.dtype}: Var(target) or "
                          f"Var(target - v) is not finite (max |target| = {max_abs(y):.3g}, "

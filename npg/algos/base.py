@@ -22,6 +22,7 @@ name it.
 from __future__ import annotations
 
 import math
+from collections import abc
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
@@ -227,10 +228,24 @@ def state_from_flat(flat: Mapping, xp=None) -> dict:
 def _arrays(tree: Mapping, prefix: str = ""):
     """(key, array) for every array of a nested train state, keys "/"-joined."""
     for k, v in tree.items():
-        if isinstance(v, Mapping):
+        if isinstance(v, abc.Mapping):
             yield from _arrays(v, f"{prefix}{k}/")
         elif hasattr(v, "shape") and not isinstance(v, (np.generic,)):
             yield f"{prefix}{k}", v
+
+
+def _numpy_only(tree: Mapping) -> bool:
+    """True when every array of a nested train state (as ``_arrays`` finds them) is a NumPy
+    ndarray: the common case, decided without building ``_arrays``' keys."""
+    for v in tree.values():
+        if type(v) is np.ndarray:
+            continue
+        if isinstance(v, abc.Mapping):
+            if not _numpy_only(v):
+                return False
+        elif hasattr(v, "shape") and not isinstance(v, np.generic):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------------------------- algorithm
@@ -291,6 +306,8 @@ class Algorithm:
         rollout already there is returned as is; a rollout on a third module, or a non-NumPy
         rollout for a NumPy train state, is a TypeError naming both modules (never converted
         silently), and so are arrays of two modules within the state (naming both entries)."""
+        if rollout.xp is np and _numpy_only(state):
+            return rollout
         leaves = dict(_arrays(state))
         xp = common_xp(*leaves.values(), names=[f"state[{k!r}]" for k in leaves])
         params = state["policy"]

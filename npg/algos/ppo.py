@@ -210,7 +210,6 @@ class PPO(Algorithm):
         check_value_targets(batch["ret"], c.batch_size)    # one reduction: no inf value loss
         if self.spec.discrete:
             batch["act"] = xp.asarray(flat["act"])
-            batch["onehot"] = categorical.one_hot(batch["act"], self.spec.n_actions, dt)
             if "mask" in flat:                      # legal actions [B, A] (masked rollouts)
                 batch["mask"] = xp.asarray(flat["mask"])
         elif self.spec.nvec is not None:            # product actions: ints [B, K]
@@ -240,6 +239,9 @@ class PPO(Algorithm):
         dev = device_of(batch["adv"])
         n_mb = max(1, math.ceil(B / c.batch_size))
         opt = self._optimizer(lr)
+        if self.spec.discrete and "onehot" not in batch:    # once for every minibatch's terms
+            batch = dict(batch, onehot=categorical.one_hot(batch["act"], self.spec.n_actions,
+                                                           batch["adv"].dtype))
         sums, n_eval, n_taken = {}, 0, 0
         for _ in range(c.n_epochs):
             for idx in np.array_split(rng.permutation(B), n_mb):

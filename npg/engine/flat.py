@@ -51,9 +51,10 @@ class FlatLayout:
         """P, the length of theta."""
         return self.entries[-1][4] if self.entries else 0
 
-    def pack(self, tree: Mapping):
-        """``{group: {key: array}}`` -> theta [P] (concatenated in layout order)."""
-        parts = [tree[g][k] for g, k, _, _, _ in self.entries]
+    def pack(self, tree: Mapping, prefix: str = ""):
+        """``{group: {key: array}}`` -> theta [P] (concatenated in layout order); with
+        ``prefix``, the arrays ``tree[group][prefix + key]`` (``pack_adam``'s "m." and "v.")."""
+        parts = [tree[g][prefix + k] for g, k, _, _, _ in self.entries]
         xp = get_xp(*parts)
         if xp is np:                            # the methods skip the array-API wrappers
             return np.concatenate([p.reshape(-1) for p in parts])
@@ -73,13 +74,8 @@ def pack_adam(layout: FlatLayout, states: Mapping) -> dict:
     """Per-network Adam states ``{group: {"step", "m.<key>", "v.<key>"}}`` (``npg.optim.Adam``)
     -> one Adam state over theta ``{"step", "m.theta", "v.theta"}`` (the step counts of the
     networks are equal: one optimizer steps them together)."""
-    out = {"step": int(next(iter(states.values()))["step"])}
-    for buf in ("m", "v"):
-        tree: dict = {}
-        for g, k, *_ in layout.entries:
-            tree.setdefault(g, {})[k] = states[g][f"{buf}.{k}"]
-        out[f"{buf}.theta"] = layout.pack(tree)
-    return out
+    return {"step": int(next(iter(states.values()))["step"]),
+            "m.theta": layout.pack(states, "m."), "v.theta": layout.pack(states, "v.")}
 
 
 def unpack_adam(layout: FlatLayout, flat_state: Mapping) -> dict:

@@ -162,12 +162,29 @@ def _epochs(theta, grad, m, v, t0, net_a, net_c, bufs_a, bufs_c, kind, ls, src, 
 # ------------------------------------------------------------------------------- the update
 
 class Work:
-    """The networks' tables and every buffer of an update with minibatches of <= rows, and the
-    batch's columns in the form the kernels read (``src``)."""
+    """The networks' tables and every scratch buffer of an update with minibatches of <= rows;
+    ``columns`` puts a batch in the form the kernels read (``src``).
 
-    def __init__(self, actor: str, layout, batch, rows: int):
-        obs = np.ascontiguousarray(batch["obs"])
-        dt, B = obs.dtype, obs.shape[0]
+    ``Work.of`` keeps the Work of the last few shapes (the tables and buffers depend on the
+    layout, the minibatch rows, the dtype and the widths of obs and actions, not on the
+    numbers). The buffers are only touched inside the compiled calls, which run under
+    ``_LOCK``, so threads may share one Work; each caller holds its own ``src``."""
+
+    _cache: dict = {}
+
+    @classmethod
+    def of(cls, actor: str, layout, batch, rows: int) -> "Work":
+        obs, act = batch["obs"], batch["act"]
+        k_f = 0 if ACTORS[actor] == CATEGORICAL else math.prod(np.shape(act)[1:])
+        key = (actor, layout, rows, obs.dtype.str, obs.shape[1:], k_f)
+        w = cls._cache.get(key)
+        if w is None:
+            if len(cls._cache) >= 8:
+                cls._cache.clear()
+            w = cls._cache[key] = cls(actor, layout, rows, obs.dtype, obs.shape[1:], k_f)
+        return w
+
+    def __init__(self, actor: str, layout, rows: int, dt, obs_shape: tuple, k_f: int):
         self.kind = ACTORS[actor]
         self.net_a, n_a = mlp.net_table(layout, "policy", rows)
         self.net_c, n_c = mlp.net_table(layout, "critic", rows)
@@ -176,22 +193,41 @@ class Work:
         self.bufs_c = tuple(np.empty(n, dt) for n in (n_c, n_c, 2 * mlp.head_size(self.net_c)))
         ls = [(s, e - s) for g, k, _, s, e in layout.entries if g == "policy" and k == "log_std"]
         self.ls = np.array(ls[0] if ls else (0, 0), np.int64)
-        if self.kind == CATEGORICAL:
-            act_i, act_f = np.ascontiguousarray(batch["act"], np.int64), np.zeros((B, 0), dt)
-        else:
-            act_i = np.zeros(B, np.int64)
-            act_f = np.ascontiguousarray(np.asarray(batch["act"], dt).reshape(B, -1))
-        cols = np.stack([batch[k] for k in ("logp_old", "adv", "ret", "v_old")], axis=1)
-        self.src = (obs, act_i, act_f, np.ascontiguousarray(cols, dt))
-        self.mb = (np.empty((rows,) + obs.shape[1:], dt), np.empty(rows, np.int64),
-                   np.empty((rows, act_f.shape[1]), dt), np.empty((rows, 4), dt))
+        self.mb = (np.empty((rows,) + obs_shape, dt), np.empty(rows, np.int64),
+                   np.empty((rows, k_f), dt), np.empty((rows, 4), dt))
         self.d_z = np.empty((rows, int(self.net_a[-1]["n_out"])), dt)
         self.d_v = np.empty((rows, 1), dt)
+        self.dt, self.k_f = dt, k_f
+
+    def columns(self, batch) -> tuple:
+        """src = (obs [B, D], integer actions [B], float actions [B, K], the columns
+        logp_old, adv, ret, v_old [B, 4]) of one update's batch."""
+        obs, act, dt = np.ascontiguousarray(batch["obs"]), batch["act"], self.dt
+        B = obs.shape[0]
+        if self.kind == CATEGORICAL:
+            act_i, act_f = np.ascontiguousarray(act, np.int64), np.zeros((B, 0), dt)
+        else:
+            act_i = np.zeros(B, np.int64)
+            act_f = np.ascontiguousarray(np.asarray(act, dt).reshape(B, self.k_f))
+        cols = np.stack([batch[k] for k in ("logp_old", "adv", "ret", "v_old")], axis=1)
+        return obs, act_i, act_f, np.ascontiguousarray(cols, dt)
 
 
 def _split_bounds(B: int, n_mb: int) -> np.ndarray:
-    """The chunk bounds of np.array_split(permutation of B, n_mb), as an int64 array."""
-    return np.cumsum([0] + [len(p) for p in np.array_split(np.empty(B), n_mb)]).astype(np.int64)
+    """The chunk bounds of np.array_split(permutation of B, n_mb), as an int64 array: its
+    first B mod n_mb chunks hold one row more than the rest."""
+    q, r = divmod(B, n_mb)
+    return np.cumsum([0] + [q + 1] * r + [q] * (n_mb - r), dtype=np.int64)
+
+
+def _permutations(rng, B: int, n: int) -> np.ndarray:
+    """[n, B]: n draws of ``rng.permutation(B)`` in order, bitwise (NumPy's
+    ``Generator.permutation`` of an int is ``shuffle(arange(B))``), with less Python per row."""
+    out = np.empty((n, B), np.int64)
+    out[:] = np.arange(B)
+    for row in out:
+        rng.shuffle(row)
+    return out
 
 
 def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, adam,
@@ -207,7 +243,8 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
     B = int(batch["adv"].shape[0])
     n_mb = max(1, math.ceil(B / c.batch_size))
     bounds = _split_bounds(B, n_mb)
-    w = Work(actor, layout, batch, math.ceil(B / n_mb))
+    w = Work.of(actor, layout, batch, math.ceil(B / n_mb))
+    src = w.columns(batch)
     outs, grad = np.zeros(c.n_epochs * n_mb, STEP_STATS), np.zeros_like(theta)
     m, v, t0 = opt_state["m.theta"], opt_state["v.theta"], int(opt_state["step"])
     hp, blas = hyper(c, lr, clip, adam), blas_table()
@@ -219,9 +256,9 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
         before_first_parallel_call()
     with _LOCK:
         for _ in range(0, c.n_epochs, per_call):
-            perms = np.stack([rng.permutation(B) for _ in range(per_call)])
+            perms = _permutations(rng, B, per_call)
             e, k, stopped = _epochs(theta, grad, m, v, t0 + n_taken, w.net_a, w.net_c,
-                                    w.bufs_a, w.bufs_c, w.kind, w.ls, w.src, perms, bounds,
+                                    w.bufs_a, w.bufs_c, w.kind, w.ls, src, perms, bounds,
                                     w.mb, w.d_z, w.d_v, outs[n_eval:], hp, code, blas,
                                     int(threads))
             n_eval, n_taken = n_eval + e, n_taken + k
@@ -238,10 +275,10 @@ def minibatch_loss_and_grad(actor, config, layout, theta, mb, clip, threads=1):
     [P] as the compiled loop computes them (no optimizer step; for tests). Returns
     ``(loss, grad, stats)``, stats a ``STEP_STATS`` record (``stats["approx_kl"]``)."""
     B = int(mb["adv"].shape[0])
-    w = Work(actor, layout, mb, B)
+    w = Work.of(actor, layout, mb, B)
     grad, outs = np.zeros_like(theta), np.zeros(1, STEP_STATS)
     hp = hyper(config, 0.0, clip, Adam(lr=constant(0.0)))._replace(kl_stop=math.inf)
-    obs, act_i, act_f, cols = w.src
+    obs, act_i, act_f, cols = w.columns(mb)
     if threads >= 2:
         before_first_parallel_call()
     with _LOCK:

@@ -434,3 +434,38 @@ def test_collector_takes_values_from_a_four_item_act_fn():
     with pytest.raises(TypeError, match="act_fn must return a tuple"):
         col.collect(lambda o: (np.zeros(4, np.int64),) * 2, None, 2)
     envs.close()
+
+
+@given(st.integers(1, 300), st.integers(1, 6), st.integers(0, 2**32 - 1))
+@settings(max_examples=30, deadline=None)
+def test_permutations_are_bitwise_the_stacked_rng_permutations(B, n, seed):
+    ours = ppo_loop._permutations(np.random.default_rng(seed), B, n)
+    ref_rng = np.random.default_rng(seed)
+    np.testing.assert_array_equal(ours, np.stack([ref_rng.permutation(B) for _ in range(n)]))
+
+
+@given(st.integers(1, 500), st.integers(1, 40))
+@settings(max_examples=60, deadline=None)
+def test_split_bounds_are_those_of_array_split(B, n_mb):
+    ref = np.cumsum([0] + [len(p) for p in np.array_split(np.arange(B), n_mb)])
+    np.testing.assert_array_equal(ppo_loop._split_bounds(B, n_mb), ref)
+
+
+def test_reused_work_gives_the_update_of_a_fresh_one():
+    """Work.of keeps the tables and scratch buffers of a shape: an update on a reused Work is
+    bitwise that on a new one, and a second rollout's columns are its own."""
+    algo, envs = _algo(dtype="float32", n_epochs=2)
+    state = algo.init(np.random.default_rng(0))
+    rolls = [Collector(envs, dtype=algo.dtype, seed=seed).collect(
+        lambda o: algo.act(state, o, np.random.default_rng(seed)),
+        lambda o: algo.value(state, o), algo.config.n_steps) for seed in (0, 1)]
+    ppo_loop.Work._cache.clear()
+    first = [algo.update(state, r, 0.25, np.random.default_rng(3)) for r in rolls]
+    assert len(ppo_loop.Work._cache) == 1                 # one shape, one Work
+    ppo_loop.Work._cache.clear()
+    fresh = algo.update(state, rolls[1], 0.25, np.random.default_rng(3))
+    assert first[1][1] == fresh[1] and first[0][1] != fresh[1]
+    for net in ("policy", "critic"):
+        for k, a in fresh[0][net].items():
+            np.testing.assert_array_equal(first[1][0][net][k], a)
+    envs.close()
