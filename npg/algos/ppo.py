@@ -278,8 +278,9 @@ class PPO(Algorithm):
         params = {net: state[net] for net in self.nets}
         if (self.fast_path and "mask" not in batch                  # masked: the reference
                 and engine.applies(c, self.spec, state["policy"]) and engine.ready(self, "update")):
+            threads = self.fast_threads if engine.ready(self, "parallel") else 1  # same bits
             out = engine.update(c, self.spec, params, state["opt"], batch, lr, clip, rng,
-                                self._optimizer(lr), self.fast_threads)
+                                self._optimizer(lr), threads)
         else:
             out = self._epochs(params, state["opt"], batch, lr, clip, rng)
         params, opt_states, sums, n_eval, n_taken = out

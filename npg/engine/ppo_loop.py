@@ -13,6 +13,14 @@ Python between minibatch steps:
   (Numba ``prange``): they read the same minibatch and write disjoint slices of g, so the
   result is bitwise that of one thread. The norm and the Adam step follow the join.
 
+What compiles is what a run uses (the first call compiles, and this is most of a cold start):
+the thread count reaches the kernels as ``par``, None for one thread (Numba prunes an
+``if par is None`` branch by the argument's type, so a one-thread update never compiles the
+parallel region, about half of the update's compile time), and the continuous actions as
+``act_f``, None for a categorical actor (its update never compiles the Gaussian and gSDE
+terms). ``_minibatch_grad`` is inlined into ``_epochs`` rather than compiled as a level of
+its own (each compiled level re-optimises the machine code of everything it calls).
+
 The random minibatch splits are the reference loop's: ``rng.permutation(B)`` per epoch, drawn
 in Python before the call (one call per epoch when target-KL stopping is on, so that an early
 stop draws no permutation the reference would not). Hyperparameters travel as a
@@ -44,7 +52,7 @@ _LOCK = threading.Lock()        # one compiled update at a time (Numba's workque
 
 # ------------------------------------------------------------------------------- one step
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _actor_half(theta, grad, net, obs, bufs, rows, kind, ls, act_i, act_f, col, d_z, out, hp,
                 code, blas):
     """Actor forward, policy loss and, unless approx_kl > hp.kl_stop, backward. ls = (offset,
@@ -60,7 +68,7 @@ def _actor_half(theta, grad, net, obs, bufs, rows, kind, ls, act_i, act_f, col, 
         mlp.backward(theta, grad, net, obs, H, D, WT, rows, d_z[:b], code, blas)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _critic_half(theta, grad, net, obs, bufs, rows, col, d_v, out, hp, code, blas):
     """Critic forward, value loss and backward of vf_coef L_V."""
     H, D, WT = bufs
@@ -84,19 +92,19 @@ def _halves_parallel(theta, grad, net_a, net_c, obs, bufs_a, bufs_c, rows, kind,
                          blas)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _minibatch_grad(theta, grad, net_a, net_c, obs, bufs_a, bufs_c, rows, kind, ls, act_i,
-                    act_f, col, d_z, d_v, outs, hp, code, blas, threads):
-    """Loss (out = outs[0]) and gradient (grad) of one minibatch; actor and critic on two
-    threads when threads >= 2. out.loss = L_clip + vf_coef L_V + ent_coef L_H."""
+                    act_f, col, d_z, d_v, outs, hp, code, blas, par):
+    """Loss (out = outs[0]) and gradient (grad) of one minibatch; actor and critic on one
+    thread when par is None, else on two. out.loss = L_clip + vf_coef L_V + ent_coef L_H."""
     out = outs[0]
-    if threads >= 2:
-        _halves_parallel(theta, grad, net_a, net_c, obs, bufs_a, bufs_c, rows, kind, ls,
-                         act_i, act_f, col, d_z, d_v, outs[:1], hp, code, blas)
-    else:
+    if par is None:
         _actor_half(theta, grad, net_a, obs, bufs_a, rows, kind, ls, act_i, act_f, col, d_z,
                     out, hp, code, blas)
         _critic_half(theta, grad, net_c, obs, bufs_c, rows, col, d_v, out, hp, code, blas)
+    else:
+        _halves_parallel(theta, grad, net_a, net_c, obs, bufs_a, bufs_c, rows, kind, ls,
+                         act_i, act_f, col, d_z, d_v, outs[:1], hp, code, blas)
     out.loss = out.policy_loss + hp.vf_coef * out.value_loss + hp.ent_coef * out.entropy_loss
 
 
@@ -127,13 +135,15 @@ def clip_adam(theta, grad, m, v, t, hp):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _epochs(theta, grad, m, v, t0, net_a, net_c, bufs_a, bufs_c, kind, ls, src, perms, bounds,
-            mb, d_z, d_v, outs, hp, code, blas, threads):
-    """The minibatch steps of the epochs ``perms`` [E, B]; src = (obs, act_i, act_f, cols) of
-    the batch, mb the same for one minibatch; returns (steps evaluated, steps taken, stopped on
-    target KL)."""
-    obs_src, act_i_src, act_f_src, cols = src
-    obs_buf, act_i, act_f, col_buf = mb
+def _epochs(theta, grad, m, v, t0, net_a, net_c, bufs_a, bufs_c, kind, ls, src, f_src, perms,
+            bounds, mb, f_mb, d_z, d_v, outs, hp, code, blas, par):
+    """The minibatch steps of the epochs ``perms`` [E, B]; src = (obs, act_i, cols) of the
+    batch and f_src its float actions (None for a categorical actor), mb and f_mb the same for
+    one minibatch; par None (one thread) or not (two); returns (steps evaluated, steps taken,
+    stopped on target KL). f_src, f_mb and par are arguments of their own: Numba prunes an
+    ``is None`` branch only on an argument."""
+    obs_src, act_i_src, cols = src
+    obs_buf, act_i, col_buf = mb
     rows = obs_buf.shape[0]
     n_eval = n_taken = 0
     for e in range(perms.shape[0]):
@@ -144,13 +154,18 @@ def _epochs(theta, grad, m, v, t0, net_a, net_c, bufs_a, bufs_c, kind, ls, src, 
                 for q in range(obs_buf.shape[1]):
                     obs_buf[i, q] = obs_src[s, q]
                 act_i[i] = act_i_src[s]
-                for q in range(act_f.shape[1]):
-                    act_f[i, q] = act_f_src[s, q]
+                if f_mb is not None:
+                    for q in range(f_mb.shape[1]):
+                        f_mb[i, q] = f_src[s, q]
                 for q in range(4):
                     col_buf[i, q] = cols[s, q]
+            if f_mb is None:
+                act_f = None
+            else:
+                act_f = f_mb[:b]
             _minibatch_grad(theta, grad, net_a, net_c, obs_buf[:b], bufs_a, bufs_c, rows, kind,
-                            ls, act_i[:b], act_f[:b], col_buf[:b], d_z, d_v,
-                            outs[n_eval:n_eval + 1], hp, code, blas, threads)
+                            ls, act_i[:b], act_f, col_buf[:b], d_z, d_v,
+                            outs[n_eval:n_eval + 1], hp, code, blas, par)
             n_eval += 1
             if outs[n_eval - 1].approx_kl > hp.kl_stop:
                 return n_eval, n_taken, True
@@ -194,23 +209,34 @@ class Work:
         ls = [(s, e - s) for g, k, _, s, e in layout.entries if g == "policy" and k == "log_std"]
         self.ls = np.array(ls[0] if ls else (0, 0), np.int64)
         self.mb = (np.empty((rows,) + obs_shape, dt), np.empty(rows, np.int64),
-                   np.empty((rows, k_f), dt), np.empty((rows, 4), dt))
+                   None if self.kind == CATEGORICAL else np.empty((rows, k_f), dt),
+                   np.empty((rows, 4), dt))
         self.d_z = np.empty((rows, int(self.net_a[-1]["n_out"])), dt)
         self.d_v = np.empty((rows, 1), dt)
         self.dt, self.k_f = dt, k_f
 
     def columns(self, batch) -> tuple:
-        """src = (obs [B, D], integer actions [B], float actions [B, K], the columns
-        logp_old, adv, ret, v_old [B, 4]) of one update's batch."""
+        """src = (obs [B, D], integer actions [B], float actions [B, K] (None for a
+        categorical actor), the columns logp_old, adv, ret, v_old [B, 4]) of one update's
+        batch."""
         obs, act, dt = np.ascontiguousarray(batch["obs"]), batch["act"], self.dt
         B = obs.shape[0]
         if self.kind == CATEGORICAL:
-            act_i, act_f = np.ascontiguousarray(act, np.int64), np.zeros((B, 0), dt)
+            act_i, act_f = np.ascontiguousarray(act, np.int64), None
         else:
             act_i = np.zeros(B, np.int64)
             act_f = np.ascontiguousarray(np.asarray(act, dt).reshape(B, self.k_f))
         cols = np.stack([batch[k] for k in ("logp_old", "adv", "ret", "v_old")], axis=1)
         return obs, act_i, act_f, np.ascontiguousarray(cols, dt)
+
+
+def _par(threads: int):
+    """The kernels' ``par``: None for one thread, else the thread count (2), after setting
+    the thread pool's wait (``before_first_parallel_call``)."""
+    if int(threads) < 2:
+        return None
+    before_first_parallel_call()
+    return 2
 
 
 def _split_bounds(B: int, n_mb: int) -> np.ndarray:
@@ -244,7 +270,8 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
     n_mb = max(1, math.ceil(B / c.batch_size))
     bounds = _split_bounds(B, n_mb)
     w = Work.of(actor, layout, batch, math.ceil(B / n_mb))
-    src = w.columns(batch)
+    obs, act_i, act_f, cols = w.columns(batch)
+    mb_obs, mb_act_i, mb_act_f, mb_cols = w.mb
     outs, grad = np.zeros(c.n_epochs * n_mb, STEP_STATS), np.zeros_like(theta)
     m, v, t0 = opt_state["m.theta"], opt_state["v.theta"], int(opt_state["step"])
     hp, blas = hyper(c, lr, clip, adam), blas_table()
@@ -252,15 +279,14 @@ def inner_loop(actor, config, layout, theta, opt_state, batch, lr, clip, rng, ad
     n_eval = n_taken = 0
     # without target KL all permutations are drawn first (no early stop can skip one)
     per_call = 1 if c.target_kl is not None else c.n_epochs
-    if threads >= 2:
-        before_first_parallel_call()
+    par = _par(threads)
     with _LOCK:
         for _ in range(0, c.n_epochs, per_call):
             perms = _permutations(rng, B, per_call)
             e, k, stopped = _epochs(theta, grad, m, v, t0 + n_taken, w.net_a, w.net_c,
-                                    w.bufs_a, w.bufs_c, w.kind, w.ls, src, perms, bounds,
-                                    w.mb, w.d_z, w.d_v, outs[n_eval:], hp, code, blas,
-                                    int(threads))
+                                    w.bufs_a, w.bufs_c, w.kind, w.ls, (obs, act_i, cols),
+                                    act_f, perms, bounds, (mb_obs, mb_act_i, mb_cols),
+                                    mb_act_f, w.d_z, w.d_v, outs[n_eval:], hp, code, blas, par)
             n_eval, n_taken = n_eval + e, n_taken + k
             if stopped:
                 break
@@ -279,10 +305,9 @@ def minibatch_loss_and_grad(actor, config, layout, theta, mb, clip, threads=1):
     grad, outs = np.zeros_like(theta), np.zeros(1, STEP_STATS)
     hp = hyper(config, 0.0, clip, Adam(lr=constant(0.0)))._replace(kl_stop=math.inf)
     obs, act_i, act_f, cols = w.columns(mb)
-    if threads >= 2:
-        before_first_parallel_call()
+    par = _par(threads)
     with _LOCK:
         _minibatch_grad(theta, grad, w.net_a, w.net_c, obs, w.bufs_a, w.bufs_c, B, w.kind,
                         w.ls, act_i, act_f, cols, w.d_z, w.d_v, outs, hp,
-                        K.act_code(config.activation, theta.dtype), blas_table(), int(threads))
+                        K.act_code(config.activation, theta.dtype), blas_table(), par)
     return float(outs[0]["loss"]), grad, outs[0]

@@ -39,7 +39,7 @@ from numba import njit
 
 from ..distributions.gaussian import LOG_STD_MAX, LOG_STD_MIN
 from ..distributions.sde import EPS as SDE_EPS
-from .records import CATEGORICAL, GAUSSIAN
+from .records import GAUSSIAN
 
 __all__ = ["policy_loss", "value_loss"]
 
@@ -212,11 +212,12 @@ def policy_loss(kind, z, phi, act_i, act_f, log_std, logp_old, adv, hp, d_z, d_l
     """PPO's policy terms (module docstring) for actor ``kind`` with outputs z [B, n]:
     writes d_z = dL/dz [B, n] and d_ls = dL/d log_std ([K], or [H K] flat for gSDE; empty for
     categorical) for L = L_clip + ent_coef L_H, and out.policy_loss, entropy_loss, approx_kl,
-    clip_fraction, entropy. act_i [B] int64 (categorical) or act_f [B, K] (continuous); phi
+    clip_fraction, entropy. act_i [B] int64 and act_f None (categorical: only its terms
+    compile) or act_f [B, K] (continuous, ``kind`` GAUSSIAN or GSDE); phi
     [B, H] the actor's last hidden layer (gSDE only); hp a ``records.Hyper``."""
     B = z.shape[0]
     logp, ent, aux = np.empty(B), np.empty(B), np.empty(B)
-    if kind == CATEGORICAL:
+    if act_f is None:
         _categorical_terms(z, act_i, logp, ent, aux, d_z)
     elif kind == GAUSSIAN:
         _gaussian_terms(z, act_f, log_std, logp, ent)
@@ -230,7 +231,7 @@ def policy_loss(kind, z, phi, act_i, act_f, log_std, logp_old, adv, hp, d_z, d_l
     d_logp = logp                               # overwritten in place: logp is used up
     _surrogate(logp, logp_old, adv, hp.clip, hp.norm_adv > 0, d_logp, out)
     c = hp.ent_coef * (-1.0 / B)
-    if kind == CATEGORICAL:
+    if act_f is None:
         _categorical_chain(z, act_i, aux, ent, d_logp, c, d_z)
     elif kind == GAUSSIAN:
         _gaussian_chain(z, act_f, log_std, d_logp, c, d_z, d_ls)

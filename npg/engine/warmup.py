@@ -37,7 +37,9 @@ Kinds, in the order the child compiles them: "acting" (the compiled acting step)
 (a whole rollout in one call, ``npg.engine.rollout_cartpole``, where the spaces are CartPole's),
 "kernels" (the small kernels outside the engine: GAE, npg's CartPole step; ``npg.compiling``
 holds them until then, so that this process takes their NumPy paths instead of compiling them
-a second time) and "update" (the compiled update). Algorithms without an exercise in
+a second time), "update" (the compiled update on one thread) and "parallel" (the same update
+with the actor's and the critic's halves on two threads: about as much compiling again, so the
+run updates on one thread, the same numbers bit for bit, until it is ready). Algorithms without an exercise in
 ``EXERCISES`` (keyed by ``algo.name``) are always ready.
 """
 
@@ -59,7 +61,7 @@ from .. import compiling
 __all__ = ["KINDS", "ENV_VAR", "TIMEOUT_S", "EXERCISES", "enable", "enabled", "ready",
            "start", "status", "wait", "marker_path"]
 
-KINDS = ("acting", "rollout", "kernels", "update")
+KINDS = ("acting", "rollout", "kernels", "update", "parallel")
 ENV_VAR = "NPG_BACKGROUND_COMPILE"
 TIMEOUT_S = 900.0          # a child still compiling after this long is stopped
 _POLL_S = 0.02             # ready() looks at the child's progress at most this often

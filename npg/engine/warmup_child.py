@@ -6,7 +6,8 @@ on-disk cache by running the algorithm's public methods on synthetic data.
 ``JOB_DIR/job.pkl`` holds the algorithm class, its config and space spec, the exercise
 ("module:function"), the marker path, the parent's pid and the directory of the parent's
 npg (a child that imported another npg compiles nothing and exits with status 3). The
-exercise calls ``done(kind)`` after each kind ("acting", "rollout", "kernels", "update");
+exercise calls ``done(kind)`` after each kind ("acting", "rollout", "kernels", "update",
+"parallel");
 each writes
 ``JOB_DIR/<kind>``, which the parent's ``warmup.ready`` looks for. At the end the child writes
 the marker (the cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes
@@ -71,7 +72,8 @@ def exercise_kernels(algo) -> None:
 def exercise_ppo(algo, done) -> None:
     """PPO: every acting call a run makes (``act_value``, ``act`` sampled and deterministic,
     ``value``, on rows of the config's dtype), then a fused CartPole rollout (where the spaces
-    are CartPole's), then the small kernels (``exercise_kernels``), then one ``update``.
+    are CartPole's), then the small kernels (``exercise_kernels``), then one ``update`` on one
+    thread and one on two (the thread count decides what compiles: ``ppo_loop``).
 
     The order is that of what the reference path costs while it waits (CartPole's PPO preset,
     float32, measured on the development machine): acting on it 24 us per env step,
@@ -91,8 +93,16 @@ def exercise_ppo(algo, done) -> None:
     done("rollout")
     exercise_kernels(algo)
     done("kernels")
-    algo.update(state, synthetic_rollout(algo.spec, algo.dtype), 0.0, rng)
-    done("update")
+    threads, rollout = algo.fast_threads, synthetic_rollout(algo.spec, algo.dtype)
+    try:
+        algo.fast_threads = 1
+        algo.update(state, rollout, 0.0, rng)
+        done("update")
+        algo.fast_threads = 2
+        algo.update(state, rollout, 0.0, rng)
+        done("parallel")
+    finally:
+        algo.fast_threads = threads
 
 
 def _exercise_fused_rollout(algo, state, rng) -> None:

@@ -178,8 +178,8 @@ def test_loss_kernel_equals_loss_and_grad(kw):
     c = algo.config
     d_z, d_v, outs = np.empty((B, 2)), np.empty(B), np.zeros(1, STEP_STATS)
     hp = _hyper(clip=0.1, ent_coef=c.ent_coef, norm_adv=float(c.norm_adv))
-    ppo_losses.policy_loss(0, z, obs, mb["act"], np.zeros((B, 0)), np.zeros(0), mb["logp_old"],
-                           mb["adv"], hp, d_z, np.zeros(0), outs[0])
+    ppo_losses.policy_loss(0, z, obs, mb["act"], None, np.zeros(0), mb["logp_old"], mb["adv"],
+                           hp, d_z, np.zeros(0), outs[0])      # act_f None: categorical
     ppo_losses.value_loss(v, mb["ret"], mb["v_old"], c.vf_coef, c.clip_range_vf or -1.0, d_v,
                           outs[0])
     out = outs[0]
@@ -468,4 +468,60 @@ def test_reused_work_gives_the_update_of_a_fresh_one():
     for net in ("policy", "critic"):
         for k, a in fresh[0][net].items():
             np.testing.assert_array_equal(first[1][0][net][k], a)
+    envs.close()
+
+
+_WHAT_COMPILES = """
+import numpy as np
+from npg.algos.ppo import PPO, PPOConfig
+from npg.envs.spaces import SpaceInfo
+from npg.engine import ppo_loop, ppo_losses
+from npg.engine.warmup_child import synthetic_rollout
+algo = PPO(PPOConfig(n_envs=2, n_steps=4, batch_size=8, n_epochs=2),
+           SpaceInfo(4, "box", None, True, 2, None, None, None))
+algo.fast_threads = 1
+state = algo.init(np.random.default_rng(0))
+algo.update(state, synthetic_rollout(algo.spec, algo.dtype), 0.0, np.random.default_rng(1))
+print(len(ppo_loop._epochs.signatures), len(ppo_loop._halves_parallel.signatures),
+      len(ppo_losses._gaussian_terms.signatures), len(ppo_losses._sde_terms.signatures),
+      len(ppo_losses._categorical_terms.signatures))
+"""
+
+
+def test_a_one_thread_categorical_update_compiles_no_parallel_region_and_no_gaussian_terms(
+        tmp_path):
+    """par None and act_f None reach the kernels as arguments, so Numba prunes the branches
+    they decide: on an empty cache (a fresh NUMBA_CACHE_DIR: loading from a cache would not
+    show the callees) a one-thread CartPole update compiles _epochs and the categorical
+    terms, not the parallel region nor the Gaussian and gSDE terms (what compiles is most of
+    a cold start)."""
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    out = subprocess.run([sys.executable, "-c", _WHAT_COMPILES], capture_output=True,
+                         text=True, check=True, timeout=600, env=env).stdout.split()
+    assert out == ["1", "0", "0", "0", "1"]
+
+
+def test_ppo_updates_on_one_thread_until_the_parallel_kernels_are_ready(monkeypatch):
+    """While the warm-up child has not compiled the two-thread update ("parallel"), PPO runs
+    the engine on one thread, whatever fast_threads says: the same update bit for bit."""
+    algo, envs = _algo(dtype="float32", n_epochs=2)
+    state = algo.init(np.random.default_rng(0))
+    roll = Collector(envs, dtype=algo.dtype, seed=0).collect(
+        lambda o: algo.act(state, o, np.random.default_rng(0)),
+        lambda o: algo.value(state, o), algo.config.n_steps)
+    seen = []
+    inner = ppo_loop.inner_loop
+    monkeypatch.setattr(ppo_loop, "inner_loop", lambda *a: seen.append(a[-1]) or inner(*a))
+    algo.fast_threads = 2
+    both = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    monkeypatch.setattr(engine, "ready", lambda algo, kind: kind != "parallel")
+    one = algo.update(state, roll, 0.25, np.random.default_rng(3))
+    assert seen == [2, 1]
+    assert one[1] == both[1]
+    for net in ("policy", "critic"):
+        for k, a in both[0][net].items():
+            np.testing.assert_array_equal(one[0][net][k], a)
     envs.close()

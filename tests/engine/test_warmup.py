@@ -56,6 +56,7 @@ def stub_exercise(algo, done) -> None:
             raise RuntimeError("the test never released the stub exercise")
         time.sleep(0.01)
     done("update")
+    done("parallel")
 
 
 @pytest.fixture
@@ -121,7 +122,8 @@ def test_child_reports_kinds_in_order_then_writes_the_marker(stub):
     assert os.path.exists(job.marker) and job.proc.returncode == 0
     assert not os.path.exists(job.dir)        # the child removes its job directory
     assert warmup.status(algo) == {"started": True, "running": False,
-                                   "done": ["acting", "kernels", "rollout", "update"],
+                                   "done": ["acting", "kernels", "parallel", "rollout",
+                                            "update"],
                                    "failed": None}
 
 
