@@ -39,8 +39,8 @@ Kinds, in the order the child compiles them: "acting" (the compiled acting step)
 holds them until then, so that this process takes their NumPy paths instead of compiling them
 a second time), "update" (the compiled update on one thread) and "parallel" (the same update
 with the actor's and the critic's halves on two threads: about as much compiling again, so the
-run updates on one thread, the same numbers bit for bit, until it is ready). Algorithms without an exercise in
-``EXERCISES`` (keyed by ``algo.name``) are always ready.
+run updates on one thread, the same numbers bit for bit, until it is ready). Algorithms
+without an exercise in ``EXERCISES`` (keyed by ``algo.name``) are always ready.
 """
 
 from __future__ import annotations

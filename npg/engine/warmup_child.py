@@ -7,12 +7,11 @@ on-disk cache by running the algorithm's public methods on synthetic data.
 ("module:function"), the marker path, the parent's pid and the directory of the parent's
 npg (a child that imported another npg compiles nothing and exits with status 3). The
 exercise calls ``done(kind)`` after each kind ("acting", "rollout", "kernels", "update",
-"parallel");
-each writes
-``JOB_DIR/<kind>``, which the parent's ``warmup.ready`` looks for. At the end the child writes
-the marker (the cache is warm for this configuration) and removes ``JOB_DIR``. Its output goes
-to ``JOB_DIR/child.log`` (read by the parent when it fails). Nothing here is random in a way
-that matters: the synthetic data only fix the argument types, which decide what compiles.
+"parallel"); each writes ``JOB_DIR/<kind>``, which the parent's ``warmup.ready`` looks for.
+At the end the child writes the marker (the cache is warm for this configuration) and removes
+``JOB_DIR``. Its output goes to ``JOB_DIR/child.log`` (read by the parent when it fails).
+Nothing here is random in a way that matters: the synthetic data only fix the argument types,
+which decide what compiles.
 
 With ``NPG_WARMUP_PROFILE=FILE`` in the environment the child also writes, as JSON, the CPU
 seconds each compiled function took itself (callees excluded; Numba's ``numba:compile``
