@@ -488,6 +488,7 @@ print(len(ppo_loop._epochs.signatures), len(ppo_loop._halves_parallel.signatures
 """
 
 
+@pytest.mark.slow                       # compiles the update on an empty cache: ~30 s
 def test_a_one_thread_categorical_update_compiles_no_parallel_region_and_no_gaussian_terms(
         tmp_path):
     """par None and act_f None reach the kernels as arguments, so Numba prunes the branches
