@@ -40,12 +40,17 @@ _DONE = False
 
 
 def before_first_parallel_call() -> None:
-    """Set ``GOMP_SPINCOUNT`` (module docstring) unless the user chose a wait, before the
-    thread pool starts."""
+    """Set ``GOMP_SPINCOUNT`` (module docstring) unless the user chose a wait, then start
+    Numba's thread pool (``numba.get_num_threads`` starts it). Starting it here is needed, not
+    only tidy: a one-thread update loaded from the cache starts no pool, and the two-thread
+    update loaded from the cache afterwards in the same process does not start it either; its
+    parallel region then crashed the process (SIGSEGV, reproduced on a kept cache)."""
     global _DONE
     if not _DONE:
         if "OMP_WAIT_POLICY" not in os.environ:
             os.environ.setdefault("GOMP_SPINCOUNT", SPIN_COUNT)
+        import numba
+        numba.get_num_threads()
         _DONE = True
 
 
