@@ -42,9 +42,11 @@ _DONE = False
 def before_first_parallel_call() -> None:
     """Set ``GOMP_SPINCOUNT`` (module docstring) unless the user chose a wait, then start
     Numba's thread pool (``numba.get_num_threads`` starts it). Starting it here is needed, not
-    only tidy: a one-thread update loaded from the cache starts no pool, and the two-thread
-    update loaded from the cache afterwards in the same process does not start it either; its
-    parallel region then crashed the process (SIGSEGV, reproduced on a kept cache)."""
+    only tidy: a cached function that calls a parallel one starts the pool when it is loaded
+    only if the parallel callee was compiled, not loaded from the cache, in the process that
+    compiled the caller (numba/numba#8578: a library loaded from the cache keeps no
+    ``reload_init``). A two-thread update cached in that state crashed the next process that
+    loaded it (SIGSEGV; tests/engine/test_threads.py builds the state)."""
     global _DONE
     if not _DONE:
         if "OMP_WAIT_POLICY" not in os.environ:

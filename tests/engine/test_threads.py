@@ -78,3 +78,44 @@ def test_automatic_updates_are_measured():
     (c,) = T._CHOOSERS.values()
     assert sum(c.seen.values()) == 5 and c.seen[2] >= 2 and c.seen[1] >= 1
     assert np.isfinite(c.cost[2])
+
+
+_TWO_THREAD_UPDATE = """
+import numpy as np
+from npg.algos.ppo import PPO, PPOConfig
+from npg.envs.spaces import SpaceInfo
+from npg.engine.warmup_child import synthetic_rollout
+algo = PPO(PPOConfig(n_envs=2, n_steps=4, batch_size=8, n_epochs=2),
+           SpaceInfo(4, "box", None, True, 2, None, None, None))
+algo.fast_threads = 2
+state = algo.init(np.random.default_rng(0))
+new, _ = algo.update(state, synthetic_rollout(algo.spec, algo.dtype), 0.0,
+                     np.random.default_rng(1))
+print(new["policy"]["W1"].tobytes().hex(), new["critic"]["W2"].tobytes().hex())
+"""
+
+
+@pytest.mark.slow                       # compiles the two-thread update on an empty cache
+def test_a_cached_two_thread_update_whose_parallel_region_came_from_the_cache_runs(tmp_path):
+    """Numba loses a parallel callee's thread-pool start when the caller is compiled while the
+    callee is loaded from the cache (numba/numba#8578: the loaded library has no reload_init),
+    so a later process that loads the caller (``ppo_loop._epochs``) starts no pool and its
+    parallel region crashed (SIGSEGV). The three processes build that cache state: the first
+    compiles everything, ``_epochs`` is dropped from the cache, the second compiles it beside
+    the cached ``_halves_parallel``, the third loads both. ``before_first_parallel_call``
+    starts the pool itself, so the third runs and gives the first's numbers bit for bit."""
+    import glob
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+
+    def update():
+        p = subprocess.run([sys.executable, "-c", _TWO_THREAD_UPDATE], capture_output=True,
+                           text=True, timeout=600, env=env)
+        assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
+        return p.stdout
+    first = update()
+    dropped = glob.glob(str(tmp_path / "**" / "ppo_loop._epochs-*"), recursive=True)
+    assert dropped                              # the index and the machine code of _epochs
+    for f in dropped:
+        os.remove(f)
+    assert update() == first
+    assert update() == first
