@@ -48,7 +48,7 @@ from ..checks import check_finite
 from ..distributions import categorical, sde
 from ..engine import ppo as engine
 from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
-from ..optim import Adam, clip_by_global_norm
+from ..optim import Adam, VectorRun, clip_vectors_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
@@ -218,27 +218,32 @@ class PPO(Algorithm):
             batch["act"] = xp.asarray(flat["act"], dtype=dt)
         return batch
 
-    def _step(self, params, grads, opt_states, opt):
+    def _step(self, runs, grads) -> None:
         """Clip the global norm over all networks together (actor and critic), then one Adam
-        step per network. Returns ``(params, opt_states)``."""
-        c = self.config
-        if c.max_grad_norm is not None:
-            flat = {(n, k): g for n in grads for k, g in grads[n].items()}
-            flat = clip_by_global_norm(flat, c.max_grad_norm)[0]
-            grads = {n: {k: flat[(n, k)] for k in grads[n]} for n in grads}
-        stepped = {n: opt.step(params[n], grads[n], opt_states[n]) for n in params}
-        return {n: p for n, (p, _) in stepped.items()}, {n: s for n, (_, s) in stepped.items()}
+        step per network (``runs``: a ``VectorRun`` per network, stepped in place)."""
+        g = {n: runs[n].grad_vectors(grads[n]) for n in runs}
+        if self.config.max_grad_norm is not None:
+            order = [(n, j) for n in runs for j in range(len(g[n]))]
+            tree = {(n, k): v for n in grads for k, v in grads[n].items()}
+            clipped = clip_vectors_by_global_norm([g[n][j] for n, j in order],
+                                                  self.config.max_grad_norm, tree)[0]
+            for (n, j), v in zip(order, clipped):
+                g[n][j] = v
+        for n, run in runs.items():
+            run.step(g[n])
 
     def _epochs(self, params, opt_states, batch, lr, clip, rng):
         """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch
         into minibatches, each one ``loss_and_grad`` and ``_step``; stops early on target KL.
         Returns ``(params, opt_states, stat sums, steps evaluated, steps taken)``; the engine's
-        ``npg.engine.ppo.update`` has the same contract."""
+        ``npg.engine.ppo.update`` has the same contract. The networks and their Adam states are
+        held as flat vectors for the whole loop (``npg.optim.VectorRun``: the bits of
+        ``Adam.step`` at each step, without flattening the dicts at each)."""
         c = self.config
         xp, B = get_xp(batch["adv"]), int(batch["adv"].shape[0])
         dev = device_of(batch["adv"])
         n_mb = max(1, math.ceil(B / c.batch_size))
-        opt = self._optimizer(lr)
+        runs = {n: VectorRun(self._optimizer(lr), params[n], opt_states[n]) for n in params}
         if self.spec.discrete and "onehot" not in batch:    # once for every minibatch's terms
             batch = dict(batch, onehot=categorical.one_hot(batch["act"], self.spec.n_actions,
                                                            batch["adv"].dtype))
@@ -247,15 +252,22 @@ class PPO(Algorithm):
             for idx in np.array_split(rng.permutation(B), n_mb):
                 ix = idx if xp is np else create(xp, "asarray", idx, device=dev)
                 mb = {k: xp.take(v, ix, axis=0) for k, v in batch.items()}
-                _, grads, st = self.loss_and_grad(params, mb, clip)
+                _, grads, st = self.loss_and_grad({n: r.params for n, r in runs.items()}, mb,
+                                                  clip)
                 n_eval += 1
                 for k, v in st.items():
                     sums[k] = sums.get(k, 0.0) + v
                 if c.target_kl is not None and st["approx_kl"] > 1.5 * c.target_kl:
-                    return params, opt_states, sums, n_eval, n_taken
-                params, opt_states = self._step(params, grads, opt_states, opt)
+                    return (*self._results(runs), sums, n_eval, n_taken)
+                self._step(runs, grads)
                 n_taken += 1
-        return params, opt_states, sums, n_eval, n_taken
+        return (*self._results(runs), sums, n_eval, n_taken)
+
+    @staticmethod
+    def _results(runs) -> tuple[dict, dict]:
+        """``(params, opt_states)`` per network from the runs."""
+        out = {n: r.result() for n, r in runs.items()}
+        return {n: p for n, (p, _) in out.items()}, {n: s for n, (_, s) in out.items()}
 
     def update(self, state, rollout, progress, rng):
         """One PPO update from ``rollout``; returns ``(state, stats)``.

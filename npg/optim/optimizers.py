@@ -1,20 +1,5 @@
-"""Optimizers that descend a loss given its gradient: SGD (momentum, Nesterov), RMSprop, Adam,
-clipping.
-
-An optimizer is a pair ``init`` / ``step`` in the style of optax, with the state as plain data::
-
-    opt = Adam(lr=3e-4)
-    state = opt.init(params)                         # {"step": 0, "m.W1": zeros, ...}
-    params, state = opt.step(params, grads, state)   # one update; params and state are new dicts
-
-The state is a flat dict of arrays plus the int ``"step"`` (updates taken so far), keyed
-``"<buffer>.<param name>"``, so it saves and loads as it is::
-
-    np.savez(path, **state);  state = dict(np.load(path))     # (npg.to_numpy first off NumPy)
-
-``lr`` is a positive float or a schedule (``npg.schedules``): a callable of the step count,
-called with the number of updates taken before the current one (``lr(0)`` for the first).
-Updates keep the dtype of the parameters (the hyperparameters are Python floats).
+"""The update rules: SGD (momentum, Nesterov), RMSprop and Adam as ``init`` / ``step`` pairs,
+and global-norm clipping (the package docstring, ``npg.optim``, states the conventions).
 
 The formulas are elementwise, so a step runs them once on theta, the tree's arrays of one dtype
 flattened into one vector (``_apply``), with the same bits as array by array; the new arrays
@@ -37,9 +22,9 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .checks import check_finite, check_positive, check_real, check_shape, max_abs
-from .backend import create, device_of, get_xp
-from .params import flatten, unflatten, vector_norm
+from ..checks import check_finite, check_positive, check_real, check_shape, max_abs
+from ..backend import create, device_of, get_xp
+from ..params import flatten, unflatten, vector_norm
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
 
@@ -278,14 +263,17 @@ class RMSprop:
     def __repr__(self):
         return f"RMSprop(lr={self.lr!r}, alpha={self.alpha!r}, eps={self.eps!r})"
 
+    def _buffers(self):
+        return ("v",)
+
     def init(self, params: Mapping) -> dict:
         """``{"step": 0}`` and a zero mean square ``"v.<name>"`` per parameter."""
-        return _zero_state(params, ("v",))
+        return _zero_state(params, self._buffers())
 
     @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One RMSprop update; returns new ``(params, state)`` (inputs are not modified)."""
-        return _apply("RMSprop", self._update, params, grads, state, ("v",))
+        return _apply("RMSprop", self._update, params, grads, state, self._buffers())
 
     def _update(self, xp, theta, g, bufs, t):
         """The formulas of the class docstring on the vector theta; ``bufs`` is [v]."""
@@ -322,14 +310,17 @@ class Adam:
     def __repr__(self):
         return f"Adam(lr={self.lr!r}, b1={self.b1!r}, b2={self.b2!r}, eps={self.eps!r})"
 
+    def _buffers(self):
+        return ("m", "v")
+
     def init(self, params: Mapping) -> dict:
         """``{"step": 0}`` and zero moments ``"m.<name>"``, ``"v.<name>"`` per parameter."""
-        return _zero_state(params, ("m", "v"))
+        return _zero_state(params, self._buffers())
 
     @_quiet
     def step(self, params: Mapping, grads: Mapping, state: Mapping):
         """One Adam update; returns new ``(params, state)`` (inputs are not modified)."""
-        return _apply("Adam", self._update, params, grads, state, ("m", "v"))
+        return _apply("Adam", self._update, params, grads, state, self._buffers())
 
     def _update(self, xp, theta, g, bufs, t):
         """The formulas of the class docstring on the vector theta; ``bufs`` is [m, v]."""
