@@ -15,12 +15,19 @@ float64):
     GOMP_SPINCOUNT=1000        1.57x / 1.54x     0.78x / 0.93x
     GOMP_SPINCOUNT=10000       1.57x / 1.74x     0.31x / 0.46x    (spinning steals the core)
 
+On a machine with two independent cores and AVX-512 (2026-12-04), float32: two threads
+against one 1.14-1.18x at 1,000 spins (about 12 us there, shorter than the ~50 us the worker
+waits between regions, so it sleeps and is woken every step), 1.40-1.48x at 10,000,
+1.51-1.59x at 100,000; but a whole CartPole run beside one busy process fell from 39.8k env
+steps/s (1,000) to 29.8k (10,000) and 20.0k (100,000), as the spinning worker slows the
+rollouts between updates, which the chooser below does not time.
+
 A 20-step update hands work over every ~80-170 us, so a worker that sleeps costs a futex wake
 each time, and one that spins long starves the thread doing the work when the cores are
-shared. So ``before_first_parallel_call`` sets ``GOMP_SPINCOUNT=1000`` (a few microseconds of
-spinning: enough to catch the next minibatch step) unless the user set ``GOMP_SPINCOUNT`` or
-``OMP_WAIT_POLICY``. libgomp reads them once, when Numba first starts its thread pool, so they
-are set then, not when npg is imported.
+shared. So ``before_first_parallel_call`` sets ``GOMP_SPINCOUNT=1000`` (microseconds of
+spinning: the robust choice under load, not the fastest on a quiet machine) unless the user
+set ``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``. libgomp reads them once, when Numba first
+starts its thread pool, so they are set then, not when npg is imported.
 
 When to use two. Whether the second thread pays depends on the load of the machine at the
 time, so ``ThreadChooser`` measures it: with ``threads=None`` each update runs with the thread
