@@ -94,7 +94,7 @@ def test_clip_vectors_is_clip_by_global_norm_bit_for_bit(xp):
             xp.reshape(tree[("v", "W")], (-1,))]
     for max_norm in (0.1, 1e3):                  # clipping, and not (unchanged bits)
         want, n_want = clip_by_global_norm(tree, max_norm)
-        got, n_got = clip_vectors_by_global_norm(vecs, max_norm, tree)
+        got, n_got = clip_vectors_by_global_norm(vecs, max_norm)
         assert float(n_got) == float(n_want)
         flat = np.concatenate([np.asarray(to_numpy(v)) for v in got])
         ref = np.concatenate([np.asarray(to_numpy(want[k])).ravel() for k in tree])
@@ -150,7 +150,7 @@ def test_a_non_finite_norm_names_the_gradient():
     tree = {"a": np.ones(2), "w": np.array([1.0, np.inf])}
     vecs = [np.concatenate([tree["a"], tree["w"]])]
     with pytest.raises(ValueError, match=r"grads\['w'\] must be finite"):
-        clip_vectors_by_global_norm(vecs, 1.0, tree)
+        clip_by_global_norm(tree, 1.0)
     with pytest.raises(ValueError, match=r"vectors\[0\] must be finite"):
         clip_vectors_by_global_norm(vecs, 1.0)
     huge = [np.full(4, 3e38, np.float32)]          # finite entries whose norm overflows

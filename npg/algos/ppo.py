@@ -48,7 +48,7 @@ from ..checks import check_finite
 from ..distributions import categorical, sde
 from ..engine import ppo as engine
 from ..losses import clipped_surrogate, entropy_loss, explained_variance, value_loss
-from ..optim import Adam, VectorRun, clip_vectors_by_global_norm
+from ..optim import Adam, VectorRun, clip_by_global_norm, clip_vectors_by_global_norm
 from ..returns import gae
 from ..schedules import constant
 from ..values import MLPValue
@@ -221,16 +221,18 @@ class PPO(Algorithm):
     def _step(self, runs, grads) -> None:
         """Clip the global norm over all networks together (actor and critic), then one Adam
         step per network (``runs``: a ``VectorRun`` per network, stepped in place)."""
-        g = {n: runs[n].grad_vectors(grads[n]) for n in runs}
+        g = [(n, v) for n in runs for v in runs[n].grad_vectors(grads[n])]
         if self.config.max_grad_norm is not None:
-            order = [(n, j) for n in runs for j in range(len(g[n]))]
-            tree = {(n, k): v for n in grads for k, v in grads[n].items()}
-            clipped = clip_vectors_by_global_norm([g[n][j] for n, j in order],
-                                                  self.config.max_grad_norm, tree)[0]
-            for (n, j), v in zip(order, clipped):
-                g[n][j] = v
+            try:
+                clipped = clip_vectors_by_global_norm([v for _, v in g],
+                                                      self.config.max_grad_norm)[0]
+            except ValueError:          # the dict's error names the gradient: grads[(net, key)]
+                clip_by_global_norm({(n, k): v for n in grads for k, v in grads[n].items()},
+                                    self.config.max_grad_norm)
+                raise
+            g = [(n, v) for (n, _), v in zip(g, clipped)]
         for n, run in runs.items():
-            run.step(g[n])
+            run.step([v for m, v in g if m == n])
 
     def _epochs(self, params, opt_states, batch, lr, clip, rng):
         """The reference inner loop: ``n_epochs`` passes over a fresh random split of the batch

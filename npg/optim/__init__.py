@@ -20,12 +20,13 @@ A loop that takes many steps with the same tree can hold theta and the state as 
 from its first step to its last (``VectorRun``, ``clip_vectors_by_global_norm``: the same bits
 as ``step`` and ``clip_by_global_norm`` at every step, without flattening the dicts at each).
 
-The update rules and clipping are in ``npg.optim.optimizers``, the vector runs in
-``npg.optim.vector``.
+The update rules are in ``npg.optim.optimizers``, clipping in ``npg.optim.clipping``, the
+vector runs in ``npg.optim.vector``.
 """
 
-from .optimizers import SGD, Adam, RMSprop, clip_by_global_norm
-from .vector import VectorRun, clip_vectors_by_global_norm
+from .clipping import clip_by_global_norm, clip_vectors_by_global_norm
+from .optimizers import SGD, Adam, RMSprop
+from .vector import VectorRun
 
 __all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm", "VectorRun",
            "clip_vectors_by_global_norm"]

@@ -1,5 +1,5 @@
-"""The update rules: SGD (momentum, Nesterov), RMSprop and Adam as ``init`` / ``step`` pairs,
-and global-norm clipping (the package docstring, ``npg.optim``, states the conventions).
+"""The update rules: SGD (momentum, Nesterov), RMSprop and Adam as ``init`` / ``step`` pairs
+(the package docstring, ``npg.optim``, states the conventions).
 
 The formulas are elementwise, so a step runs them once on theta, the tree's arrays of one dtype
 flattened into one vector (``_apply``), with the same bits as array by array; the new arrays
@@ -24,9 +24,9 @@ import numpy as np
 
 from ..checks import check_finite, check_positive, check_real, check_shape, max_abs
 from ..backend import create, device_of, get_xp
-from ..params import flatten, unflatten, vector_norm
+from ..params import flatten, unflatten
 
-__all__ = ["SGD", "RMSprop", "Adam", "clip_by_global_norm"]
+__all__ = ["SGD", "RMSprop", "Adam"]
 
 
 def _quiet(fn):
@@ -338,40 +338,3 @@ class Adam:
         u /= root
         theta -= u                              # theta is _apply's own copy
         return theta, [m, v]
-
-
-@_quiet
-def clip_by_global_norm(grads: Mapping, max_norm: float):
-    """Rescale ``grads`` so that their global norm is at most ``max_norm``.
-
-        n = ||g|| = sqrt(sum_k ||g_k||^2)
-        g <- g * max_norm / max(n, max_norm)           (unchanged, bit for bit, when n <= max_norm)
-
-    Returns ``(clipped grads, n)`` with n the norm *before* clipping (a 0-d array in the first
-    gradient's dtype); each clipped gradient keeps its dtype. The gradients are flattened into
-    one vector per dtype (``npg.params.flatten``) and n is ``npg.params.vector_norm`` of them
-    together (sqrt(sum g^2), or scaled by max |g| where the squares would overflow or
-    underflow: float32 gradients of 1e20 have a finite norm).
-    """
-    max_norm = check_positive("max_norm", max_norm)
-    if not isinstance(grads, Mapping) or not grads:
-        raise TypeError("grads must be a non-empty dict of arrays")
-    xp = get_xp(*grads.values())
-    dtype = next(iter(grads.values())).dtype
-    groups = _groups(grads)
-    vectors = [flatten({k: grads[k] for k in keys}) for keys in groups]
-    norm = vector_norm(vectors[0] if len(vectors) == 1 else
-                       xp.concat([xp.astype(v, dtype, copy=False) for v in vectors]))
-    if not bool(xp.isfinite(norm)):             # a NaN or inf in a gradient, or an overflow
-        for k, g in grads.items():
-            check_finite(f"grads[{k!r}]", g)
-        s = max(max_abs(g) for g in grads.values())
-        raise ValueError(f"the global norm of grads overflows {dtype}: max |g| = {s:.3g} "
-                         f"and ||g|| > {float(xp.finfo(dtype).max):.3g}; the gradients have "
-                         f"diverged (lower the learning rate or scale the loss)")
-    scale = max_norm / xp.maximum(norm, create(xp, "asarray", max_norm, dtype=dtype,
-                                              device=device_of(norm)))
-    clipped = {}
-    for keys, v in zip(groups, vectors):
-        clipped.update(unflatten(v * xp.astype(scale, v.dtype), {k: grads[k] for k in keys}))
-    return (clipped if len(groups) == 1 else {k: clipped[k] for k in grads}), norm

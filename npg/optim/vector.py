@@ -20,21 +20,20 @@ finiteness guarantee is the same too: after each step one sum over the new theta
 the last new buffer; only when one is not finite are the arrays checked key by key to name
 the cause (``npg.optim.optimizers._check_update``).
 
-``clip_vectors_by_global_norm`` is ``clip_by_global_norm`` on such vectors (the gradients of
-several networks clipped together), with the same bits.
+Clipping such vectors: ``npg.optim.clipping.clip_vectors_by_global_norm``.
 """
 
 from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from ..backend import create, device_of, get_xp
-from ..checks import check_finite, check_positive, check_shape
-from ..params import flatten, unflatten, vector_norm
+from ..backend import get_xp
+from ..checks import check_shape
+from ..params import flatten, unflatten
 from .optimizers import (SGD, Adam, RMSprop, _buffer, _check_tree, _check_update, _groups,
-                         _quiet, clip_by_global_norm)
+                         _quiet)
 
-__all__ = ["VectorRun", "clip_vectors_by_global_norm"]
+__all__ = ["VectorRun"]
 
 
 class VectorRun:
@@ -144,33 +143,3 @@ class VectorRun:
         state.update((f"{b}.{k}", bufs[f"{b}.{k}"]) for k in self._like
                      for b in self._bufs_names)
         return params, state
-
-
-@_quiet
-def clip_vectors_by_global_norm(vectors: Sequence, max_norm: float, tree: Mapping | None = None):
-    """``clip_by_global_norm`` on gradient vectors (e.g. ``VectorRun.grad_vectors`` of several
-    networks, concatenated in order): with n = ``vector_norm`` of their concatenation in the
-    first vector's dtype,
-
-        g_j <- g_j * max_norm / max(n, max_norm)    (unchanged, bit for bit, when n <= max_norm)
-
-    Returns ``(clipped vectors, n)``, the same bits as ``clip_by_global_norm`` of the dict the
-    vectors were flattened from. ``tree``: that dict, used only to name a non-finite gradient
-    in the ValueError a non-finite norm raises."""
-    max_norm = check_positive("max_norm", max_norm)
-    if not vectors:
-        raise TypeError("vectors must be a non-empty sequence of gradient vectors")
-    xp = get_xp(*vectors)
-    dtype = vectors[0].dtype
-    norm = vector_norm(vectors[0] if len(vectors) == 1 else
-                       xp.concat([xp.astype(v, dtype, copy=False) for v in vectors]))
-    if not bool(xp.isfinite(norm)):
-        if tree is not None:
-            clip_by_global_norm(tree, max_norm)        # raises, naming the gradient
-        for j, v in enumerate(vectors):
-            check_finite(f"vectors[{j}]", v)
-        raise ValueError(f"the global norm of the gradients overflows {dtype}: the gradients "
-                         f"have diverged (lower the learning rate or scale the loss)")
-    scale = max_norm / xp.maximum(norm, create(xp, "asarray", max_norm, dtype=dtype,
-                                              device=device_of(norm)))
-    return [v * xp.astype(scale, v.dtype) for v in vectors], norm

@@ -380,3 +380,18 @@ def test_act_and_value_match_the_checked_policy_and_critic(discrete):
                                algo.critic.value(state["critic"], obs), rtol=1e-12)
     mode = algo.policy.mode(state["policy"], obs)
     np.testing.assert_array_equal(algo.act(state, obs, 0, deterministic=True)[1], mode)
+
+
+def test_a_non_finite_gradient_in_the_reference_step_names_its_network_and_key():
+    """The reference epochs hold the networks as vectors (``VectorRun``); a NaN in a gradient
+    is still named by network and key, as clipping the dict names it."""
+    from npg.optim import VectorRun
+    envs = make_vec_env("CartPole-v1", 1, mode="sync", seed=0)
+    algo = PPO(PPOConfig(n_envs=1, n_steps=4, batch_size=4, hidden=(3,)), space_info(envs))
+    state = algo.init(0)
+    runs = {n: VectorRun(algo._optimizer(1e-3), state[n], state["opt"][n]) for n in algo.nets}
+    grads = {n: {k: np.zeros_like(v) for k, v in state[n].items()} for n in algo.nets}
+    grads["critic"]["W2"][0, 0] = np.nan
+    with pytest.raises(ValueError, match=r"grads\[\('critic', 'W2'\)\] must be finite"):
+        algo._step(runs, grads)
+    envs.close()
