@@ -156,3 +156,14 @@ def test_a_non_finite_norm_names_the_gradient():
     huge = [np.full(4, 3e38, np.float32)]          # finite entries whose norm overflows
     with pytest.raises(ValueError, match="global norm"):
         clip_vectors_by_global_norm(huge, 1.0)
+
+
+@pytest.mark.parametrize("opt", OPTS[:1] + OPTS[3:5], ids=repr)
+def test_a_run_step_whose_sums_overflow_is_accepted(opt):
+    """Finite parameters near float32's max overflow the one-sum check; the key-by-key check
+    then accepts the step, as opt.step does."""
+    params = {"w": np.full(8, 3e38, np.float32)}
+    run = VectorRun(opt, params, opt.init(params))
+    run.step(run.grad_vectors({"w": np.ones(8, np.float32)}))
+    want, _ = opt.step(params, {"w": np.ones(8, np.float32)}, opt.init(params))
+    assert np.all(np.isfinite(run.params["w"])) and np.array_equal(run.params["w"], want["w"])

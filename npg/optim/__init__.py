@@ -21,7 +21,7 @@ from its first step to its last (``VectorRun``, ``clip_vectors_by_global_norm``:
 as ``step`` and ``clip_by_global_norm`` at every step, without flattening the dicts at each).
 
 The update rules are in ``npg.optim.optimizers``, clipping in ``npg.optim.clipping``, the
-vector runs in ``npg.optim.vector``.
+steps on flat vectors (one, ``opt.step``, or many, ``VectorRun``) in ``npg.optim.vector``.
 """
 
 from .clipping import clip_by_global_norm, clip_vectors_by_global_norm

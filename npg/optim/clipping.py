@@ -16,7 +16,7 @@ from typing import Mapping, Sequence
 from ..backend import create, device_of, get_xp
 from ..checks import check_finite, check_positive, max_abs
 from ..params import flatten, unflatten, vector_norm
-from .optimizers import _groups, _quiet
+from .vector import _groups, _quiet
 
 __all__ = ["clip_by_global_norm", "clip_vectors_by_global_norm"]
 
